@@ -1,0 +1,44 @@
+"""The `bot` command: one entry point for operators and developers.
+
+Subcommands are implemented in their own modules and imported lazily, so that
+`bot --help` stays fast and a broken optional part does not break the others."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command path -> (module, function, help). Each function takes argv (list[str]) and
+# returns an exit code.
+COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
+    ("run",): ("bot.launcher", "main", "start Rasa, the action server and the portal"),
+    ("script", "validate"): ("bot.script", "validate_main", "validate the conversation script"),
+    ("eval", "signals"): ("bot.signals_eval", "main", "recall/precision of the flag detector"),
+    ("eval", "competencies"): ("bot.competencies_eval", "main", "accuracy of classify()"),
+    ("db", "upgrade"): ("bot.storage.migrate", "upgrade_main", "migrate the database to head"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: bot <command> [options]", "", "commands:"]
+    for path, (_, _, help_text) in COMMANDS.items():
+        lines.append(f"  {' '.join(path):<22} {help_text}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for length in (2, 1):
+        key = tuple(argv[:length])
+        if key in COMMANDS:
+            module_name, func_name, _ = COMMANDS[key]
+            func = getattr(importlib.import_module(module_name), func_name)
+            return int(func(argv[length:]) or 0)
+    parser = argparse.ArgumentParser(prog="bot", usage=_usage())
+    parser.print_usage(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Rasa NLU component: the safety layer in front of the dialogue policies.
+
+When `bot.signals.detect` finds an urgent signal in a message, the intent becomes
+`signaal_crisis` (confidence 1.0), whatever the classifier said, so that the rules stop the
+reflection script at once. The classifier's ranking stays in the parse data for analysis.
+Detection rules are data (data/signals/rules.yml): changing them needs no retraining."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+log = logging.getLogger(__name__)
+
+CRISIS_INTENT = "signaal_crisis"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class SafetyOverride(GraphComponent):
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SafetyOverride:
+        from bot.signals import detect  # warm up rules and pipeline at load, not per message
+
+        detect("hallo")
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        from bot.signals import detect
+
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not text.strip():
+                continue
+            try:
+                urgent = [s for s in detect(text) if s.severity == "urgent"]
+            except Exception:  # never let the safety layer take the bot down
+                log.exception("safety_override.detect_failed")
+                continue
+            if urgent:
+                message.set(INTENT, {"name": CRISIS_INTENT, "confidence": 1.0},
+                            add_to_output=True)
+                log.info("safety_override.urgent", extra={"categories": ["crisis"]})
+        return messages

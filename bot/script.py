@@ -1,0 +1,434 @@
+"""The conversation script: every text a student reads, loaded from data/script/gesprek.yml.
+
+Coordinators edit that file; `validate()` checks it with Dutch messages, and `get_script()`
+reloads it when it changes on disk, so wording changes need no retraining and no restart.
+A broken edit never breaks the running bot: the last valid version stays in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.paths import ROOT, SCRIPT_FILE
+from bot.taxonomy import FLAG_BY_KEY, LEVELS, STEPS
+
+log = logging.getLogger(__name__)
+
+VARIANT_KEYS = {"standaard", "vmbo", "mbo", *LEVELS}
+# Texts the code asks for by name.
+REQUIRED_TEXTS = (
+    "aanbod_nieuw", "aanbod_terug", "aanbod_gepauzeerd", "privacy_eerste_keer",
+    "hervatten", "hervatten_niets", "terug_naar_vraag", "al_bezig", "weet_niet_aanbod",
+    "overgeslagen", "verder_zonder_druk", "correctie_vraag", "correctie_ontvangen",
+    "samenvatting_goed", "vorige_stap_gelukt", "vorige_stap_niet_gelukt", "vorige_stap_anders",
+    "afronden", "afscheid_buiten_gesprek", "pauze", "afscheid_tijdens_gesprek", "fallback",
+    "opslaan_mislukt", "overzicht_kop", "overzicht_regel", "overzicht_leeg", "verwijderen_vraag",
+    "verwijderen_gedaan", "verwijderen_niet",
+)
+# Intents that get a side-track answer and then return to the question.
+SIDE_TRACK_INTENTS = (
+    "bot_vraag", "privacy_vraag", "mentor_gevraagd", "uitleg_gevraagd", "frustratie",
+    "buiten_bereik", "bedanken", "begroeten", "bevestigen", "ontkennen", "weet_niet",
+    "vertellen", "start_gesprek", "hervatten",
+)
+# Conditions under which an optional question is asked (`alleen_bij`).
+CONDITIONS = ("vorig_plan", "vorige_ervaring")
+EXTRA_FIELDS = {"antwoord", "label", "tekst", *CONDITIONS}
+MAX_INSERT = 240  # characters of a student's words quoted back
+
+
+class ScriptError(ValueError):
+    """The script file is not valid; `errors` are Dutch, one per problem."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    step: str
+    text: Any
+    explanation: Any
+    example: Any
+    probes: tuple[Any, ...] = ()
+    short_ok: bool = False
+    needs_date: bool = False
+    only_if: str | None = None
+    enabled: bool = True
+    reaction: Any = None
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    intro: Any
+    questions: tuple[Question, ...]
+    summary_head: Any
+    summary_lines: dict[str, Any]
+    summary_question: Any
+
+    def check_slot(self) -> str:
+        return f"{self.key}_check"
+
+
+@dataclass
+class Script:
+    raw: dict[str, Any]
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    # --- lookups -----------------------------------------------------------------------
+    def question(self, key: str) -> Question:
+        for step in self.steps.values():
+            for q in step.questions:
+                if q.key == key:
+                    return q
+        raise KeyError(key)
+
+    def step_of_slot(self, slot: str) -> Step | None:
+        for step in self.steps.values():
+            if slot == step.check_slot() or any(q.key == slot for q in step.questions):
+                return step
+        return None
+
+    def variant(self, level: str | None) -> str:
+        level = level or self.raw["standaard_niveau"]
+        return self.raw["niveaus"].get(level, "standaard")
+
+    @property
+    def vague_words(self) -> frozenset[str]:
+        return frozenset(w.lower() for w in self.raw["vaag"]["woorden"])
+
+    @property
+    def filler_words(self) -> frozenset[str]:
+        return frozenset(w.lower() for w in self.raw["vaag"].get("vulwoorden", []))
+
+    @property
+    def vague_min_words(self) -> int:
+        return int(self.raw["vaag"]["min_woorden"])
+
+    # --- rendering ---------------------------------------------------------------------
+    def render(self, value: Any, level: str | None = None, **context: Any) -> list[str]:
+        """Resolve a text value for a level into messages, filling in {names}."""
+        lines = _resolve(value, level or self.raw["standaard_niveau"], self.variant(level))
+        ctx = _Context({k: _quote(v) for k, v in context.items()})
+        return [line.format_map(ctx).strip() for line in lines if line.strip()]
+
+    def text(self, key: str, level: str | None = None, **context: Any) -> list[str]:
+        return self.render(self.raw["teksten"][key], level, **context)
+
+    def side_track(self, intent: str, level: str | None = None) -> list[str]:
+        return self.render(self.raw["zijsporen"].get(intent, ""), level)
+
+    def signal_reply(self, key: str, level: str | None = None) -> list[str]:
+        return self.render(self.raw["signalen"][key], level)
+
+    def attention_reply(self, category: str, level: str | None = None) -> list[str]:
+        specific = self.raw["signalen"].get("aandacht_per_soort", {}).get(category)
+        return self.render(specific or "", level) + self.render(
+            self.raw["signalen"]["aandacht"], level
+        )
+
+
+class _Context(dict):
+    def __missing__(self, key: str) -> str:  # an unknown or empty name renders as nothing
+        return ""
+
+
+def _quote(value: Any) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= MAX_INSERT else text[: MAX_INSERT - 1].rstrip() + "…"
+
+
+def _resolve(value: Any, level: str, variant: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [line for item in value for line in _resolve(item, level, variant)]
+    if isinstance(value, dict):
+        for key in (level, variant, "standaard"):
+            if key in value:
+                return _resolve(value[key], level, variant)
+        return []
+    return [str(value)]
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _fields(value: Any) -> set[str]:
+    names: set[str] = set()
+    for line in _all_strings(value):
+        try:
+            names |= {f for _, f, _, _ in string.Formatter().parse(line) if f}
+        except ValueError:
+            names.add("{")  # unbalanced brace; reported as an unknown name
+    return names
+
+
+def _all_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _all_strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _all_strings(item)]
+    return []
+
+
+def _check_text(value: Any, where: str, allowed: set[str], errors: list[str]) -> None:
+    if value is None or (isinstance(value, str | list) and not _all_strings(value)):
+        errors.append(f"{where}: de tekst ontbreekt of is leeg.")
+        return
+    if isinstance(value, dict) and not set(value) <= VARIANT_KEYS:
+        wrong = ", ".join(sorted(set(value) - VARIANT_KEYS))
+        errors.append(
+            f"{where}: onbekende variant '{wrong}'. Gebruik: {', '.join(sorted(VARIANT_KEYS))}."
+        )
+    if isinstance(value, dict) and "standaard" not in value and not (
+        {"vmbo", "mbo"} <= set(value) or set(LEVELS) <= set(value)
+    ):
+        errors.append(f"{where}: geef een 'standaard'-tekst, of een tekst voor vmbo én mbo.")
+    if not isinstance(value, str | list | dict):
+        errors.append(f"{where}: een tekst moet een regel of een lijst van regels zijn.")
+    for name in sorted(_fields(value) - allowed):
+        errors.append(f"{where}: de naam {{{name}}} bestaat hier niet.")
+
+
+def _domain_slots(domain_file: Path) -> dict[str, set[str]]:
+    """form name -> slots whose from_text mapping is tied to that form."""
+    domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+    by_form: dict[str, set[str]] = {}
+    for slot, spec in (domain.get("slots") or {}).items():
+        for mapping in spec.get("mappings") or []:
+            for cond in mapping.get("conditions") or []:
+                if cond.get("active_loop"):
+                    by_form.setdefault(cond["active_loop"], set()).add(slot)
+    return by_form
+
+
+def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
+    """All problems in a script, in Dutch. An empty list means the script is valid."""
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        return ["Het script moet beginnen met sleutels zoals 'teksten:' en 'stappen:'."]
+    for key in ("versie", "niveaus", "standaard_niveau", "vaag", "teksten", "zijsporen",
+                "signalen", "stappen"):
+        if key not in raw:
+            errors.append(f"Het onderdeel '{key}' ontbreekt.")
+    if errors:
+        return errors
+
+    niveaus = raw["niveaus"]
+    if not isinstance(niveaus, dict) or set(niveaus) != set(LEVELS):
+        errors.append(f"niveaus: noem precies deze niveaus: {', '.join(LEVELS)}.")
+    if raw["standaard_niveau"] not in LEVELS:
+        errors.append(f"standaard_niveau: kies uit {', '.join(LEVELS)}.")
+    vaag = raw["vaag"]
+    if not isinstance(vaag, dict) or not isinstance(vaag.get("min_woorden"), int) or not (
+        isinstance(vaag.get("woorden"), list) and all(isinstance(w, str) for w in vaag["woorden"])
+    ):
+        errors.append("vaag: geef 'min_woorden' (een getal) en 'woorden' (een lijst woorden).")
+
+    question_keys = [
+        q.get("key") for s in (raw["stappen"] or {}).values() if isinstance(s, dict)
+        for q in (s.get("vragen") or []) if isinstance(q, dict)
+    ]
+    slot_fields = {k for k in question_keys if isinstance(k, str)}
+    allowed = slot_fields | EXTRA_FIELDS
+
+    teksten = raw["teksten"] if isinstance(raw["teksten"], dict) else {}
+    for key in REQUIRED_TEXTS:
+        if key not in teksten:
+            errors.append(f"teksten.{key}: deze tekst ontbreekt.")
+        else:
+            _check_text(teksten[key], f"teksten.{key}", allowed, errors)
+    zijsporen = raw["zijsporen"] if isinstance(raw["zijsporen"], dict) else {}
+    for intent in SIDE_TRACK_INTENTS:
+        if intent not in zijsporen:
+            errors.append(f"zijsporen.{intent}: deze tekst ontbreekt.")
+        else:
+            _check_text(zijsporen[intent], f"zijsporen.{intent}", set(), errors)
+
+    signalen = raw["signalen"] if isinstance(raw["signalen"], dict) else {}
+    for key in ("crisis", "aandacht", "liever_niet"):
+        if key not in signalen:
+            errors.append(f"signalen.{key}: deze tekst ontbreekt.")
+        else:
+            _check_text(signalen[key], f"signalen.{key}", set(), errors)
+    crisis_text = " ".join(_all_strings(signalen.get("crisis")))
+    for number in ("0800-0113", "113.nl", "0800-0432", "112"):
+        if number not in crisis_text:
+            errors.append(f"signalen.crisis: het nummer {number} moet in deze tekst staan.")
+    for category, value in (signalen.get("aandacht_per_soort") or {}).items():
+        flag = FLAG_BY_KEY.get(category)
+        if flag is None or flag.severity != "attention":
+            errors.append(f"signalen.aandacht_per_soort.{category}: onbekende soort signaal.")
+        else:
+            _check_text(value, f"signalen.aandacht_per_soort.{category}", set(), errors)
+
+    stappen = raw["stappen"]
+    if not isinstance(stappen, dict) or list(stappen) != list(STEPS):
+        errors.append(f"stappen: noem de stappen in deze volgorde: {', '.join(STEPS)}.")
+        return errors
+    form_slots = None
+    domain_file = domain_file or ROOT / "domain.yml"
+    if domain_file.exists():
+        form_slots = _domain_slots(domain_file)
+    seen: set[str] = set()
+    for step_key, step in stappen.items():
+        where = f"stappen.{step_key}"
+        if not isinstance(step, dict):
+            errors.append(f"{where}: moet 'intro', 'vragen' en 'samenvatting' hebben.")
+            continue
+        _check_text(step.get("intro"), f"{where}.intro", allowed, errors)
+        vragen = step.get("vragen")
+        if not isinstance(vragen, list) or not vragen:
+            errors.append(f"{where}.vragen: geef minstens één vraag.")
+            vragen = []
+        for i, q in enumerate(vragen, 1):
+            qwhere = f"{where}.vragen[{i}]"
+            if not isinstance(q, dict) or not isinstance(q.get("key"), str):
+                errors.append(f"{qwhere}: elke vraag heeft een 'key' en een 'tekst'.")
+                continue
+            key = q["key"]
+            qwhere = f"{where}.{key}"
+            if key in seen:
+                errors.append(f"{qwhere}: deze key komt twee keer voor.")
+            seen.add(key)
+            unknown = set(q) - {"key", "tekst", "uitleg", "voorbeeld", "doorvragen", "kort_mag",
+                                "datum", "alleen_bij", "aan", "reactie"}
+            for name in sorted(unknown):
+                errors.append(f"{qwhere}: onbekend onderdeel '{name}'.")
+            for part in ("tekst", "uitleg", "voorbeeld"):
+                _check_text(q.get(part), f"{qwhere}.{part}", allowed, errors)
+            probes = q.get("doorvragen", [])
+            if not isinstance(probes, list) or len(probes) > 2:
+                errors.append(f"{qwhere}.doorvragen: een lijst van hoogstens twee doorvragen.")
+            else:
+                for j, probe in enumerate(probes, 1):
+                    _check_text(probe, f"{qwhere}.doorvragen[{j}]", allowed, errors)
+            if "reactie" in q:
+                _check_text(q["reactie"], f"{qwhere}.reactie", allowed, errors)
+            for flag_name in ("kort_mag", "datum", "aan"):
+                if flag_name in q and not isinstance(q[flag_name], bool):
+                    errors.append(f"{qwhere}.{flag_name}: moet true of false zijn.")
+            if "alleen_bij" in q and q["alleen_bij"] not in CONDITIONS:
+                errors.append(f"{qwhere}.alleen_bij: kies uit {', '.join(CONDITIONS)}.")
+            if form_slots is not None and key not in form_slots.get(f"{step_key}_form", set()):
+                errors.append(
+                    f"{qwhere}: deze vraag bestaat niet in het model (domain.yml). Een nieuwe "
+                    "vraag vraagt om opnieuw trainen: voeg het slot toe aan domain.yml en run "
+                    "'make train'. Alleen teksten aanpassen kan zonder trainen."
+                )
+        summary = step.get("samenvatting")
+        if not isinstance(summary, dict) or not isinstance(summary.get("regels"), dict):
+            errors.append(f"{where}.samenvatting: geef 'kop', 'regels' en 'vraag'.")
+            continue
+        _check_text(summary.get("kop"), f"{where}.samenvatting.kop", allowed, errors)
+        _check_text(summary.get("vraag"), f"{where}.samenvatting.vraag", allowed, errors)
+        for slot, line in summary["regels"].items():
+            if slot not in slot_fields:
+                errors.append(f"{where}.samenvatting.regels.{slot}: er is geen vraag '{slot}'.")
+            _check_text(line, f"{where}.samenvatting.regels.{slot}", allowed, errors)
+    return errors
+
+
+def parse(raw: Any, domain_file: Path | None = None) -> Script:
+    errors = validate(raw, domain_file)
+    if errors:
+        raise ScriptError(errors)
+    script = Script(raw=raw)
+    for step_key, step in raw["stappen"].items():
+        questions = tuple(
+            Question(
+                key=q["key"], step=step_key, text=q["tekst"], explanation=q["uitleg"],
+                example=q["voorbeeld"], probes=tuple(q.get("doorvragen", [])),
+                short_ok=q.get("kort_mag", False), needs_date=q.get("datum", False),
+                only_if=q.get("alleen_bij"), enabled=q.get("aan", True), reaction=q.get("reactie"),
+            )
+            for q in step["vragen"]
+        )
+        summary = step["samenvatting"]
+        script.steps[step_key] = Step(
+            key=step_key, intro=step["intro"], questions=questions,
+            summary_head=summary["kop"], summary_lines=summary["regels"],
+            summary_question=summary["vraag"],
+        )
+    return script
+
+
+def load(path: Path = SCRIPT_FILE) -> Script:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (regel {mark.line + 1})" if mark else ""
+        raise ScriptError([f"{path.name}: dit is geen geldige YAML{where}: {exc}"]) from exc
+    except OSError as exc:
+        raise ScriptError([f"{path}: het bestand kan niet worden gelezen ({exc.strerror})."]) from exc
+    return parse(raw)
+
+
+class _Cache:
+    """The script in use, reloaded when its file changes (checked at most every 2 s)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._script: Script | None = None
+        self._path: Path | None = None
+        self._mtime = 0.0
+        self._checked = 0.0
+
+    def get(self, path: Path = SCRIPT_FILE) -> Script:
+        now = time.monotonic()
+        with self._lock:
+            if self._script is not None and path == self._path and now - self._checked < 2:
+                return self._script
+            self._checked = now
+            mtime = path.stat().st_mtime
+            if self._script is not None and path == self._path and mtime == self._mtime:
+                return self._script
+            try:
+                script = load(path)
+            except ScriptError as exc:
+                if self._script is None or path != self._path:
+                    raise
+                log.error("script.reload_failed", extra={"errors": exc.errors})
+                return self._script
+            self._script, self._path, self._mtime = script, path, mtime
+            log.info("script.loaded", extra={"path": str(path)})
+            return script
+
+
+_cache = _Cache()
+
+
+def get_script(path: Path | None = None) -> Script:
+    return _cache.get(path or SCRIPT_FILE)
+
+
+def validate_main(argv: list[str]) -> int:
+    """`bot script validate [FILE]`."""
+    path = Path(argv[0]) if argv else SCRIPT_FILE
+    try:
+        load(path)
+    except ScriptError as exc:
+        print(f"Het script {path} heeft {len(exc.errors)} fout(en):", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  - {error}", file=sys.stderr)
+        return 1
+    print(f"Het script {path} is in orde.")
+    return 0

@@ -1,0 +1,213 @@
+"""Application services the Rasa actions call: one function per thing that happens in a
+conversation. Each opens its own database transaction, retries transient errors, and never
+loses a student's words: when the database stays unavailable, a write is kept in a local
+spool file (bot.spool) and replayed later, and the caller learns that saving failed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from bot import spool
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+from bot.storage.repository import StorageUnavailable, run_with_retry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudentView:
+    """What the conversation needs to know about the student behind a chat identity."""
+
+    student_id: int
+    level: str | None
+    first_time: bool  # never had a conversation: tell what is kept and who reads it
+    open_session_id: int | None  # an active or paused conversation to resume
+    previous_experience: str | None  # the last experience told (rode draad)
+    open_plan: str | None  # last agreed next step still waiting for its follow-up
+    open_plan_id: int | None
+
+
+def _write(name: str, **kwargs: Any) -> bool:
+    """Run a write operation; spool it when the database is unavailable. True when saved."""
+    try:
+        spool.replay(_apply)
+    except Exception:  # the database is still down: the new write is spooled after these
+        log.warning("service.spool_replay_failed")
+    try:
+        run_with_retry(lambda: _apply(name, kwargs))
+        return True
+    except StorageUnavailable:
+        spool.append(name, kwargs)
+        log.error("service.write_spooled", extra={"operation": name})
+        return False
+
+
+def _apply(name: str, kwargs: dict[str, Any]) -> Any:
+    with session_scope() as db:
+        return _OPERATIONS[name](db, **kwargs)
+
+
+def _student(db, channel: str, sender_id: str):
+    return repo.get_or_create_student(db, channel, sender_id)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def student_view(channel: str, sender_id: str) -> StudentView:
+    def read() -> StudentView:
+        with session_scope() as db:
+            student = _student(db, channel, sender_id)
+            previous = repo.previous_sessions(db, student, limit=5)
+            open_session = repo.open_session(db, student)
+            plan = repo.latest_plan_needing_followup(db, student)
+            experience = next((s.experience for s in previous if s.experience), None)
+            return StudentView(
+                student_id=student.id,
+                level=student.level,
+                first_time=not previous and open_session is None,
+                open_session_id=open_session.id if open_session else None,
+                previous_experience=experience,
+                open_plan=plan.what if plan else None,
+                open_plan_id=plan.id if plan else None,
+            )
+
+    return run_with_retry(read)
+
+
+def overview(channel: str, sender_id: str) -> list[tuple[str, str]]:
+    """(competency key, the student's words) for everything discovered, newest first."""
+
+    def read() -> list[tuple[str, str]]:
+        with session_scope() as db:
+            student = _student(db, channel, sender_id)
+            return repo.insight_overview(db, student)
+
+    return run_with_retry(read)
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def start_session(channel: str, sender_id: str, level: str | None) -> int:
+    def write() -> int:
+        with session_scope() as db:
+            student = _student(db, channel, sender_id)
+            previous = repo.open_session(db, student)
+            if previous is not None:  # a new conversation replaces an unfinished one
+                repo.set_session_status(db, previous, "abandoned")
+            return repo.start_session(db, student, channel, level).id
+
+    return run_with_retry(write)
+
+
+def save_reply(**kwargs: Any) -> bool:
+    return _write("save_reply", **kwargs)
+
+
+def save_flags(**kwargs: Any) -> bool:
+    return _write("save_flags", **kwargs)
+
+
+def set_status(**kwargs: Any) -> bool:
+    return _write("set_status", **kwargs)
+
+
+def complete_session(**kwargs: Any) -> bool:
+    return _write("complete_session", **kwargs)
+
+
+def decline_contact(**kwargs: Any) -> bool:
+    return _write("decline_contact", **kwargs)
+
+
+def delete_student(channel: str, sender_id: str) -> dict[str, int]:
+    def write() -> dict[str, int]:
+        with session_scope() as db:
+            student = _student(db, channel, sender_id)
+            return repo.delete_student_data(db, student, actor="student")
+
+    spool.discard_sender(sender_id)
+    return run_with_retry(write)
+
+
+# --- operations (run inside one transaction; also replayed from the spool) -----------------
+
+
+def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
+                   question_key: str, text: str, kind: str, message_id: str | None,
+                   competencies: list[str] | None = None, method: str | None = None,
+                   headline: bool = False, followup_status: str | None = None) -> None:
+    student = _student(db, channel, sender_id)
+    gesprek = repo.get_session(db, session_id)
+    answer = repo.save_answer(db, gesprek, step, question_key, text, kind, message_id)
+    repo.set_session_status(db, gesprek, "active", step=step)
+    if question_key == "ervaring" and kind in ("answer", "correction"):
+        gesprek.experience = text[:500]
+    if followup_status:
+        plan = repo.latest_plan_needing_followup(db, student)
+        if plan is not None:
+            repo.record_followup(db, plan, text, followup_status)
+    if competencies:
+        repo.save_insight(db, student, gesprek, step, question_key, text, competencies,
+                          method or "unknown", headline=text if headline else None,
+                          answer=answer)
+
+
+def _op_save_flags(db, channel: str, sender_id: str, session_id: int | None,
+                   signals: list[dict[str, str]], text: str, message_id: str | None) -> None:
+    student = _student(db, channel, sender_id)
+    gesprek = repo.get_session(db, session_id) if session_id else None
+    for signal in signals:
+        repo.save_flag(db, student, gesprek, signal["category"], signal["evidence"], text,
+                       message_id)
+
+
+def _op_set_status(db, session_id: int, status: str, step: str | None = None) -> None:
+    repo.set_session_status(db, repo.get_session(db, session_id), status, step=step)
+
+
+def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
+                         plan: dict[str, Any]) -> None:
+    student = _student(db, channel, sender_id)
+    gesprek = repo.get_session(db, session_id)
+    when = plan.get("when_date")
+    repo.save_action_plan(
+        db, student, gesprek, what=plan.get("what"), who=plan.get("who"), how=plan.get("how"),
+        when_text=plan.get("when_text"),
+        when_date=date.fromisoformat(when) if isinstance(when, str) else when,
+        obstacle=plan.get("obstacle"), solution=plan.get("solution"),
+    )
+    repo.set_session_status(db, gesprek, "completed", step="activeren")
+
+
+def _op_decline_contact(db, channel: str, sender_id: str, message_id: str) -> None:
+    student = _student(db, channel, sender_id)
+    repo.mark_declined_contact(db, student, message_id)
+
+
+_OPERATIONS = {
+    "save_reply": _op_save_reply,
+    "save_flags": _op_save_flags,
+    "set_status": _op_set_status,
+    "complete_session": _op_complete_session,
+    "decline_contact": _op_decline_contact,
+}
+
+
+def abandon_stale_sessions(older_than: timedelta) -> int:
+    """Scheduled job: sessions idle for too long become abandoned, with an 'afgehaakt' flag."""
+
+    def write() -> int:
+        with session_scope() as db:
+            stale = repo.mark_abandoned(db, older_than)
+            for gesprek in stale:
+                repo.save_flag(db, gesprek.student, gesprek, "afgehaakt",
+                               f"gestopt bij stap {gesprek.step_reached or 'begin'}", None, None)
+            return len(stale)
+
+    return run_with_retry(write)
