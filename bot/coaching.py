@@ -98,7 +98,7 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know))
     if reply.intent == "weet_niet" or _is_skip(reply.text):
         if state.dont_know >= 1:
-            return Outcome(SKIPPED, fresh, script.text("overgeslagen", level), store_as="answer")
+            return Outcome(SKIPPED, fresh, script.text("overgeslagen", level), store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
     when = parse_when(reply.text, today) if question.needs_date else None
@@ -194,3 +194,17 @@ def required_slots(script: Script, step_key: str, context: dict) -> list[str]:
     slots = [q.key for q in step.questions
              if q.enabled and (q.only_if is None or context.get(q.only_if))]
     return slots + [step.check_slot()]
+
+
+def overview_messages(script: Script, items: list[tuple[str, str]], level: str | None = None,
+                      limit: int = 8) -> list[str]:
+    """The student's own discoveries per competency ("wat heb ik ontdekt?"), newest first."""
+    from bot.taxonomy import COMPETENCY_BY_KEY
+
+    if not items:
+        return script.text("overzicht_leeg", level)
+    lines = script.text("overzicht_kop", level)
+    for key, words_ in items[:limit]:
+        label = COMPETENCY_BY_KEY[key].label if key in COMPETENCY_BY_KEY else key
+        lines += script.text("overzicht_regel", level, label=label, tekst=words_)
+    return lines

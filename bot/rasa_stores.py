@@ -16,11 +16,12 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from sqlalchemy.engine.url import make_url
 
+from bot.config import settings
 from bot.paths import VAR
 
 
 def tracker_store_url() -> str:
-    return os.environ.get("TRACKER_STORE_URL") or f"sqlite:///{VAR / 'rasa_tracker.db'}"
+    return settings().tracker_store_url
 
 
 class EnvSQLTrackerStore(SQLTrackerStore):

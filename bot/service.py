@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bot import spool
+from bot import notify, spool, tracker_purge
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.repository import StorageUnavailable, run_with_retry
 
 log = logging.getLogger(__name__)
+SKIPS_BEFORE_FLAG = 3  # questions skipped with "weet niet" in one session
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,12 @@ def save_reply(**kwargs: Any) -> bool:
 
 
 def save_flags(**kwargs: Any) -> bool:
-    return _write("save_flags", **kwargs)
+    saved = _write("save_flags", **kwargs)
+    if saved and any(s["severity"] == "urgent" for s in kwargs.get("signals", [])):
+        from bot.jobs import deliver_in_background
+
+        deliver_in_background()
+    return saved
 
 
 def set_status(**kwargs: Any) -> bool:
@@ -132,7 +138,9 @@ def delete_student(channel: str, sender_id: str) -> dict[str, int]:
             return repo.delete_student_data(db, student, actor="student")
 
     spool.discard_sender(sender_id)
-    return run_with_retry(write)
+    counts = run_with_retry(write)
+    tracker_purge.purge_later(sender_id)  # the conversation itself, from Rasa's tracker store
+    return counts
 
 
 # --- operations (run inside one transaction; also replayed from the spool) -----------------
@@ -152,6 +160,12 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
         plan = repo.latest_plan_needing_followup(db, student)
         if plan is not None:
             repo.record_followup(db, plan, text, followup_status)
+    if kind == "skip" and repo.count_answers(db, gesprek, kind="skip") == SKIPS_BEFORE_FLAG:
+        # Repeated "weet niet" without progress: visible to the mentor, silent to the student.
+        flag = repo.save_flag(db, student, gesprek, "afgehaakt", "herhaald 'weet niet'", None,
+                              f"weet-niet-{gesprek.id}")
+        if flag is not None:
+            notify.enqueue(db, flag)
     if competencies:
         repo.save_insight(db, student, gesprek, step, question_key, text, competencies,
                           method or "unknown", headline=text if headline else None,
@@ -163,8 +177,10 @@ def _op_save_flags(db, channel: str, sender_id: str, session_id: int | None,
     student = _student(db, channel, sender_id)
     gesprek = repo.get_session(db, session_id) if session_id else None
     for signal in signals:
-        repo.save_flag(db, student, gesprek, signal["category"], signal["evidence"], text,
-                       message_id)
+        flag = repo.save_flag(db, student, gesprek, signal["category"], signal["evidence"],
+                              text, message_id)
+        if flag is not None:  # None: this message was flagged before (a replay)
+            notify.enqueue(db, flag)
 
 
 def _op_set_status(db, session_id: int, status: str, step: str | None = None) -> None:
@@ -199,15 +215,19 @@ _OPERATIONS = {
 }
 
 
-def abandon_stale_sessions(older_than: timedelta) -> int:
+def abandon_stale_sessions(older_than: timedelta,
+                           paused_older_than: timedelta | None = None) -> int:
     """Scheduled job: sessions idle for too long become abandoned, with an 'afgehaakt' flag."""
 
     def write() -> int:
         with session_scope() as db:
-            stale = repo.mark_abandoned(db, older_than)
+            stale = repo.mark_abandoned(db, older_than, paused_older_than)
             for gesprek in stale:
-                repo.save_flag(db, gesprek.student, gesprek, "afgehaakt",
-                               f"gestopt bij stap {gesprek.step_reached or 'begin'}", None, None)
+                flag = repo.save_flag(db, gesprek.student, gesprek, "afgehaakt",
+                                      f"gestopt bij stap {gesprek.step_reached or 'begin'}",
+                                      None, f"afgehaakt-{gesprek.id}")
+                if flag is not None:
+                    notify.enqueue(db, flag)
             return len(stale)
 
     return run_with_retry(write)

@@ -39,8 +39,16 @@ def pending() -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def rejected_file() -> Path:
+    return spool_file().with_suffix(".rejected.jsonl")
+
+
 def replay(apply: Callable[[str, dict[str, Any]], Any]) -> int:
-    """Apply spooled writes in order; stop at the first failure and keep the rest."""
+    """Apply spooled writes in order. The database still down: stop and keep the rest.
+    A write the database refuses for another reason moves to the rejected file (kept for an
+    operator, logged) so that it does not block the writes behind it."""
+    from bot.storage.retry import StorageUnavailable, is_transient
+
     path = spool_file()
     if not path.exists():
         return 0
@@ -49,7 +57,16 @@ def replay(apply: Callable[[str, dict[str, Any]], Any]) -> int:
         done = 0
         try:
             for entry in entries:
-                apply(entry["op"], entry["kwargs"])
+                try:
+                    apply(entry["op"], entry["kwargs"])
+                except Exception as exc:
+                    if isinstance(exc, StorageUnavailable) or is_transient(exc):
+                        raise
+                    with rejected_file().open("a", encoding="utf-8") as rejected:
+                        rejected.write(json.dumps({**entry, "error": type(exc).__name__},
+                                                  ensure_ascii=False) + "\n")
+                    log.error("spool.rejected", extra={"operation": entry["op"],
+                                                       "error": type(exc).__name__})
                 done += 1
         finally:
             rest = entries[done:]

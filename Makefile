@@ -1,0 +1,87 @@
+# Loopbaancoach: `make run` and `make test` set up whatever is missing, then run.
+# Every setup step is a file target, so a second run with nothing changed is quick.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+RASA        := $(VENV)/bin/rasa
+STEP        := scripts/step.sh
+NLP_PKG     := nlp/dist/nl_loopbaan_sm-0.1.0.tar.gz
+MODEL       := models/loopbaancoach.tar.gz
+DEPS_STAMP  := $(VENV)/.deps-installed
+NLP_STAMP   := $(VENV)/.nlp-installed
+MODEL_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml data/core/*.yml) \
+                bot/rasa_components.py $(NLP_STAMP)
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONDONTWRITEBYTECODE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help setup run test bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
+
+help:
+	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055), portal (:8080)"
+	@echo "make test   set up what is missing, then run the whole test suite"
+	@echo "make setup  only the setup part"
+	@echo "make bench  run the benchmarks in bench/"
+	@echo "make eval   evaluation figures: Dutch pipeline, NLU, signals, competencies"
+
+setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade
+	@echo "==> setup complete"
+
+$(VENV)/bin/python:
+	@$(STEP) "create .venv (Python 3.10)" bash -c 'PY=$$(scripts/find_python310.sh) && "$$PY" -m venv $(VENV)'
+
+$(DEPS_STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
+	@$(STEP) "install dependencies (first time: ~4 min)" bash -c '\
+	  $(PY) -m pip install --disable-pip-version-check -q "pip==24.0" && \
+	  $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"'
+	@touch $@
+
+$(NLP_STAMP): $(NLP_PKG) $(DEPS_STAMP)
+	@$(STEP) "install the Dutch spaCy pipeline nl_loopbaan_sm" \
+	  $(PY) -m pip install --disable-pip-version-check -q --no-deps --force-reinstall $(NLP_PKG)
+	@touch $@
+
+$(MODEL): $(MODEL_INPUTS) $(DEPS_STAMP)
+	@$(STEP) "train the Rasa model (first time: ~2-4 min)" \
+	  $(RASA) train --config config.yml --domain domain.yml --data data/nlu data/core \
+	  --out models --fixed-model-name loopbaancoach
+	@touch $@
+
+train: $(MODEL)
+
+db-upgrade: $(DEPS_STAMP)
+	@$(STEP) "database schema (alembic upgrade head)" $(PY) -m bot.cli db upgrade
+
+run: setup
+	@$(PY) -m bot.cli run
+
+test: setup
+	@scripts/run_tests.sh
+
+lint: $(DEPS_STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	@$(PY) -m bench
+
+# Retrain the Dutch spaCy pipeline from the UD data in nlp/ud-dutch (about 20-30 min).
+nlp-model: $(DEPS_STAMP)
+	@$(STEP) "train the Dutch spaCy pipeline" $(PY) nlp/build.py all
+	@rm -f $(NLP_STAMP) && $(MAKE) --no-print-directory $(NLP_STAMP)
+
+nlp-eval: $(NLP_STAMP)
+	@$(PY) nlp/build.py evaluate
+
+eval-nlu: setup
+	@scripts/eval_nlu.sh
+
+eval: nlp-eval eval-nlu
+	@$(PY) -m bot.cli eval signals
+	@$(PY) -m bot.cli eval competencies
+
+clean:
+	rm -rf models var/log reports results

@@ -1,0 +1,1 @@
+"""Rasa SDK custom actions. They stay thin: the logic lives in the `bot` package."""

@@ -1,0 +1,131 @@
+"""Shared plumbing of the actions: reading the tracker, the once-per-message intake of
+signals (flags for the mentor, replies by severity), and slot resets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import intake, service
+from bot.coaching import Reply
+from bot.script import Script, get_script
+
+log = logging.getLogger(__name__)
+DEFAULT_CHANNEL = "rest"
+LAST_SIGNAL_SLOT = "laatste_signaal"  # "<message id>|<severities>": the message handled last
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The student's latest message and who sent it."""
+
+    sender_id: str
+    channel: str
+    text: str
+    intent: str | None
+    confidence: float
+    message_id: str | None
+
+    @property
+    def reply(self) -> Reply:
+        return Reply(self.text, self.intent, self.confidence)
+
+
+def turn_of(tracker: Tracker) -> Turn:
+    message = tracker.latest_message or {}
+    intent = message.get("intent") or {}
+    return Turn(
+        sender_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel() or DEFAULT_CHANNEL,
+        text=(message.get("text") or "").strip(),
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        message_id=message.get("message_id"),
+    )
+
+
+def level_of(tracker: Tracker) -> str | None:
+    return tracker.get_slot("niveau")
+
+
+def session_id_of(tracker: Tracker) -> int | None:
+    value = tracker.get_slot("sessie_id")
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def say(dispatcher: CollectingDispatcher, lines: list[str]) -> None:
+    for line in lines:
+        dispatcher.utter_message(text=line)
+
+
+@dataclass
+class IntakeResult:
+    events: list[EventType]
+    urgent: bool = False
+    declined: bool = False  # the student said "liever niet" to the mentor's follow-up
+    spoke: bool = False  # something was already said about the message
+
+
+def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
+            script: Script | None = None) -> IntakeResult:
+    """Detect signals in the latest message once (several actions may run for one message),
+    store the flags and say what fits each severity."""
+    turn = turn_of(tracker)
+    previous = tracker.get_slot(LAST_SIGNAL_SLOT) or ""
+    key = turn.message_id or f"{turn.text}"
+    if not turn.text or previous.split("|", 1)[0] == key:
+        return IntakeResult([])
+    script = script or get_script()
+    level = level_of(tracker)
+    result = IntakeResult([])
+    if "attention" in previous.split("|", 1)[-1] and intake.is_decline(turn.text):
+        if not service.decline_contact(channel=turn.channel, sender_id=turn.sender_id,
+                                       message_id=turn.message_id or key):
+            say(dispatcher, script.text("opslaan_mislukt", level))
+        say(dispatcher, script.signal_reply("liever_niet", level))
+        result.declined = result.spoke = True
+        result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|"))
+        return result
+    found = intake.analyse(turn.text, turn.intent)
+    severities = ",".join(sorted({f.severity for f in found.findings}))
+    result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities}"))
+    if not found.findings:
+        return result
+    log.info("intake.signals", extra={"categories": [f.category for f in found.findings]})
+    saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id_of(tracker),
+                               signals=[f.as_dict() for f in found.findings],
+                               text=turn.text, message_id=turn.message_id or key)
+    lines = intake.replies(script, found, level)
+    if lines and not saved:
+        lines = lines + script.text("opslaan_mislukt", level)
+    say(dispatcher, lines)
+    result.urgent = found.urgent
+    result.spoke = bool(lines)
+    return result
+
+
+def conversation_slots(script: Script) -> list[str]:
+    """Every slot the four steps fill (questions and summary checks)."""
+    names: list[str] = []
+    for step in script.steps.values():
+        names += [q.key for q in step.questions] + [step.check_slot()]
+    return names
+
+
+def reset_conversation(script: Script, **keep: Any) -> list[EventType]:
+    """Slot events that clear a finished or replaced conversation."""
+    events: list[EventType] = [SlotSet(name, None) for name in conversation_slots(script)]
+    events += [SlotSet("stap", None), SlotSet("vraag_modus", None),
+               SlotSet("doorvraag_teller", 0.0), SlotSet("weet_niet_teller", 0.0),
+               SlotSet("requested_slot", None)]
+    events += [SlotSet(name, value) for name, value in keep.items()]
+    return events

@@ -1,0 +1,245 @@
+"""Actions outside the four steps: offering, starting, resuming, pausing, side tracks,
+closing, deleting data and not understanding."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    level_of,
+    reset_conversation,
+    say,
+    session_id_of,
+    take_in,
+    turn_of,
+)
+from bot import service
+from bot.coaching import SKIPPED, overview_messages
+from bot.dates import parse_when
+from bot.script import Script, get_script
+from bot.storage.repository import StorageUnavailable
+
+DomainDict = dict[str, Any]
+
+
+class CoachAction(Action, ABC):
+    """Base: every message first goes through the intake of signals."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        script = get_script()
+        taken = take_in(tracker, dispatcher, script)
+        if taken.declined:
+            return taken.events
+        return taken.events + self.act(dispatcher, tracker, script, taken.urgent)
+
+    @abstractmethod
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, script: Script,
+            urgent: bool) -> list[EventType]:
+        """What the action does after the intake; `urgent`: a crisis was just answered."""
+
+
+def _student_slots(tracker: Tracker) -> tuple[service.StudentView | None, list[EventType]]:
+    turn = turn_of(tracker)
+    try:
+        view = service.student_view(turn.channel, turn.sender_id)
+    except StorageUnavailable:
+        return None, []
+    return view, [SlotSet("niveau", view.level or tracker.get_slot("niveau"))]
+
+
+class ActionAanbod(CoachAction):
+    """Greeting or a first message: offer a conversation, a returning student hears about
+    their last experience, a student with an unfinished one is offered to resume."""
+
+    def name(self) -> str:
+        return "action_aanbod"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        if urgent:
+            return []
+        view, events = _student_slots(tracker)
+        level = view.level if view and view.level else level_of(tracker)
+        if tracker.get_slot("stap"):
+            say(dispatcher, script.text("aanbod_gepauzeerd", level))
+        elif view and view.previous_experience:
+            say(dispatcher, script.text("aanbod_terug", level,
+                                        vorige_ervaring=view.previous_experience))
+        else:
+            say(dispatcher, script.text("aanbod_nieuw", level))
+        return events
+
+
+class ActionStartGesprek(CoachAction):
+    """A new loopbaangesprek: a session in the database and fresh slots."""
+
+    def name(self) -> str:
+        return "action_start_gesprek"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        turn = turn_of(tracker)
+        view, events = _student_slots(tracker)
+        level = view.level if view and view.level else level_of(tracker)
+        session_id = None
+        try:
+            session_id = service.start_session(turn.channel, turn.sender_id, level)
+        except StorageUnavailable:
+            say(dispatcher, script.text("opslaan_mislukt", level))
+        if view and view.first_time:
+            say(dispatcher, script.text("privacy_eerste_keer", level))
+        return events + reset_conversation(
+            script,
+            sessie_id=str(session_id) if session_id else None,
+            vorig_plan=view.open_plan if view else None,
+            vorige_ervaring=view.previous_experience if view else None,
+        )
+
+
+class ActionHervatten(CoachAction):
+    def name(self) -> str:
+        return "action_hervatten"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        level = level_of(tracker)
+        step = tracker.get_slot("stap")
+        if not step:
+            say(dispatcher, script.text("hervatten_niets", level))
+            return []
+        say(dispatcher, script.text("hervatten", level))
+        session_id = session_id_of(tracker)
+        if session_id:
+            service.set_status(session_id=session_id, status="active", step=step)
+        return [SlotSet("vraag_modus", None)]
+
+
+class ActionOnderbreken(CoachAction):
+    """Pause, goodbye or an urgent signal: the steps stop, the session stays resumable."""
+
+    def name(self) -> str:
+        return "action_onderbreken"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        turn = turn_of(tracker)
+        level = level_of(tracker)
+        in_conversation = bool(tracker.get_slot("stap"))
+        if turn.intent == "signaal_crisis" or urgent:
+            if not urgent:  # the intake already said the crisis text when it found it
+                say(dispatcher, script.signal_reply("crisis", level))
+        elif turn.intent == "pauzeren":
+            say(dispatcher, script.text("pauze", level) if in_conversation
+                else script.text("afscheid_buiten_gesprek", level))
+        elif in_conversation:
+            say(dispatcher, script.text("afscheid_tijdens_gesprek", level))
+        else:
+            say(dispatcher, script.text("afscheid_buiten_gesprek", level))
+        session_id = session_id_of(tracker)
+        if in_conversation and session_id:
+            service.set_status(session_id=session_id, status="paused",
+                               step=tracker.get_slot("stap"))
+        return [SlotSet("vraag_modus", None)]
+
+
+def side_track_messages(script: Script, tracker: Tracker, intent: str | None) -> list[str]:
+    """The answer to a side track; also used inside the steps."""
+    level = level_of(tracker)
+    if intent == "overzicht_gevraagd":
+        turn = turn_of(tracker)
+        try:
+            items = service.overview(turn.channel, turn.sender_id)
+        except StorageUnavailable:
+            return script.text("opslaan_mislukt", level)
+        return overview_messages(script, items, level)
+    return script.side_track(intent or "", level)
+
+
+class ActionDigressie(CoachAction):
+    """Side tracks outside a conversation (bot_vraag, privacy_vraag, ...)."""
+
+    def name(self) -> str:
+        return "action_digressie"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        intent = turn_of(tracker).intent
+        if urgent or (intent == "mentor_gevraagd"):
+            return []  # the intake already answered (crisis text / mentor informed)
+        say(dispatcher, side_track_messages(script, tracker, intent))
+        if tracker.get_slot("stap") and intent not in ("bevestigen", "ontkennen"):
+            say(dispatcher, script.text("pauze", level_of(tracker))[1:])
+        return []
+
+
+class ActionAfronden(CoachAction):
+    """The end of step four: store the plan, close the session, one concrete next step."""
+
+    def name(self) -> str:
+        return "action_afronden"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        turn = turn_of(tracker)
+        level = level_of(tracker)
+
+        def slot(name: str) -> str | None:
+            value = tracker.get_slot(name)
+            return None if value in (None, SKIPPED) else value
+
+        when_text = slot("wanneer")
+        when = parse_when(when_text) if when_text else None
+        plan = {"what": slot("uitproberen"), "who": slot("hulp_contact"),
+                "how": slot("hulp_contact"), "when_text": when_text,
+                "when_date": when.isoformat() if when else None,
+                "obstacle": slot("obstakel"), "solution": slot("oplossing")}
+        saved = True
+        session_id = session_id_of(tracker)
+        if session_id:
+            saved = service.complete_session(channel=turn.channel, sender_id=turn.sender_id,
+                                             session_id=session_id, plan=plan)
+        say(dispatcher, script.text("afronden", level, uitproberen=plan["what"],
+                                    hulp_contact=plan["who"], wanneer=when_text))
+        if not saved:
+            say(dispatcher, script.text("opslaan_mislukt", level))
+        return reset_conversation(script, sessie_id=None, vorig_plan=None,
+                                  vorige_ervaring=slot("ervaring"))
+
+
+class ActionVerwijderenVragen(CoachAction):
+    def name(self) -> str:
+        return "action_verwijderen_vragen"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        say(dispatcher, script.text("verwijderen_vraag", level_of(tracker)))
+        return []
+
+
+class ActionGegevensVerwijderen(CoachAction):
+    def name(self) -> str:
+        return "action_gegevens_verwijderen"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        turn = turn_of(tracker)
+        level = level_of(tracker)
+        if turn.intent != "bevestigen":
+            say(dispatcher, script.text("verwijderen_niet", level))
+            return []
+        try:
+            service.delete_student(turn.channel, turn.sender_id)
+        except StorageUnavailable:
+            say(dispatcher, script.text("opslaan_mislukt", level))
+            return []
+        say(dispatcher, script.text("verwijderen_gedaan", level))
+        return reset_conversation(script, sessie_id=None, vorig_plan=None,
+                                  vorige_ervaring=None)
+
+
+class ActionFallback(CoachAction):
+    def name(self) -> str:
+        return "action_fallback"
+
+    def act(self, dispatcher, tracker, script, urgent):
+        if not urgent:
+            say(dispatcher, script.text("fallback", level_of(tracker)))
+        return []

@@ -1,0 +1,158 @@
+"""The four steps as Rasa forms: a validation action per step (what a reply leads to, from
+bot.coaching) and an ask action per question (what the coach says, from the script)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import level_of, say, session_id_of, take_in, turn_of
+from actions.conversation import side_track_messages
+from bot import coaching, insights, service
+from bot.coaching import Mode, State
+from bot.script import get_script
+from bot.taxonomy import STEPS
+
+DomainDict = dict[str, Any]
+LEVEL_CONTEXT = ("vorig_plan", "vorige_ervaring")
+
+
+def _state(tracker: Tracker) -> State:
+    return State(tracker.get_slot("vraag_modus"),
+                 int(tracker.get_slot("doorvraag_teller") or 0),
+                 int(tracker.get_slot("weet_niet_teller") or 0))
+
+
+def _state_events(state: State) -> list[EventType]:
+    return [SlotSet("vraag_modus", state.mode),
+            SlotSet("doorvraag_teller", float(state.probes)),
+            SlotSet("weet_niet_teller", float(state.dont_know))]
+
+
+def _context(tracker: Tracker) -> dict[str, Any]:
+    return {name: tracker.get_slot(name) for name in LEVEL_CONTEXT}
+
+
+class StepValidation(FormValidationAction):
+    """validate_<step>_form. Subclasses only name their step."""
+
+    @property
+    @abstractmethod
+    def step(self) -> str:
+        """The step (form) this action validates."""
+
+    def name(self) -> str:
+        return f"validate_{self.step}_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        return coaching.required_slots(get_script(), self.step, _context(tracker))
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        script = get_script()
+        slot = tracker.get_slot("requested_slot")
+        if not slot or slot not in tracker.slots_to_validate():
+            return []
+        taken = take_in(tracker, dispatcher, script)
+        events = list(taken.events)
+        state = _state(tracker)
+        if taken.declined:  # "liever niet" answered the mentor question, not this one
+            return events + [SlotSet(slot, None)] + _state_events(
+                State(Mode.BACK, state.probes, state.dont_know))
+        turn = turn_of(tracker)
+        level = level_of(tracker)
+        step = script.steps[self.step]
+        if slot == step.check_slot():
+            outcome = coaching.handle_check(script, turn.reply, state, level)
+        else:
+            outcome = coaching.handle_answer(script, script.question(slot), turn.reply, state,
+                                             level)
+        if outcome.side_track and not (taken.spoke and outcome.side_track == "mentor_gevraagd"):
+            say(dispatcher, side_track_messages(script, tracker, outcome.side_track))
+        if outcome.store_as:
+            self._store(dispatcher, tracker, slot, outcome, level)
+        say(dispatcher, outcome.say)
+        return events + [SlotSet(slot, outcome.value)] + _state_events(outcome.state)
+
+    def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
+               outcome: coaching.Outcome, level: str | None) -> None:
+        session_id = session_id_of(tracker)
+        if not session_id:
+            return
+        turn = turn_of(tracker)
+        decision = (insights.decide(slot, outcome.value or "")
+                    if outcome.store_as == "answer" else None)
+        saved = service.save_reply(
+            channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
+            step=self.step, question_key=slot, text=turn.text, kind=outcome.store_as,
+            message_id=turn.message_id,
+            competencies=decision.competencies if decision else None,
+            method=decision.method if decision else None,
+            headline=decision.headline if decision else False,
+            followup_status=outcome.followup_status,
+        )
+        if not saved:
+            say(dispatcher, get_script().text("opslaan_mislukt", level))
+
+
+class ValidateTerugkijken(StepValidation):
+    step = "terugkijken"  # type: ignore[assignment]
+
+
+class ValidateReflecteren(StepValidation):
+    step = "reflecteren"  # type: ignore[assignment]
+
+
+class ValidateVooruitkijken(StepValidation):
+    step = "vooruitkijken"  # type: ignore[assignment]
+
+
+class ValidateActiveren(StepValidation):
+    step = "activeren"  # type: ignore[assignment]
+
+
+class AskQuestion(Action, ABC):
+    """action_ask_<slot>: the question, probe, explanation or summary, in the script's words."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot this action asks for."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        script = get_script()
+        step = script.step_of_slot(self.slot)
+        if step is None:  # the script no longer has this question: nothing to ask
+            return []
+        starting = tracker.get_slot("stap") != step.key
+        slots = dict(tracker.slots)
+        say(dispatcher, coaching.ask_messages(script, step, self.slot, _state(tracker), slots,
+                                              level_of(tracker), starting_step=starting,
+                                              context=_context(tracker)))
+        events: list[EventType] = []
+        if starting:
+            events.append(SlotSet("stap", step.key))
+            session_id = session_id_of(tracker)
+            if session_id:
+                service.set_status(session_id=session_id, status="active", step=step.key)
+        return events
+
+
+def _ask_action_classes() -> list[type[AskQuestion]]:
+    """One ask action per question and summary check of the script (Rasa needs a class each)."""
+    script = get_script()
+    slots = [q.key for key in STEPS for q in script.steps[key].questions]
+    slots += [script.steps[key].check_slot() for key in STEPS]
+    return [type(f"Ask_{slot}", (AskQuestion,), {"slot": slot}) for slot in slots]
+
+
+ASK_ACTIONS = _ask_action_classes()

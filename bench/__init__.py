@@ -1,0 +1,1 @@
+"""Benchmarks (make bench). Speed goals are measured here, never asserted in tests."""

@@ -1,0 +1,66 @@
+"""Messages per second and latency over the REST channel: real Rasa + action server +
+SQLite, with concurrent students, each in their own conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bench.table import percentile, print_table
+from bot.devservers import Servers, isolated_env, upgrade_database
+
+STUDENTS = 16
+CONVERSATION = ["hoi", "ja", "ik heb stage gelopen bij een kapper", "ik waste haren",
+                "op tijd komen", "ja klopt", "ik bleef rustig toen het druk was",
+                "klanten helpen vond ik leuk want ze zijn blij", "ik werk graag met mensen"]
+
+
+async def _student(session: aiohttp.ClientSession, url: str, messages: list[str],
+                   latencies: list[float]) -> None:
+    sender = f"bench-{uuid.uuid4().hex[:8]}"
+    for text in messages:
+        start = time.perf_counter()
+        async with session.post(url, json={"sender": sender, "message": text}) as response:
+            response.raise_for_status()
+            await response.json()
+        latencies.append((time.perf_counter() - start) * 1000)
+
+
+async def _load(url: str, messages: list[str], students: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await _student(session, url, messages[:1], [])  # warm-up
+        start = time.perf_counter()
+        await asyncio.gather(*(_student(session, url, messages, latencies)
+                               for _ in range(students)))
+        return time.perf_counter() - start, latencies
+
+
+def run() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = isolated_env(Path(tmp))
+        upgrade_database(env)
+        servers = Servers(Path(tmp), env)
+        started = time.perf_counter()
+        servers.start()
+        startup = time.perf_counter() - started
+        try:
+            url = f"{servers.rasa_url}/webhooks/rest/webhook"
+            rows = []
+            for name, messages in (("greeting only", ["hoi"] * len(CONVERSATION)),
+                                   ("four-step conversation", CONVERSATION)):
+                elapsed, latencies = asyncio.run(_load(url, messages, STUDENTS))
+                rows.append([name, STUDENTS, len(latencies), len(latencies) / elapsed,
+                             percentile(latencies, 50), percentile(latencies, 95)])
+            print(f"servers started in {startup:.1f} s (Rasa + action server, SQLite)")
+            print_table(["workload", "students", "messages", "msg/s", "p50 ms", "p95 ms"], rows)
+            ratio = rows[1][3] / rows[0][3]
+            print(f"conversation / greeting throughput ratio: {ratio:.2f}")
+        finally:
+            servers.stop()

@@ -1,0 +1,197 @@
+"""Telling mentors about flags: an outbox (table `notifications`) filled when a flag is stored
+and emptied by `deliver_due`. Urgent flags go out at once; the others wait for the daily
+digest. E-mail over SMTP and, optionally, a JSON webhook. A failed delivery is retried with
+back-off, stays visible (status, attempts, last error) and is logged; it is never dropped.
+
+Configuration (environment):
+  SMTP_HOST, SMTP_PORT (25), SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS (0/1), SMTP_FROM
+  NOTIFY_FALLBACK_EMAIL  who is told when a student has no mentor yet (e.g. the zorgcoördinator)
+  NOTIFY_WEBHOOK_URL     optional: every notification is also POSTed there as JSON
+  DIGEST_HOUR            hour (local time) of the daily digest, default 7
+  PORTAL_PUBLIC_URL      link in the e-mails, default http://localhost:8080
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from bot.storage.models import Flag, Notification
+from bot.storage.types import utcnow
+from bot.taxonomy import FLAG_BY_KEY
+
+log = logging.getLogger(__name__)
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),
+           timedelta(hours=1), timedelta(hours=4))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    sender: str
+    fallback_email: str | None
+    webhook_url: str | None
+    digest_hour: int
+    portal_url: str
+
+    @classmethod
+    def from_env(cls) -> NotifyConfig:
+        env = os.environ.get
+        return cls(
+            smtp_host=env("SMTP_HOST") or None,
+            smtp_port=int(env("SMTP_PORT") or 25),
+            smtp_user=env("SMTP_USER") or None,
+            smtp_password=env("SMTP_PASSWORD") or None,
+            smtp_starttls=(env("SMTP_STARTTLS") or "0") == "1",
+            sender=env("SMTP_FROM") or "loopbaancoach@localhost",
+            fallback_email=env("NOTIFY_FALLBACK_EMAIL") or None,
+            webhook_url=env("NOTIFY_WEBHOOK_URL") or None,
+            digest_hour=int(env("DIGEST_HOUR") or 7),
+            portal_url=(env("PORTAL_PUBLIC_URL") or "http://localhost:8080").rstrip("/"),
+        )
+
+
+def next_digest(now: datetime, hour: int) -> datetime:
+    """The next daily digest moment (local time of the server), as UTC."""
+    local = now.astimezone()
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(now.tzinfo)
+
+
+def enqueue(db: DbSession, flag: Flag, config: NotifyConfig | None = None) -> list[Notification]:
+    """Outbox rows for a new flag: e-mail to the mentor (or the fallback address) and the
+    webhook. Urgent: due now; the rest: due at the next digest. `info` flags are only shown in
+    the portal and the digest, never sent on their own."""
+    config = config or NotifyConfig.from_env()
+    now = utcnow()
+    due = now if flag.severity == "urgent" else next_digest(now, config.digest_hour)
+    mentor = flag.student.mentor if flag.student else None
+    recipient = (mentor.email if mentor and mentor.active else None) or config.fallback_email
+    rows = [Notification(flag=flag, channel="email", recipient=recipient or "(geen ontvanger)",
+                         next_attempt_at=due)]
+    if config.webhook_url:
+        rows.append(Notification(flag=flag, channel="webhook", recipient=config.webhook_url,
+                                 next_attempt_at=due))
+    db.add_all(rows)
+    return rows
+
+
+def _subject(flags: list[Flag]) -> str:
+    if len(flags) == 1 and flags[0].severity == "urgent":
+        return "DRINGEND – Loopbaancoach: een student heeft nu hulp nodig"
+    return f"Loopbaancoach: {len(flags)} signaal/signalen om op te volgen"
+
+
+def _body(flags: list[Flag], config: NotifyConfig) -> str:
+    # Deliberately no message content in e-mail: the evidence is read in the portal.
+    lines = ["Beste mentor,", ""]
+    if any(f.severity == "urgent" for f in flags):
+        lines += ["Een student heeft iets verteld waarbij direct hulp nodig is.",
+                  "De student heeft de nummers van 113 (0800-0113), De Kindertelefoon "
+                  "(0800-0432) en 112 gekregen. Neem vandaag nog contact op.", ""]
+    else:
+        lines += ["Deze signalen vragen om een gesprek met de student:", ""]
+    for flag in flags:
+        who = (flag.student.display_name if flag.student and flag.student.display_name
+               else f"student #{flag.student_id}")
+        declined = " (student wil liever geen contact)" if flag.student_declined else ""
+        lines.append(f"- {FLAG_BY_KEY[flag.category].title} – {who}, "
+                     f"{flag.created_at:%d-%m-%Y %H:%M}{declined}")
+    lines += ["", f"Bekijk de details in het portaal: {config.portal_url}/", "",
+              "Dit bericht is automatisch verstuurd door Loopbaancoach."]
+    return "\n".join(lines)
+
+
+def _send_email(recipient: str, flags: list[Flag], config: NotifyConfig) -> None:
+    if not config.smtp_host:
+        raise RuntimeError("SMTP_HOST is niet ingesteld")
+    if recipient == "(geen ontvanger)":
+        raise RuntimeError("geen mentor gekoppeld en NOTIFY_FALLBACK_EMAIL is niet ingesteld")
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = recipient
+    message["Subject"] = _subject(flags)
+    message.set_content(_body(flags, config))
+    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15) as smtp:
+        if config.smtp_starttls:
+            smtp.starttls()
+        if config.smtp_user:
+            smtp.login(config.smtp_user, config.smtp_password or "")
+        smtp.send_message(message)
+
+
+def _send_webhook(url: str, flags: list[Flag]) -> None:
+    payload = {"flags": [{"id": f.id, "category": f.category, "severity": f.severity,
+                          "student_id": f.student_id, "status": f.status,
+                          "created_at": f.created_at.isoformat()} for f in flags]}
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"webhook antwoordde {response.status}")
+
+
+def deliver_due(db: DbSession, now: datetime | None = None,
+                config: NotifyConfig | None = None) -> dict[str, int]:
+    """Send every due notification; group per channel + recipient (the digest)."""
+    config = config or NotifyConfig.from_env()
+    now = now or utcnow()
+    due = db.execute(select(Notification).where(Notification.status == "pending",
+                                                Notification.next_attempt_at <= now)
+                     .order_by(Notification.id)).scalars().all()
+    groups: dict[tuple[str, str], list[Notification]] = defaultdict(list)
+    for note in due:
+        groups[(note.channel, note.recipient)].append(note)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for (channel, recipient), notes in groups.items():
+        flags = [n.flag for n in notes]
+        try:
+            if channel == "email":
+                _send_email(recipient, flags, config)
+            else:
+                _send_webhook(recipient, flags)
+        except (OSError, smtplib.SMTPException, urllib.error.URLError, RuntimeError) as exc:
+            for note in notes:
+                note.attempts += 1
+                note.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                if note.attempts >= MAX_ATTEMPTS:
+                    note.status = "failed"
+                    counts["failed"] += 1
+                else:
+                    note.next_attempt_at = now + BACKOFF[note.attempts - 1]
+                    counts["retry"] += 1
+            log.error("notify.delivery_failed", extra={"channel": channel,
+                                                       "notifications": len(notes),
+                                                       "error": type(exc).__name__})
+            continue
+        for note in notes:
+            note.attempts += 1
+            note.status, note.sent_at, note.last_error = "sent", now, None
+        counts["sent"] += len(notes)
+        log.info("notify.sent", extra={"channel": channel, "notifications": len(notes)})
+    return counts
+
+
+def problems(db: DbSession) -> dict[str, int]:
+    """Visible on /health and in the portal: deliveries that failed or are being retried."""
+    rows = db.execute(select(Notification.status, Notification.attempts)).all()
+    return {"failed": sum(1 for s, _ in rows if s == "failed"),
+            "retrying": sum(1 for s, a in rows if s == "pending" and a > 0)}

@@ -1,0 +1,1 @@
+"""The web portal (aiohttp): health page, student web chat, mentor and coordinator pages."""

@@ -1,0 +1,73 @@
+"""Portal application factory and its routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot import __version__
+
+log = logging.getLogger(__name__)
+STARTED_KEY = web.AppKey("started", float)
+JOBS_KEY = web.AppKey("jobs", bool)
+
+
+async def _blocking(fn: Callable[[], Any]) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def _database_status() -> dict[str, Any]:
+    from bot import notify
+    from bot.storage.db import session_scope
+
+    with session_scope() as db:
+        return {"database": "ok", "notifications": notify.problems(db)}
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 while the portal is up; also reports the database and failed notifications."""
+    try:
+        status = await _blocking(_database_status)
+    except Exception as exc:  # reported, not raised: the portal itself is up
+        status = {"database": f"error: {type(exc).__name__}"}
+    return web.json_response({
+        "status": "ok",
+        "version": __version__,
+        **status,
+        "uptime_s": round(time.monotonic() - request.app[STARTED_KEY], 1),
+    })
+
+
+async def _jobs_loop(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled jobs (abandoned sessions, notifications) while the portal runs."""
+    from bot import jobs
+
+    async def loop() -> None:
+        while True:
+            try:
+                await _blocking(jobs.run_due)
+            except Exception:
+                log.exception("portal.jobs_failed")
+            await asyncio.sleep(jobs.INTERVAL_S)
+
+    task = asyncio.create_task(loop()) if app[JOBS_KEY] else None
+    yield
+    if task:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(run_jobs: bool = True) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[STARTED_KEY] = time.monotonic()
+    app[JOBS_KEY] = run_jobs
+    app.router.add_get("/health", health)
+    app.cleanup_ctx.append(_jobs_loop)
+    return app

@@ -1,0 +1,115 @@
+"""The database engine, created lazily from DATABASE_URL, and transaction scopes.
+
+SQLite (the embedded default) gets WAL, foreign keys, a busy timeout and write transactions
+that queue instead of failing (BEGIN IMMEDIATE, which also makes SAVEPOINTs work with
+pysqlite). PostgreSQL gets `pool_pre_ping`, so that connections dropped by a restart are
+replaced instead of failing the next request."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.paths import VAR
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+_lock = threading.Lock()
+_url: str | None = None  # set by configure(); None: DATABASE_URL or the default
+_engine: Engine | None = None
+_sessionmaker: sessionmaker | None = None
+
+
+def default_url() -> str:
+    """DATABASE_URL, or a SQLite file under var/."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{VAR / 'loopbaancoach.db'}"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below) so SAVEPOINT works with pysqlite.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE: take the write lock up front and wait for it (busy_timeout). A deferred
+        # transaction that reads first fails at once with "database is locked" when it later
+        # needs to write while another writer was active.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """A new engine for `url` with this project's connection settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(url)
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        engine = create_engine(url, future=True, connect_args=connect_args, **kwargs)
+        _setup_sqlite(engine)
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True, **kwargs)
+
+
+def configure(url: str | None) -> None:
+    """Use `url` from now on (None: back to DATABASE_URL / the default). For tests and tools."""
+    global _url, _engine, _sessionmaker
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _url, _engine, _sessionmaker = url, None, None
+
+
+def current_url() -> str:
+    return _url or default_url()
+
+
+def get_engine() -> Engine:
+    global _engine, _sessionmaker
+    with _lock:
+        if _engine is None:
+            _engine = make_engine(current_url())
+            _sessionmaker = sessionmaker(bind=_engine, future=True, expire_on_commit=False)
+        return _engine
+
+
+def _factory() -> sessionmaker:
+    get_engine()
+    assert _sessionmaker is not None
+    return _sessionmaker
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on an exception."""
+    session: Session = _factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,327 @@
+"""The tables. Enumerations come from bot.taxonomy and are enforced with CHECK constraints.
+
+Students are pseudonymous: a student is known by channel identities (channel + sender id)
+and an optional display name chosen by the school, never by a real name."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from bot.storage.types import UTCDateTime, one_of, utcnow
+from bot.taxonomy import (
+    COMPETENCY_KEYS,
+    FLAG_BY_KEY,
+    FLAG_STATUSES,
+    LEVELS,
+    SESSION_STATUSES,
+    SEVERITIES,
+    STEPS,
+)
+
+# Enumerations owned by the storage layer (not part of CONTRACTS.md).
+ANSWER_KINDS: tuple[str, ...] = ("answer", "probe", "correction", "followup", "skip", "digression")
+FOLLOWUP_STATUSES: tuple[str, ...] = ("gelukt", "deels", "niet_gelukt")
+NOTIFICATION_CHANNELS: tuple[str, ...] = ("email", "webhook")
+NOTIFICATION_STATUSES: tuple[str, ...] = ("pending", "sent", "failed")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def _created() -> Column:
+    return Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(200), nullable=False, unique=True)
+    created_at = _created()
+
+    classes = relationship("SchoolClass", back_populates="school")
+
+
+class SchoolClass(Base):
+    __tablename__ = "school_classes"
+    __table_args__ = (
+        UniqueConstraint("school_id", "name", name="uq_school_classes_school_name"),
+        one_of("level", LEVELS, nullable=True),
+    )
+
+    id = Column(Integer, primary_key=True)
+    school_id = Column(Integer, ForeignKey("schools.id", ondelete="CASCADE"), nullable=False)
+    name = Column(String(100), nullable=False)
+    level = Column(String(20))
+    created_at = _created()
+
+    school = relationship("School", back_populates="classes")
+
+
+class _PortalUser:
+    """Columns shared by mentors and coordinators (portal logins)."""
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(200), nullable=False)
+    email = Column(String(320), nullable=False, unique=True)
+    password_hash = Column(String(255), nullable=False)
+    active = Column(Boolean, nullable=False, default=True, server_default=true())
+    created_at = _created()
+
+
+class Mentor(_PortalUser, Base):
+    __tablename__ = "mentors"
+
+    school_id = Column(Integer, ForeignKey("schools.id", ondelete="SET NULL"), index=True)
+    school = relationship("School")
+    students = relationship("Student", back_populates="mentor")
+
+
+class Coordinator(_PortalUser, Base):
+    __tablename__ = "coordinators"
+
+    school_id = Column(Integer, ForeignKey("schools.id", ondelete="SET NULL"), index=True)
+    school = relationship("School")
+
+
+class Student(Base):
+    __tablename__ = "students"
+    __table_args__ = (one_of("level", LEVELS, nullable=True),)
+
+    id = Column(Integer, primary_key=True)
+    school_id = Column(Integer, ForeignKey("schools.id", ondelete="SET NULL"), index=True)
+    class_id = Column(Integer, ForeignKey("school_classes.id", ondelete="SET NULL"), index=True)
+    mentor_id = Column(Integer, ForeignKey("mentors.id", ondelete="SET NULL"), index=True)
+    level = Column(String(20))
+    display_name = Column(String(200))  # a pseudonym chosen by the school, never required
+    created_at = _created()
+
+    school = relationship("School")
+    school_class = relationship("SchoolClass")
+    mentor = relationship("Mentor", back_populates="students")
+    identities = relationship("ChannelIdentity", back_populates="student",
+                              cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ChannelIdentity(Base):
+    __tablename__ = "channel_identities"
+    __table_args__ = (
+        UniqueConstraint("channel", "sender_id", name="uq_channel_identities_channel_sender"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    channel = Column(String(50), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    created_at = _created()
+
+    student = relationship("Student", back_populates="identities")
+
+
+class Session(Base):
+    """One loopbaangesprek (conversation), called `gesprek` in the service layer."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        one_of("status", SESSION_STATUSES),
+        one_of("step_reached", STEPS, nullable=True),
+        one_of("level", LEVELS, nullable=True),
+        Index("ix_sessions_student_status", "student_id", "status"),
+        Index("ix_sessions_status_updated", "status", "updated_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    channel = Column(String(50), nullable=False)
+    level = Column(String(20))
+    status = Column(String(20), nullable=False, default="active")
+    step_reached = Column(String(20))
+    experience = Column(Text)  # the experience the student told about (rode draad)
+    started_at = _created()
+    updated_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    ended_at = Column(UTCDateTime())
+
+    student = relationship("Student")
+    answers = relationship("Answer", back_populates="session", passive_deletes=True)
+
+
+class Answer(Base):
+    """Everything the student said in answer to the script: answers, probes, corrections..."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        # Writes can be replayed from the spool: the same message is stored once.
+        UniqueConstraint("session_id", "message_id", "question_key", "kind",
+                         name="uq_answers_message"),
+        one_of("kind", ANSWER_KINDS),
+        one_of("step", STEPS, nullable=True),
+    )
+
+    id = Column(Integer, primary_key=True)
+    session_id = Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    step = Column(String(20))
+    question_key = Column(String(100), nullable=False)
+    text = Column(Text, nullable=False)
+    kind = Column(String(20), nullable=False)
+    message_id = Column(String(255))
+    created_at = _created()
+
+    session = relationship("Session", back_populates="answers")
+
+
+class Insight(Base):
+    """One competency label of something the student discovered (rank 0: the best label)."""
+
+    __tablename__ = "insights"
+    __table_args__ = (
+        one_of("competency", COMPETENCY_KEYS),
+        one_of("step", STEPS, nullable=True),
+        Index("ix_insights_student_created", "student_id", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    session_id = Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    answer_id = Column(Integer, ForeignKey("answers.id", ondelete="SET NULL"), index=True)
+    competency = Column(String(30), nullable=False, index=True)
+    rank = Column(Integer, nullable=False, default=0)
+    method = Column(String(50), nullable=False)  # how the competency was decided
+    headline = Column(Text)  # the student's own name for the insight
+    text = Column(Text, nullable=False)
+    step = Column(String(20))
+    question_key = Column(String(100))
+    created_at = _created()
+
+    student = relationship("Student")
+    session = relationship("Session")
+    answer = relationship("Answer")
+
+
+class ActionPlan(Base):
+    """The next step agreed in `activeren`, and later how it went (follow-up)."""
+
+    __tablename__ = "action_plans"
+    __table_args__ = (
+        UniqueConstraint("session_id", name="uq_action_plans_session_id"),
+        one_of("followup_status", FOLLOWUP_STATUSES, nullable=True),
+        Index("ix_action_plans_student_created", "student_id", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    session_id = Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    what = Column(Text)
+    who = Column(Text)
+    how = Column(Text)
+    when_text = Column(Text)
+    when_date = Column(Date)
+    obstacle = Column(Text)
+    solution = Column(Text)
+    followup_status = Column(String(20))
+    followup_text = Column(Text)
+    followup_at = Column(UTCDateTime())
+    created_at = _created()
+
+    student = relationship("Student")
+    session = relationship("Session")
+
+
+class Flag(Base):
+    """A signal a human must act on (CONTRACTS.md, Flags)."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        # The same message never yields the same flag twice (NULL message ids are distinct).
+        UniqueConstraint("message_id", "category", name="uq_flags_message_category"),
+        one_of("category", FLAG_BY_KEY),
+        one_of("severity", SEVERITIES),
+        one_of("status", FLAG_STATUSES),
+        Index("ix_flags_student_status", "student_id", "status"),
+        Index("ix_flags_status_severity", "status", "severity"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    session_id = Column(Integer, ForeignKey("sessions.id", ondelete="SET NULL"), index=True)
+    category = Column(String(30), nullable=False)
+    severity = Column(String(20), nullable=False)
+    evidence = Column(Text)  # the words that triggered the flag
+    excerpt = Column(Text)  # the message (truncated)
+    message_id = Column(String(255))
+    status = Column(String(20), nullable=False, default="open")
+    student_declined = Column(Boolean, nullable=False, default=False, server_default=false())
+    note = Column(Text)  # the mentor's note
+    created_at = _created()
+    acknowledged_at = Column(UTCDateTime())
+    acknowledged_by = Column(String(200))
+    resolved_at = Column(UTCDateTime())
+    resolved_by = Column(String(200))
+
+    student = relationship("Student")
+    session = relationship("Session")
+    notifications = relationship("Notification", back_populates="flag", passive_deletes=True)
+
+
+class Notification(Base):
+    """Outbox of mentor notifications about flags, sent (and retried) by a worker."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        one_of("channel", NOTIFICATION_CHANNELS),
+        one_of("status", NOTIFICATION_STATUSES),
+        Index("ix_notifications_status_next", "status", "next_attempt_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    flag_id = Column(Integer, ForeignKey("flags.id", ondelete="CASCADE"), nullable=False,
+                     index=True)
+    channel = Column(String(20), nullable=False)
+    recipient = Column(String(500), nullable=False)
+    status = Column(String(20), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text)
+    next_attempt_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime())
+    created_at = _created()
+
+    flag = relationship("Flag", back_populates="notifications")
+
+
+class AuditLog(Base):
+    """Who did what to which object. `detail` never holds message content."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    actor = Column(String(200), nullable=False)
+    action = Column(String(100), nullable=False)
+    object_type = Column(String(50))
+    object_id = Column(String(100))
+    detail = Column(JSON)

@@ -1,0 +1,202 @@
+"""Reads and writes for the mentor and coordinator portal, and the notification outbox.
+
+Aggregates return counts only, never content (coordinators see no transcripts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
+
+from bot.storage.audit import audit
+from bot.storage.models import (
+    NOTIFICATION_CHANNELS,
+    Flag,
+    Insight,
+    Mentor,
+    Notification,
+    SchoolClass,
+    Session,
+    Student,
+)
+from bot.storage.types import utcnow
+from bot.taxonomy import COMPETENCY_KEYS, FLAG_BY_KEY, FLAG_STATUSES, SEVERITIES, STEPS
+
+# --- flags -----------------------------------------------------------------------------------
+
+
+def list_flags(db: DbSession, status: str | None = None,
+               mentor: Mentor | int | None = None) -> list[Flag]:
+    """Flags, most severe first, then newest first; only `mentor`'s students when given."""
+    if status is not None and status not in FLAG_STATUSES:
+        raise ValueError(f"unknown flag status: {status!r}")
+    severity_order = case({s: i for i, s in enumerate(SEVERITIES)}, value=Flag.severity)
+    query = select(Flag).options(selectinload(Flag.student))
+    if status is not None:
+        query = query.where(Flag.status == status)
+    if mentor is not None:
+        mentor_id = mentor if isinstance(mentor, int) else mentor.id
+        query = query.join(Student, Flag.student_id == Student.id).where(
+            Student.mentor_id == mentor_id)
+    query = query.order_by(severity_order, Flag.created_at.desc(), Flag.id.desc())
+    return list(db.execute(query).scalars())
+
+
+def set_flag_status(db: DbSession, flag: Flag, status: str, actor: str,
+                    note: str | None = None) -> Flag:
+    """open -> acknowledged -> resolved (or back to open), with who and when; audited."""
+    if status not in FLAG_STATUSES:
+        raise ValueError(f"unknown flag status: {status!r}")
+    now, previous = utcnow(), flag.status
+    if status in ("acknowledged", "resolved") and flag.acknowledged_at is None:
+        flag.acknowledged_at, flag.acknowledged_by = now, actor
+    if status == "resolved":
+        flag.resolved_at, flag.resolved_by = now, actor
+    else:
+        flag.resolved_at, flag.resolved_by = None, None
+    if status == "open":
+        flag.acknowledged_at, flag.acknowledged_by = None, None
+    if note is not None:
+        flag.note = note
+    flag.status = status
+    audit(db, actor, "flag.status", "flag", flag.id,
+          {"from": previous, "to": status, "note": note is not None})
+    db.flush()
+    return flag
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def sessions_for_student(db: DbSession, student: Student | int) -> list[Session]:
+    """All sessions of a student, newest first."""
+    student_id = student if isinstance(student, int) else student.id
+    return list(db.execute(
+        select(Session).where(Session.student_id == student_id)
+        .order_by(Session.started_at.desc(), Session.id.desc())
+    ).scalars())
+
+
+# --- aggregates ------------------------------------------------------------------------------
+
+
+def competency_counts(db: DbSession, school_id: int | None = None) -> dict[str, int]:
+    """Insight labels per competency (every rank), all competencies present."""
+    query = select(Insight.competency, func.count()).group_by(Insight.competency)
+    if school_id is not None:
+        query = query.join(Student, Insight.student_id == Student.id).where(
+            Student.school_id == school_id)
+    counts = dict.fromkeys(COMPETENCY_KEYS, 0)
+    counts.update({key: n for key, n in db.execute(query).all()})
+    return counts
+
+
+def flag_counts(db: DbSession, status: str | None = None,
+                school_id: int | None = None) -> dict[str, int]:
+    """Flags per category, all categories present."""
+    query = select(Flag.category, func.count()).group_by(Flag.category)
+    if status is not None:
+        query = query.where(Flag.status == status)
+    if school_id is not None:
+        query = query.join(Student, Flag.student_id == Student.id).where(
+            Student.school_id == school_id)
+    counts = dict.fromkeys(FLAG_BY_KEY, 0)
+    counts.update({key: n for key, n in db.execute(query).all()})
+    return counts
+
+
+def dropout_per_step(db: DbSession) -> dict[str | None, int]:
+    """Abandoned sessions by the step they reached (None: before the first step)."""
+    counts: dict[str | None, int] = {None: 0, **dict.fromkeys(STEPS, 0)}
+    rows = db.execute(select(Session.step_reached, func.count())
+                      .where(Session.status == "abandoned").group_by(Session.step_reached))
+    counts.update({step: n for step, n in rows.all()})
+    return counts
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    class_id: int | None  # None: students without a class
+    class_name: str | None
+    students: int
+    sessions: int
+    completed: int
+    abandoned: int
+    open_flags: int
+
+
+def class_counts(db: DbSession, school_id: int | None = None) -> list[ClassCounts]:
+    """Per school class: students, sessions started/completed/abandoned, open flags."""
+    student_filter = [] if school_id is None else [Student.school_id == school_id]
+    students = dict(db.execute(select(Student.class_id, func.count()).where(*student_filter)
+                               .group_by(Student.class_id)).all())
+    sessions = db.execute(
+        select(Student.class_id, func.count(),
+               func.sum(case((Session.status == "completed", 1), else_=0)),
+               func.sum(case((Session.status == "abandoned", 1), else_=0)))
+        .select_from(Session).join(Student, Session.student_id == Student.id).where(*student_filter)
+        .group_by(Student.class_id)
+    ).all()
+    per_class = {cid: (n, int(done or 0), int(gone or 0)) for cid, n, done, gone in sessions}
+    flags = dict(db.execute(
+        select(Student.class_id, func.count()).select_from(Flag)
+        .join(Student, Flag.student_id == Student.id)
+        .where(Flag.status == "open", *student_filter).group_by(Student.class_id)
+    ).all())
+    names = dict(db.execute(select(SchoolClass.id, SchoolClass.name)).all())
+    result = []
+    for cid in sorted(students, key=lambda c: (c is None, names.get(c) or "", c or 0)):
+        n, done, gone = per_class.get(cid, (0, 0, 0))
+        result.append(ClassCounts(cid, names.get(cid), students[cid], n, done, gone,
+                                  flags.get(cid, 0)))
+    return result
+
+
+# --- notification outbox ---------------------------------------------------------------------
+
+
+def enqueue_notification(db: DbSession, flag: Flag, channel: str,
+                         recipient: str) -> Notification:
+    if channel not in NOTIFICATION_CHANNELS:
+        raise ValueError(f"unknown notification channel: {channel!r}")
+    row = Notification(flag_id=flag.id, channel=channel, recipient=recipient, status="pending",
+                       attempts=0, next_attempt_at=utcnow())
+    db.add(row)
+    db.flush()
+    return row
+
+
+def due_notifications(db: DbSession, now: datetime | None = None,
+                      limit: int = 50) -> list[Notification]:
+    """Pending notifications whose next attempt is due, urgent flags first."""
+    severity_order = case({s: i for i, s in enumerate(SEVERITIES)}, value=Flag.severity)
+    return list(db.execute(
+        select(Notification).join(Flag, Notification.flag_id == Flag.id)
+        .where(Notification.status == "pending",
+               Notification.next_attempt_at <= (now or utcnow()))
+        .options(selectinload(Notification.flag))
+        .order_by(severity_order, Notification.next_attempt_at, Notification.id).limit(limit)
+    ).scalars())
+
+
+def mark_notification_sent(db: DbSession, notification: Notification) -> None:
+    notification.status, notification.sent_at = "sent", utcnow()
+    notification.attempts += 1
+    notification.last_error = None
+    db.flush()
+
+
+def mark_notification_failed(db: DbSession, notification: Notification, error: str,
+                             retry_after: timedelta = timedelta(minutes=1),
+                             max_attempts: int = 5) -> None:
+    """Count the attempt; retry later with back-off, or give up after max_attempts."""
+    notification.attempts += 1
+    notification.last_error = error[:1000]
+    if notification.attempts >= max_attempts:
+        notification.status = "failed"
+    else:
+        notification.next_attempt_at = utcnow() + retry_after * 2 ** (notification.attempts - 1)
+    db.flush()

@@ -1,0 +1,216 @@
+"""End-to-end conversations over Rasa's REST channel with the real Rasa server, the real
+action server and a real SQLite database (PRODUCT.md §3-§5)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session as DbSession
+
+from bot.storage import models as m
+
+pytestmark = pytest.mark.rasa
+
+
+def joined(replies: list[str]) -> str:
+    return "\n".join(replies)
+
+
+def db(servers) -> DbSession:
+    return DbSession(create_engine(servers.env["DATABASE_URL"]))
+
+
+def student_rows(servers, sender: str):
+    with db(servers) as s:
+        identity = s.execute(select(m.ChannelIdentity).where(
+            m.ChannelIdentity.sender_id == sender)).scalar_one()
+        student = s.get(m.Student, identity.student_id)
+        sessions = s.execute(select(m.Session).where(m.Session.student_id == student.id)
+                             .order_by(m.Session.id)).scalars().all()
+        answers = s.execute(select(m.Answer).join(m.Session).where(
+            m.Session.student_id == student.id).order_by(m.Answer.id)).scalars().all()
+        insights = s.execute(select(m.Insight).where(m.Insight.student_id == student.id)
+                             ).scalars().all()
+        plans = s.execute(select(m.ActionPlan).where(m.ActionPlan.student_id == student.id)
+                          ).scalars().all()
+        flags = s.execute(select(m.Flag).where(m.Flag.student_id == student.id)).scalars().all()
+        s.expunge_all()
+        return sessions, answers, insights, plans, flags
+
+
+FULL = [
+    ("ik heb stage gelopen bij een kapper in de stad", "Wat was jouw rol"),
+    ("ik waste haren en veegde de vloer", "Wat werd er van je verwacht"),
+    ("op tijd komen en zelf klanten begroeten", "Klopt dat?"),
+    ("ja klopt", "Wat deed jij hierin heel goed"),
+    ("ik bleef rustig toen het heel druk was", "Wat vond je leuk"),
+    ("klanten helpen vond ik leuk want dan zie je dat ze blij zijn", "een naam"),
+    ("ik werk graag met mensen", "Klopt dat?"),
+    ("ja", "uitproberen of leren"),
+    ("ik wil een dag meelopen in een ziekenhuis", "nodig om een keuze"),
+    ("meer weten over de opleiding verpleegkunde", "Klopt dat?"),
+    ("klopt", "Wie kan jou hierbij helpen"),
+    ("ik app mijn tante want zij werkt in het ziekenhuis", "tegenaan lopen"),
+    ("ik vind het spannend om te vragen", "oplossen"),
+    ("ik schrijf eerst op wat ik wil vragen", "Wanneer ga je dit doen"),
+    ("vrijdag na school", "Klopt dat?"),
+]
+
+
+def hold_full_conversation(servers, sender: str) -> list[str]:
+    opening = joined(servers.say(sender, "hoi"))
+    assert "Zullen we beginnen" in opening
+    first = joined(servers.say(sender, "ja"))
+    assert "Welke ervaring" in first
+    last: list[str] = []
+    for text, expected in FULL:
+        last = servers.say(sender, text)
+        assert expected in joined(last), (text, last)
+    return servers.say(sender, "ja klopt")
+
+
+def test_hoi_gets_a_dutch_reply(servers, sender) -> None:
+    replies = servers.say(sender, "hoi")
+    assert replies and "Loopbaancoach" in joined(replies)
+
+
+def test_full_conversation_is_stored(servers, sender) -> None:
+    closing = joined(hold_full_conversation(servers, sender))
+    assert "Je hebt een plan" in closing
+    assert "ik wil een dag meelopen in een ziekenhuis" in closing
+    assert "vrijdag na school" in closing
+    sessions, answers, insights, plans, _ = student_rows(servers, sender)
+    assert [s.status for s in sessions] == ["completed"]
+    assert sessions[0].step_reached == "activeren"
+    assert sessions[0].experience == "ik heb stage gelopen bij een kapper in de stad"
+    keys = {a.question_key for a in answers}
+    assert {"ervaring", "rol", "verwachting", "goed_gedaan", "leuk_niet_leuk", "inzicht_naam",
+            "uitproberen", "nodig_voor_keuze", "hulp_contact", "obstakel", "oplossing",
+            "wanneer"} <= keys
+    headline = [i for i in insights if i.headline]
+    assert headline and headline[0].headline == "ik werk graag met mensen"
+    assert {i.competency for i in insights} >= {"kwaliteiten", "netwerken"}
+    assert all(i.method for i in insights)
+    (plan,) = plans
+    assert plan.what == "ik wil een dag meelopen in een ziekenhuis"
+    assert plan.when_text == "vrijdag na school" and plan.when_date is not None
+    assert plan.obstacle == "ik vind het spannend om te vragen"
+    tracker = servers.tracker(sender)
+    assert tracker["slots"]["stap"] is None
+
+
+def test_vague_answer_gets_a_follow_up_question(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    probe = joined(servers.say(sender, "gewoon"))
+    assert "Wat gebeurde er precies" in probe
+    probe2 = joined(servers.say(sender, "ging wel"))
+    assert "bijgebleven" in probe2
+    moved_on = joined(servers.say(sender, "niks"))
+    assert "Wat was jouw rol" in moved_on
+
+
+def test_dont_know_gets_an_example_then_may_skip(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik heb een dag meegelopen bij een garage")
+    explained = joined(servers.say(sender, "weet ik niet"))
+    assert "Bijvoorbeeld" in explained and "Wat was jouw rol" in explained
+    skipped = joined(servers.say(sender, "geen idee"))
+    assert "slaan we over" in skipped and "Wat werd er van je verwacht" in skipped
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("ben jij een robot?", "chatbot"),
+    ("wie kan dit allemaal lezen", "mentor"),
+    ("dit slaat echt nergens op", "Sorry"),
+    ("kan je mijn huiswerk maken", "niet mee helpen"),
+    ("wat heb ik tot nu toe ontdekt", "ontdekt"),
+])
+def test_side_track_is_answered_then_back_to_the_question(servers, sender, message,
+                                                          expected) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik werk bij de albert heijn als vakkenvuller")
+    replies = joined(servers.say(sender, message))
+    assert expected in replies
+    assert "Wat was jouw rol" in replies  # the same question again
+    assert "Wat werd er van je verwacht" in joined(servers.say(sender, "ik vulde de schappen"))
+    assert servers.tracker(sender)["slots"]["rol"] == "ik vulde de schappen"
+
+
+def test_pause_and_resume_after_restart(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik heb een meeloopdag gehad bij de brandweer")
+    paused = joined(servers.say(sender, "ik moet nu weg, later verder"))
+    assert "stoppen even" in paused
+    servers.restart()
+    resumed = joined(servers.say(sender, "ga door"))
+    assert "verder waar we waren" in resumed and "Wat was jouw rol" in resumed
+    sessions, *_ = student_rows(servers, sender)
+    assert sessions[-1].status == "active"
+
+
+def test_returning_student_hears_about_last_time(servers, sender) -> None:
+    hold_full_conversation(servers, sender)
+    welcome = joined(servers.say(sender, "hallo"))
+    assert "ik heb stage gelopen bij een kapper in de stad" in welcome
+    followup = joined(servers.say(sender, "ja"))
+    assert "Is het gelukt?" in followup and "ziekenhuis" in followup
+    servers.say(sender, "ja ik heb mijn tante geappt")
+    _, _, _, plans, _ = student_rows(servers, sender)
+    assert plans[0].followup_status == "gelukt"
+
+
+def test_crisis_stops_the_steps_and_flags_urgently(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    replies = joined(servers.say(sender, "ik wil niet meer leven"))
+    assert "0800-0113" in replies and "113.nl" in replies and "0800-0432" in replies
+    assert "112" in replies
+    assert "Wat was jouw rol" not in replies and "Welke ervaring" not in replies
+    sessions, _, _, _, flags = student_rows(servers, sender)
+    assert [(f.category, f.severity, f.status) for f in flags] == [("crisis", "urgent", "open")]
+    assert sessions[-1].status == "paused"
+    assert servers.tracker(sender)["active_loop"] in ({}, None, {"name": None})
+
+
+def test_attention_signal_is_acknowledged_and_may_be_declined(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    replies = joined(servers.say(sender,
+                                 "op stage zei mijn baas dat meisjes geen techniek kunnen"))
+    assert "mentor" in replies and "liever niet" in replies
+    assert "Wat was jouw rol" in replies  # the conversation goes on gently
+    declined = joined(servers.say(sender, "liever niet"))
+    assert "Je mentor kan het wel zien" in declined
+    _, _, _, _, flags = student_rows(servers, sender)
+    assert [(f.category, f.student_declined) for f in flags] == [("discriminatie", True)]
+
+
+def test_delete_my_data(servers, sender) -> None:
+    hold_full_conversation(servers, sender)
+    asked = joined(servers.say(sender, "verwijder alles wat ik gezegd heb"))
+    assert "wis" in asked
+    done = joined(servers.say(sender, "ja"))
+    assert "gewist" in done
+    sessions, answers, insights, plans, _ = student_rows(servers, sender)
+    assert sessions == [] and answers == [] and insights == [] and plans == []
+
+
+def test_deletion_also_empties_the_tracker_store(servers, sender) -> None:
+    import time
+
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik heb stage gelopen bij een bakker")
+    servers.say(sender, "verwijder al mijn gegevens")
+    servers.say(sender, "ja")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        texts = [e.get("text") for e in servers.tracker(sender)["events"]]
+        if "ik heb stage gelopen bij een bakker" not in texts:
+            break
+        time.sleep(1)
+    assert "ik heb stage gelopen bij een bakker" not in texts

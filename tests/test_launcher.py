@@ -1,0 +1,65 @@
+"""`bot run` (what `make run` starts): Rasa, the action server and the portal come up on
+the configured ports, answer, and all stop cleanly on Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot.devservers import MODEL, free_port, http_json, isolated_env, upgrade_database
+from bot.paths import ROOT
+
+pytestmark = pytest.mark.rasa
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
+    return [int(p) for p, pp in (line.split() for line in out.splitlines()[1:]) if int(pp) == pid]
+
+
+def test_run_starts_all_three_and_ctrl_c_stops_them(tmp_path) -> None:
+    if not MODEL.exists():
+        pytest.fail("No trained model: run `make test`.")
+    env = isolated_env(tmp_path)
+    upgrade_database(env)
+    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "PORTAL_PORT": free_port()}
+    env.update({k: str(v) for k, v in ports.items()}, HOST="127.0.0.1")
+    env.pop("ACTION_ENDPOINT_URL", None)
+    launcher = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = launcher.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.startswith("Ctrl-C stops all three"):
+            break
+    assert any("Loopbaancoach runs" in line for line in output), "".join(output)
+    children = _children(launcher.pid)
+    assert len(children) == 3
+    replies = http_json("POST", f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+                        {"sender": "launcher-test", "message": "hoi"})
+    assert any("Loopbaancoach" in r.get("text", "") for r in replies)
+    health = http_json("GET", f"http://127.0.0.1:{ports['PORTAL_PORT']}/health")
+    assert health["status"] == "ok" and health["database"] == "ok"
+    launcher.send_signal(signal.SIGINT)
+    rest = launcher.communicate(timeout=60)[0]
+    assert launcher.returncode == 0, rest
+    assert "stopped." in rest
+    time.sleep(0.5)
+    assert not [pid for pid in children if _alive(pid)]

@@ -1,0 +1,97 @@
+"""The conversation script (data/script/gesprek.yml): valid, rendered per level, and edits
+take effect without retraining while invalid edits are refused with Dutch errors."""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import script as script_mod
+from bot.paths import ROOT, SCRIPT_FILE
+from bot.script import ScriptError, get_script, load, validate
+
+
+def test_shipped_script_is_valid() -> None:
+    raw = yaml.safe_load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    assert validate(raw, ROOT / "domain.yml") == []
+
+
+def test_levels_get_their_own_variant() -> None:
+    s = load()
+    vmbo = s.render(s.steps["terugkijken"].intro, "vmbo")
+    mbo = s.render(s.steps["terugkijken"].intro, "mbo-bbl")
+    assert vmbo != mbo
+    assert "meeloopdag" in vmbo[0]
+    assert "stage" in mbo[0]
+
+
+def test_student_words_are_quoted_back_and_shortened() -> None:
+    s = load()
+    long_text = "ik " + "heel " * 200 + "lang"
+    lines = s.render("Je zei: “{ervaring}”", None, ervaring=long_text)
+    assert len(lines[0]) < 300
+    assert lines[0].startswith("Je zei: “ik heel")
+
+
+def test_every_question_has_a_slot_in_the_domain() -> None:
+    s = load()
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    for step in s.steps.values():
+        for question in step.questions:
+            assert question.key in domain["slots"], question.key
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "gesprek.yml"
+    shutil.copy(SCRIPT_FILE, target)
+    return target
+
+
+def test_invalid_script_gives_dutch_errors(tmp_path: Path) -> None:
+    path = _copy(tmp_path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del raw["teksten"]["pauze"]
+    raw["stappen"]["reflecteren"]["vragen"][1]["tekst"] = "Wat deed je goed bij {onbekend}?"
+    raw["signalen"]["crisis"] = ["Bel iemand."]
+    errors = validate(raw, ROOT / "domain.yml")
+    text = "\n".join(errors)
+    assert "pauze" in text
+    assert "onbekend" in text
+    assert "0800-0113" in text or "113" in text
+    with pytest.raises(ScriptError):
+        path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        load(path)
+
+
+def test_question_not_in_domain_asks_for_retraining(tmp_path: Path) -> None:
+    raw = yaml.safe_load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    raw["stappen"]["vooruitkijken"]["vragen"].append(
+        {"key": "nieuwe_vraag", "tekst": "Nieuw?", "uitleg": "Uitleg", "voorbeeld": "Voorbeeld"})
+    errors = validate(raw, ROOT / "domain.yml")
+    assert any("nieuwe_vraag" in e and "trainen" in e for e in errors)
+
+
+def test_wording_change_takes_effect_and_bad_edit_keeps_last_good(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    path = _copy(tmp_path)
+    monkeypatch.setattr(script_mod, "_cache", script_mod._Cache())
+    assert get_script(path).text("pauze")[0].startswith("Prima")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["teksten"]["pauze"] = ["Even pauze dan!"]
+    time.sleep(0.01)
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    script_mod._cache._checked = 0  # skip the 2-second re-check interval
+    assert get_script(path).text("pauze") == ["Even pauze dan!"]
+    path.write_text("teksten: [kapot", encoding="utf-8")
+    script_mod._cache._checked = 0
+    assert get_script(path).text("pauze") == ["Even pauze dan!"]
+
+
+def test_validate_command(tmp_path: Path, capsys) -> None:
+    assert script_mod.validate_main([]) == 0
+    broken = tmp_path / "kapot.yml"
+    broken.write_text("versie: 1\n", encoding="utf-8")
+    assert script_mod.validate_main([str(broken)]) == 1
+    assert "fout" in capsys.readouterr().err
