@@ -17,6 +17,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("eval", "signals"): ("bot.signals_eval", "main", "recall/precision of the flag detector"),
     ("eval", "competencies"): ("bot.competencies_eval", "main", "accuracy of classify()"),
     ("db", "upgrade"): ("bot.storage.migrate", "upgrade_main", "migrate the database to head"),
+    ("summary",): ("bot.summaries", "main", "LOB-cv and latest session summary of a student"),
     ("jobs",): ("bot.jobs", "main", "run the scheduled jobs once (abandoned sessions, e-mail)"),
 }
 

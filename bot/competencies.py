@@ -189,7 +189,9 @@ class CompetencyClassifier:
         self.char_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
                                         sublinear_tf=True, min_df=2)
         x = self._fit_features(texts)
-        self.model = LogisticRegression(C=c, max_iter=5000, random_state=0)
+        # newton-cg converges in ~10 iterations here: several times faster than lbfgs.
+        self.model = LogisticRegression(C=c, solver="newton-cg", max_iter=1000,
+                                        random_state=0)
         self.model.fit(x, targets, sample_weight=weights)
         self.classes: list[str] = [str(cls) for cls in self.model.classes_]
 

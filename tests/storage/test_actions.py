@@ -1,0 +1,144 @@
+"""The Rasa SDK actions, called directly (no Rasa server) against a real database on SQLite
+and PostgreSQL: what they say, which slots they set and what they store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.conversation import ActionAfronden, ActionAanbod, ActionStartGesprek
+from actions.steps import ValidateActiveren, ValidateReflecteren, ValidateTerugkijken
+from bot.coaching import SKIPPED
+from bot.storage import db as dbmod
+from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
+
+
+def tracker(sender: str, text: str, intent: str = "vertellen", slots: dict | None = None,
+            requested: str | None = None, loop: str | None = None) -> Tracker:
+    all_slots: dict[str, Any] = {"doorvraag_teller": 0.0, "weet_niet_teller": 0.0,
+                                 **(slots or {})}
+    events = []
+    if requested:
+        all_slots["requested_slot"] = requested
+        all_slots[requested] = text  # what Rasa's from_text mapping extracted
+        events = [{"event": "slot", "name": requested, "value": text}]
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.97},
+               "message_id": uuid.uuid4().hex}
+    return Tracker(sender, all_slots, message, [{"event": "user", "text": text,
+                                                 "parse_data": message,
+                                                 "input_channel": "rest"}] + events,
+                   False, None, {"name": loop} if loop else {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[str], dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {"forms": {}}))
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    return [m.get("text") for m in dispatcher.messages], slots
+
+
+def rows(model, **where):
+    with dbmod.session_scope() as s:
+        query = select(model).filter_by(**where).order_by(model.id)
+        result = s.execute(query).scalars().all()
+        s.expunge_all()
+        return result
+
+
+def start(storage: str, sender: str) -> str:
+    texts, slots = run(ActionStartGesprek(), tracker(sender, "ja", "bevestigen"))
+    assert any("ik bewaar wat je vertelt" in t for t in texts)  # first time: privacy note
+    assert slots["stap"] is None and slots["vorig_plan"] is None
+    return slots["sessie_id"]
+
+
+def test_offer_for_a_new_student(storage) -> None:
+    texts, _ = run(ActionAanbod(), tracker("nieuw", "hoi", "begroeten"))
+    assert texts[0].startswith("Hoi! 👋 Ik ben Loopbaancoach")
+    assert texts[-1] == "Zullen we beginnen?"
+
+
+def test_vague_answer_is_probed_and_kept_as_probe(storage) -> None:
+    session_id = start(storage, "s1")
+    slots_in = {"sessie_id": session_id}
+    _, slots = run(ValidateTerugkijken(), tracker("s1", "gewoon", slots=slots_in,
+                                                  requested="ervaring",
+                                                  loop="terugkijken_form"))
+    assert slots["ervaring"] is None and slots["vraag_modus"] == "doorvragen"
+    assert slots["doorvraag_teller"] == 1.0
+    (answer,) = rows(Answer)
+    assert (answer.question_key, answer.kind, answer.text) == ("ervaring", "probe", "gewoon")
+
+
+def test_answer_stored_with_experience(storage) -> None:
+    session_id = start(storage, "s2")
+    text = "ik heb stage gelopen bij een kapper"
+    _, slots = run(ValidateTerugkijken(), tracker("s2", text, slots={"sessie_id": session_id},
+                                                  requested="ervaring",
+                                                  loop="terugkijken_form"))
+    assert slots["ervaring"] == text
+    (session,) = rows(Session, id=int(session_id))
+    assert session.experience == text and session.status == "active"
+
+
+def test_reflection_answer_becomes_an_insight_with_competency(storage) -> None:
+    session_id = start(storage, "s3")
+    texts, slots = run(ValidateReflecteren(), tracker(
+        "s3", "ik bleef rustig toen het druk was", slots={"sessie_id": session_id},
+        requested="goed_gedaan", loop="reflecteren_form"))
+    assert any("ik bleef rustig toen het druk was" in t for t in texts)  # specific praise
+    insights = rows(Insight)
+    assert insights and insights[0].competency == "kwaliteiten" and insights[0].method
+    _, slots = run(ValidateReflecteren(), tracker(
+        "s3", "ik ben een doorzetter", slots={"sessie_id": session_id},
+        requested="inzicht_naam", loop="reflecteren_form"))
+    assert [i.headline for i in rows(Insight) if i.headline] == ["ik ben een doorzetter"]
+
+
+def test_dont_know_twice_skips(storage) -> None:
+    session_id = start(storage, "s4")
+    first = tracker("s4", "weet ik niet", "weet_niet", slots={"sessie_id": session_id},
+                    requested="rol", loop="terugkijken_form")
+    _, slots = run(ValidateTerugkijken(), first)
+    assert slots["rol"] is None and slots["weet_niet_teller"] == 1.0
+    second = tracker("s4", "geen idee", "weet_niet",
+                     slots={"sessie_id": session_id, "weet_niet_teller": 1.0},
+                     requested="rol", loop="terugkijken_form")
+    texts, slots = run(ValidateTerugkijken(), second)
+    assert slots["rol"] == SKIPPED and "slaan we over" in texts[0]
+
+
+def test_crisis_inside_a_step_is_flagged_and_answered(storage) -> None:
+    session_id = start(storage, "s5")
+    texts, slots = run(ValidateTerugkijken(), tracker(
+        "s5", "ik wil dood, ik snij mezelf", slots={"sessie_id": session_id},
+        requested="ervaring", loop="terugkijken_form"))
+    assert any("0800-0113" in t for t in texts)
+    flags = rows(Flag)
+    assert [(f.category, f.severity) for f in flags] == [("crisis", "urgent")]
+
+
+def test_closing_stores_the_plan_and_completes(storage) -> None:
+    session_id = start(storage, "s6")
+    slots = {"sessie_id": session_id, "ervaring": "stage bij de kapper",
+             "uitproberen": "meelopen in een ziekenhuis", "hulp_contact": "mijn tante appen",
+             "obstakel": "spannend", "oplossing": "eerst opschrijven", "wanneer": "morgen"}
+    texts, new_slots = run(ActionAfronden(), tracker("s6", "ja", "bevestigen", slots=slots))
+    assert any("meelopen in een ziekenhuis" in t and "morgen" in t for t in texts)
+    (plan,) = rows(ActionPlan)
+    assert plan.what == "meelopen in een ziekenhuis" and plan.when_date is not None
+    assert rows(Session, id=int(session_id))[0].status == "completed"
+    assert new_slots["vorige_ervaring"] == "stage bij de kapper"
+    assert new_slots["uitproberen"] is None
+
+
+def test_date_question_inside_activeren(storage) -> None:
+    session_id = start(storage, "s7")
+    _, slots = run(ValidateActiveren(), tracker("s7", "ooit", slots={"sessie_id": session_id},
+                                                requested="wanneer", loop="activeren_form"))
+    assert slots["wanneer"] is None and slots["vraag_modus"] == "doorvragen"

@@ -1,0 +1,51 @@
+"""Every message's intake (bot.intake): signals plus intent flags, and the reply per severity."""
+
+import pytest
+
+from bot import intake
+from bot.script import load
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load()
+
+
+def test_urgent_gets_the_crisis_text_with_numbers(script) -> None:
+    found = intake.analyse("ik wil er niet meer zijn", "vertellen")
+    assert found.urgent
+    text = "\n".join(intake.replies(script, found, None))
+    for number in ("0800-0113", "113.nl", "0800-0432", "112"):
+        assert number in text
+
+
+def test_attention_is_acknowledged_once_with_the_decline_option(script) -> None:
+    found = intake.analyse("mijn ouders willen dat ik dokter word maar ik wil kapper worden",
+                           "vertellen")
+    assert [f.category for f in found.attention] == ["druk_omgeving"]
+    lines = intake.replies(script, found, "vmbo")
+    assert any("liever niet" in line for line in lines)
+    assert not any("0800" in line for line in lines)
+
+
+def test_nothing_to_say_without_signals(script) -> None:
+    found = intake.analyse("ik vond het leuk om klanten te helpen", "vertellen")
+    assert found.findings == [] and intake.replies(script, found, None) == []
+
+
+def test_intent_raises_its_flag_when_the_detector_is_silent() -> None:
+    found = intake.analyse("kan ik een echt persoon spreken", "mentor_gevraagd")
+    assert [(f.category, f.severity) for f in found.findings] == [("mentor_gevraagd",
+                                                                   "attention")]
+    crisis = intake.analyse("help", "signaal_crisis")
+    assert crisis.urgent
+
+
+@pytest.mark.parametrize("text", ["liever niet", "Liever niet!", "hoeft niet", "laat maar"])
+def test_decline(text: str) -> None:
+    assert intake.is_decline(text)
+
+
+@pytest.mark.parametrize("text", ["ik ga liever niet naar die stage", "nee", "ja"])
+def test_not_a_decline(text: str) -> None:
+    assert not intake.is_decline(text)
