@@ -12,7 +12,7 @@ MODEL       := models/loopbaancoach.tar.gz
 DEPS_STAMP  := $(VENV)/.deps-installed
 NLP_STAMP   := $(VENV)/.nlp-installed
 MODEL_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml data/core/*.yml) \
-                bot/rasa_components.py $(NLP_STAMP)
+                $(NLP_STAMP)
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
@@ -42,11 +42,12 @@ $(DEPS_STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
 
 $(NLP_STAMP): $(NLP_PKG) $(DEPS_STAMP)
 	@$(STEP) "install the Dutch spaCy pipeline nl_loopbaan_sm" \
-	  $(PY) -m pip install --disable-pip-version-check -q --no-deps --force-reinstall $(NLP_PKG)
+	  $(PY) -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
+	  --no-build-isolation $(NLP_PKG)
 	@touch $@
 
 $(MODEL): $(MODEL_INPUTS) $(DEPS_STAMP)
-	@$(STEP) "train the Rasa model (first time: ~2-4 min)" \
+	@$(STEP) "train the Rasa model (~7-10 min on 2 cores)" \
 	  $(RASA) train --config config.yml --domain domain.yml --data data/nlu data/core \
 	  --out models --fixed-model-name loopbaancoach
 	@touch $@

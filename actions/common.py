@@ -75,9 +75,10 @@ class IntakeResult:
 
 
 def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
-            script: Script | None = None) -> IntakeResult:
+            script: Script | None = None, intent_flags: bool = True) -> IntakeResult:
     """Detect signals in the latest message once (several actions may run for one message),
-    store the flags and say what fits each severity."""
+    store the flags and say what fits each severity. `intent_flags=False`: the intent is an
+    answer to the question asked, so it raises no flag by itself."""
     turn = turn_of(tracker)
     previous = tracker.get_slot(LAST_SIGNAL_SLOT) or ""
     key = turn.message_id or f"{turn.text}"
@@ -94,7 +95,7 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         result.declined = result.spoke = True
         result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|"))
         return result
-    found = intake.analyse(turn.text, turn.intent)
+    found = intake.analyse(turn.text, turn.intent if intent_flags else None)
     severities = ",".join(sorted({f.severity for f in found.findings}))
     result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities}"))
     if not found.findings:

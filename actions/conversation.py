@@ -169,7 +169,7 @@ class ActionDigressie(CoachAction):
             return []  # the intake already answered (crisis text / mentor informed)
         say(dispatcher, side_track_messages(script, tracker, intent))
         if tracker.get_slot("stap") and intent not in ("bevestigen", "ontkennen"):
-            say(dispatcher, script.text("pauze", level_of(tracker))[1:])
+            say(dispatcher, script.text("verder_gaan_hint", level_of(tracker)))
         return []
 
 
@@ -224,6 +224,8 @@ class ActionGegevensVerwijderen(CoachAction):
         level = level_of(tracker)
         if turn.intent != "bevestigen":
             say(dispatcher, script.text("verwijderen_niet", level))
+            if tracker.get_slot("stap"):  # the question was asked in the middle of a step
+                say(dispatcher, script.text("verder_gaan_hint", level))
             return []
         try:
             service.delete_student(turn.channel, turn.sender_id)

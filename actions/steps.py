@@ -52,19 +52,24 @@ class StepValidation(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return coaching.required_slots(get_script(), self.step, _context(tracker))
 
+    async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        return []  # Rasa's from_text mappings fill the slots; nothing custom to extract
+
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:
         script = get_script()
         slot = tracker.get_slot("requested_slot")
         if not slot or slot not in tracker.slots_to_validate():
             return []
-        taken = take_in(tracker, dispatcher, script)
+        turn = turn_of(tracker)
+        taken = take_in(tracker, dispatcher, script,
+                        intent_flags=not coaching.intent_is_answer(slot, turn.intent))
         events = list(taken.events)
         state = _state(tracker)
         if taken.declined:  # "liever niet" answered the mentor question, not this one
             return events + [SlotSet(slot, None)] + _state_events(
                 State(Mode.BACK, state.probes, state.dont_know))
-        turn = turn_of(tracker)
         level = level_of(tracker)
         step = script.steps[self.step]
         if slot == step.check_slot():

@@ -33,7 +33,7 @@ def run_signals() -> None:
     detect("hoi")
     load_s = time.perf_counter() - start
     items = yaml.safe_load((SIGNAL_RULES_FILE.parent / "eval.yml").read_text(encoding="utf-8"))
-    texts = [item["text"] for item in _items(items)]
+    texts = [item.get("text") or item.get("tekst") for item in _items(items)]
     _report("signals.detect", load_s, _timed(detect, texts))
 
 
@@ -44,11 +44,12 @@ def run_competencies() -> None:
     classify("ik werk graag met mensen")
     load_s = time.perf_counter() - start
     items = yaml.safe_load((COMPETENCY_DATA_DIR / "test.yml").read_text(encoding="utf-8"))
-    texts = [item["text"] for item in _items(items)]
+    texts = [item.get("text") or item.get("tekst") for item in _items(items)]
     _report("competencies.classify", load_s, _timed(classify, texts))
 
 
 def _items(raw: object) -> list[dict]:
     if isinstance(raw, dict):  # {"items": [...]} or {"berichten": [...]}
         raw = next(v for v in raw.values() if isinstance(v, list))
-    return [item for item in raw if isinstance(item, dict) and "text" in item]  # type: ignore[union-attr]
+    return [item for item in raw  # type: ignore[union-attr]
+            if isinstance(item, dict) and ("text" in item or "tekst" in item)]

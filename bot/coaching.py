@@ -19,6 +19,11 @@ SIDE_TRACK_MIN_CONFIDENCE = 0.6  # below this a reply counts as an answer, not a
 SIDE_TRACKS = ("bot_vraag", "privacy_vraag", "mentor_gevraagd", "frustratie", "buiten_bereik",
                "bedanken", "overzicht_gevraagd")
 ALREADY_BUSY = ("begroeten", "start_gesprek", "hervatten")
+# Intents that are a plain answer to a particular question ("wie kan je helpen?" -
+# "mijn mentor" is an answer there, not a wish to talk to the mentor now).
+ANSWER_INTENTS: dict[str, frozenset[str]] = {
+    "hulp_contact": frozenset({"mentor_gevraagd"}),
+}
 
 _WORD = re.compile(r"[a-z0-9à-ÿ']+")
 
@@ -75,6 +80,10 @@ def is_vague(text: str, script: Script) -> bool:
     return all(t in script.filler_words for t in rest.split())
 
 
+def intent_is_answer(question_key: str | None, intent: str | None) -> bool:
+    return intent in ANSWER_INTENTS.get(question_key or "", frozenset())
+
+
 def _side_track(reply: Reply, state: State) -> Outcome | None:
     if reply.confidence < SIDE_TRACK_MIN_CONFIDENCE:
         return None
@@ -91,6 +100,8 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     """Decide what a reply to `question` leads to."""
     if question.key == "vorige_stap":
         return _handle_followup(script, reply, level)
+    if intent_is_answer(question.key, reply.intent):
+        reply = Reply(reply.text, "vertellen", reply.confidence)
     if outcome := _side_track(reply, state):
         return outcome
     fresh = State()

@@ -65,6 +65,10 @@ def replies(script: Script, intake: Intake, level: str | None) -> list[str]:
     if intake.urgent:
         return script.signal_reply("crisis", level)
     if intake.attention:
-        # One acknowledgement per message, for the most important concern.
-        return script.attention_reply(intake.attention[0].category, level)
+        # One acknowledgement per message, for the most important concern. A student who
+        # asks for the mentor is told the mentor will hear it (no "liever niet" offer).
+        first = intake.attention[0].category
+        if first == "mentor_gevraagd":
+            return script.side_track("mentor_gevraagd", level)
+        return script.attention_reply(first, level)
     return []

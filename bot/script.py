@@ -32,7 +32,7 @@ REQUIRED_TEXTS = (
     "samenvatting_goed", "vorige_stap_gelukt", "vorige_stap_niet_gelukt", "vorige_stap_anders",
     "afronden", "afscheid_buiten_gesprek", "pauze", "afscheid_tijdens_gesprek", "fallback",
     "opslaan_mislukt", "overzicht_kop", "overzicht_regel", "overzicht_leeg", "verwijderen_vraag",
-    "verwijderen_gedaan", "verwijderen_niet",
+    "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint",
 )
 # Intents that get a side-track answer and then return to the question.
 SIDE_TRACK_INTENTS = (
@@ -378,7 +378,9 @@ def load(path: Path = SCRIPT_FILE) -> Script:
         where = f" (regel {mark.line + 1})" if mark else ""
         raise ScriptError([f"{path.name}: dit is geen geldige YAML{where}: {exc}"]) from exc
     except OSError as exc:
-        raise ScriptError([f"{path}: het bestand kan niet worden gelezen ({exc.strerror})."]) from exc
+        raise ScriptError(
+            [f"{path}: het bestand kan niet worden gelezen ({exc.strerror})."]
+        ) from exc
     return parse(raw)
 
 

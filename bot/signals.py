@@ -34,6 +34,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ _SKIP_COMPONENTS = frozenset({"parser", "ner", "entity_ruler", "textcat", "textc
 _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’`´\-][^\W_]+)*|[^\w\s]", re.UNICODE)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
+_KERN_GROUP = re.compile(r"\(\?P<kern>")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 
 
@@ -92,6 +94,7 @@ class _Category:
     triggers: tuple[_Trigger, ...]
     exceptions: tuple[re.Pattern[str], ...]
     negation_window: int
+    prefilter: re.Pattern[str]  # all triggers in one regex: a cheap "anything at all?" test
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,10 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
         exceptions = tuple(
             _compile(p, f"categorie '{key}', uitzondering #{i + 1}", macros)
             for i, p in enumerate(_as_list(spec.get("uitzonderingen"), f"{key}.uitzonderingen")))
+        prefilter = re.compile("|".join(
+            _KERN_GROUP.sub("(?:", t.regex.pattern) for t in triggers))
         categories.append(_Category(key, FLAG_BY_KEY[key].severity, tuple(triggers),
-                                    exceptions, window))
+                                    exceptions, window, prefilter))
     categories.sort(key=lambda c: (_SEVERITY_RANK[c.severity], _CATEGORY_RANK[c.key]))
     return Rules(path, mtime_ns, tuple(categories), figurative, cues, boundaries, exempt,
                  replacements)
@@ -299,6 +304,7 @@ def _strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=65536)
 def _normalize_token(token: str) -> str:
     """Lowercase, no accents/apostrophes, hyphen -> space, runs of 3+ letters -> 2."""
     t = _strip_accents(token.lower())
@@ -324,10 +330,7 @@ class _View:
     tok_at: list[int]  # view char index -> token index (-1 at separators)
     spans: list[tuple[int, int]]  # token index -> (start, end) in the original text
     forms: list[str]  # token index -> normalised form
-
-    @property
-    def starts(self) -> list[int]:
-        return [s for s, _ in self.spans]
+    starts: list[int]  # token index -> start in the original text
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         first = self.tok_at[start]
@@ -350,7 +353,7 @@ def _build_view(items: Iterable[tuple[str, int, int]], replacements: dict[str, s
         spans.append((start, end))
         parts.append(norm)
         tok_at.extend([idx] * len(norm))
-    return _View(" ".join(parts), tok_at, spans, parts)
+    return _View(" ".join(parts), tok_at, spans, parts, [s for s, _ in spans])
 
 
 def _surface_tokens(text: str) -> list[tuple[str, int, int]]:
@@ -483,6 +486,8 @@ class Detector:
     def _match_category(self, cat: _Category, rules: Rules, text: str, views: list[_View],
                         surface: _View, figurative: list[tuple[int, int]],
                         exempt_tokens: set[int]) -> tuple[int, int] | None:
+        if not any(cat.prefilter.search(view.text) for view in views):
+            return None
         exceptions: list[tuple[int, int]] | None = None
         best: tuple[int, int] | None = None
         for trig in cat.triggers:

@@ -45,15 +45,24 @@ class FlagCategory:
 
 
 FLAG_CATEGORIES: Final[tuple[FlagCategory, ...]] = (
-    FlagCategory("crisis", "urgent", "Crisis: zelfbeschadiging, suïcidale gedachten, geweld of gevaar"),
-    FlagCategory("discriminatie", "attention", "Discriminatie, racisme, seksisme of stereotypering"),
-    FlagCategory("druk_omgeving", "attention", "Druk of onenigheid met ouders of anderen over keuzes"),
-    FlagCategory("financien", "attention", "Geld als drempel voor studie, stage of materiaal"),
-    FlagCategory("uitval", "attention", "Denkt aan stoppen of wisselen van opleiding, verzuim"),
-    FlagCategory("stage_probleem", "attention", "Problemen op stage: conflict, ontslag, onveilig, geen plek"),
-    FlagCategory("zelfvertrouwen", "attention", "Aanhoudend laag zelfvertrouwen"),
-    FlagCategory("mentor_gevraagd", "attention", "Wil graag met een mens praten"),
-    FlagCategory("afgehaakt", "info", "Gesprek halverwege gestopt of herhaald 'weet niet'"),
+    FlagCategory("crisis", "urgent",
+                 "Crisis: zelfbeschadiging, suïcidale gedachten, geweld of gevaar"),
+    FlagCategory("discriminatie", "attention",
+                 "Discriminatie, racisme, seksisme of stereotypering"),
+    FlagCategory("druk_omgeving", "attention",
+                 "Druk of onenigheid met ouders of anderen over keuzes"),
+    FlagCategory("financien", "attention",
+                 "Geld als drempel voor studie, stage of materiaal"),
+    FlagCategory("uitval", "attention",
+                 "Denkt aan stoppen of wisselen van opleiding, verzuim"),
+    FlagCategory("stage_probleem", "attention",
+                 "Problemen op stage: conflict, ontslag, onveilig, geen plek"),
+    FlagCategory("zelfvertrouwen", "attention",
+                 "Aanhoudend laag zelfvertrouwen"),
+    FlagCategory("mentor_gevraagd", "attention",
+                 "Wil graag met een mens praten"),
+    FlagCategory("afgehaakt", "info",
+                 "Gesprek halverwege gestopt of herhaald 'weet niet'"),
 )
 FLAG_BY_KEY: Final[dict[str, FlagCategory]] = {f.key: f for f in FLAG_CATEGORIES}
 FLAG_STATUSES: Final[tuple[str, ...]] = ("open", "acknowledged", "resolved")

@@ -3,10 +3,10 @@
 
 Subcommands (run from anywhere; paths are relative to this file):
 
-    python nlp/build.py convert    # nlp/ud-dutch/*.conllu -> nlp/build/corpus/{train,dev}.spacy
+    python nlp/build.py convert    # nlp/ud-dutch/*.conllu -> nlp/build/corpus/*.spacy
     python nlp/build.py train      # nlp/config.cfg -> nlp/build/training/model-best
     python nlp/build.py package    # -> nlp/dist/nl_loopbaan_sm-0.1.0.tar.gz (+ pip install)
-    python nlp/build.py evaluate   # installed nl_loopbaan_sm on nl_alpino-ud-test -> nlp/metrics.json
+    python nlp/build.py evaluate   # installed nl_loopbaan_sm on nl_alpino-ud-test -> metrics.json
     python nlp/build.py all        # convert, train, package, evaluate
 
 Data: UD_Dutch-Alpino and UD_Dutch-LassySmall (CC BY-SA 4.0), see nlp/ud-dutch/ATTRIBUTION.md.
@@ -31,6 +31,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 NLP_DIR = Path(__file__).resolve().parent
+REPO_DIR = NLP_DIR.parent  # spaCy is run from here, so paths in configs stay relative
 DATA_DIR = NLP_DIR / "ud-dutch"
 BUILD_DIR = NLP_DIR / "build"
 CORPUS_DIR = BUILD_DIR / "corpus"
@@ -52,6 +53,9 @@ VERSION = "0.1.0"
 SEED = 42
 DOC_SENTS = 10  # sentences per training document (as `spacy convert -n 10`)
 DEV_FRACTION = 0.08
+# The held-out test set is Alpino (news); most training text is LassySmall (Wikipedia).
+# Alpino training documents are repeated this many times in train.spacy (dev is not touched).
+ALPINO_OVERSAMPLE = 3
 
 # Quick build: a few minutes of training so the team has a loadable pipeline early.
 QUICK_OVERRIDES = {
@@ -128,7 +132,8 @@ def read_conllu(path: Path, plain_strip: bool = False) -> list[list[dict]]:
                     "id": int(tid),
                     "form": cols[1],
                     "lemma": (
-                        cols[2].replace("_", "") if plain_strip and cols[2] != "_"
+                        cols[2].replace("_", "")
+                        if plain_strip and cols[2] != "_"
                         else clean_lemma(cols[1], cols[2], cols[3])
                     ),
                     "upos": cols[3],
@@ -187,48 +192,78 @@ def cmd_convert(args) -> None:
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("nl")
-    docs = []
+    docs = []  # (is_alpino, doc)
     for name in TRAIN_FILES:
         file_docs = load_docs(nlp.vocab, DATA_DIR / name)
         print(f"  {name}: {len(file_docs)} docs, {sum(len(d) for d in file_docs)} tokens")
-        docs.extend(file_docs)
+        docs.extend((name.startswith("nl_alpino"), doc) for doc in file_docs)
     rng = random.Random(SEED)
     rng.shuffle(docs)
     n_dev = max(1, int(len(docs) * DEV_FRACTION))
-    dev, train = docs[:n_dev], docs[n_dev:]
+    dev = [doc for _, doc in docs[:n_dev]]
+    train = [doc for _, doc in docs[n_dev:]]
+    n_unique = len(train)
+    # oversample the Alpino (news) part of the training split, never the dev split
+    train += [doc for alp, doc in docs[n_dev:] if alp] * (ALPINO_OVERSAMPLE - 1)
+    rng.shuffle(train)
     CORPUS_DIR.mkdir(parents=True, exist_ok=True)
     DocBin(docs=train, store_user_data=False).to_disk(CORPUS_DIR / "train.spacy")
     DocBin(docs=dev, store_user_data=False).to_disk(CORPUS_DIR / "dev.spacy")
     test = load_docs(nlp.vocab, DATA_DIR / TEST_FILE)
     DocBin(docs=test, store_user_data=False).to_disk(CORPUS_DIR / "test.spacy")
     print(
-        f"convert: train {len(train)} docs / {sum(len(d) for d in train)} tokens, "
+        f"convert: train {len(train)} docs / {sum(len(d) for d in train)} tokens "
+        f"({n_unique} unique docs, Alpino x{ALPINO_OVERSAMPLE}), "
         f"dev {len(dev)} docs / {sum(len(d) for d in dev)} tokens, "
         f"test (held out, {TEST_FILE}) {len(test)} docs / {sum(len(d) for d in test)} tokens"
     )
 
 
 # --------------------------------------------------------------------------- training
-def cmd_train(args) -> None:
-    if not (CORPUS_DIR / "train.spacy").exists():
-        cmd_convert(args)
-    out = Path(args.output) if args.output else TRAIN_DIR
+def rel(path: Path) -> str:
+    """``path`` relative to the repository root where possible (no machine paths in the model)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def strip_local_paths(value):
+    """Replace absolute paths below the repository root in (nested) meta data by relative ones."""
+    if isinstance(value, dict):
+        return {k: strip_local_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_local_paths(v) for v in value]
+    if isinstance(value, str):
+        return value.replace(f"{REPO_DIR.as_posix()}/", "")
+    return value
+
+
+def run_spacy_train(config: Path, out: Path, overrides: dict) -> float:
     if out.exists():
         shutil.rmtree(out)
-    overrides = {
-        "paths.train": str(CORPUS_DIR / "train.spacy"),
-        "paths.dev": str(CORPUS_DIR / "dev.spacy"),
-    }
-    if args.quick:
-        overrides.update(QUICK_OVERRIDES)
-    cmd = [sys.executable, "-m", "spacy", "train", str(CONFIG), "--output", str(out)]
+    cmd = [sys.executable, "-m", "spacy", "train", rel(config), "--output", rel(out)]
     cmd += ["--gpu-id", "-1"]
     for key, value in overrides.items():
         cmd += [f"--{key}", value]
     print("train:", " ".join(cmd), flush=True)
     start = time.time()
-    subprocess.run(cmd, check=True)
-    elapsed = time.time() - start
+    subprocess.run(cmd, check=True, cwd=REPO_DIR)
+    return time.time() - start
+
+
+def cmd_train(args) -> None:
+    if not (CORPUS_DIR / "train.spacy").exists():
+        cmd_convert(args)
+    out = Path(args.output) if args.output else TRAIN_DIR
+    overrides = {
+        "paths.train": rel(CORPUS_DIR / "train.spacy"),
+        "paths.dev": rel(CORPUS_DIR / "dev.spacy"),
+    }
+    if args.quick:
+        overrides.update(QUICK_OVERRIDES)
+    elapsed = run_spacy_train(CONFIG, out, overrides)
     info = {"quick": bool(args.quick), "train_seconds": round(elapsed, 1), "overrides": overrides}
     (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"train: finished in {elapsed / 60:.1f} min -> {out / 'model-best'}")
@@ -285,36 +320,64 @@ def cmd_package(args) -> None:
         sys.exit(f"package: {model_dir} not found; run `python nlp/build.py train` first")
     # trained pipeline + the rule component that lowercases capitalised common-word lemmas
     nlp = spacy.load(model_dir)
+    # the training corpus paths end up in the shipped config.cfg: keep them repo-relative
+    for key in ("train", "dev"):
+        if isinstance(nlp.config["paths"].get(key), str):
+            nlp.config["paths"][key] = strip_local_paths(nlp.config["paths"][key])
     if "loopbaan_lemma_case" not in nlp.pipe_names:
         nlp.add_pipe("loopbaan_lemma_case", after="trainable_lemmatizer")
     final_dir = BUILD_DIR / "final-model"
     if final_dir.exists():
         shutil.rmtree(final_dir)
     nlp.to_disk(final_dir)
-    meta = meta_for(model_dir)
+    meta = strip_local_paths(meta_for(model_dir))
     meta["pipeline"] = nlp.pipe_names
     meta["components"] = nlp.component_names
     PACKAGES_DIR.mkdir(parents=True, exist_ok=True)
     meta_path = PACKAGES_DIR / "meta.json"
-    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    config_text = (final_dir / "config.cfg").read_text(encoding="utf8")
+    for label, text in (("meta.json", meta_text), ("config.cfg", config_text)):
+        if str(REPO_DIR) in text:
+            sys.exit(f"package: {label} still contains the local path {REPO_DIR}")
+    meta_path.write_text(meta_text)
     # the attribution travels inside the package (CC BY-SA requirement)
     for name in ("ATTRIBUTION.md", "LICENSE-Alpino.txt", "LICENSE-LassySmall.txt"):
         shutil.copy(DATA_DIR / name, final_dir / name)
     cmd = [
-        sys.executable, "-m", "spacy", "package", str(final_dir), str(PACKAGES_DIR),
-        "--meta-path", str(meta_path), "--code", str(NLP_DIR / "lemma_case.py"),
-        "--build", "sdist", "--force",
+        sys.executable,
+        "-m",
+        "spacy",
+        "package",
+        str(final_dir),
+        str(PACKAGES_DIR),
+        "--meta-path",
+        str(meta_path),
+        "--code",
+        str(NLP_DIR / "lemma_case.py"),
+        "--build",
+        "sdist",
+        "--force",
     ]
     print("package:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    sdist = PACKAGES_DIR / f"{PIPELINE_NAME}-{VERSION}" / "dist" / f"{PIPELINE_NAME}-{VERSION}.tar.gz"
+    pkg = f"{PIPELINE_NAME}-{VERSION}"
+    sdist = PACKAGES_DIR / pkg / "dist" / f"{pkg}.tar.gz"
     DIST_DIR.mkdir(parents=True, exist_ok=True)
     target = DIST_DIR / sdist.name
     shutil.copy(sdist, target)
     print(f"package: {target} ({target.stat().st_size / 1e6:.1f} MB)")
     if not args.no_install:
-        cmd = [sys.executable, "-m", "pip", "install", "--force-reinstall", "--no-deps",
-               "--no-build-isolation", str(target)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--force-reinstall",
+            "--no-deps",
+            "--no-build-isolation",
+            str(target),
+        ]
         print("package:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 
@@ -351,9 +414,9 @@ def cmd_evaluate(args) -> int:
     predicted = list(nlp.pipe(texts, batch_size=64))
     wps = n_words / (time.perf_counter() - t0)
     # scored as nlp.evaluate() does: own tokenizer on raw text, aligned to the gold tokens
-    scores = Scorer(nlp).score([Example(p, g) for p, g in zip(predicted, gold_docs)])
+    scores = Scorer(nlp).score([Example(p, g) for p, g in zip(predicted, gold_docs, strict=True)])
     plain = Scorer.score_token_attr(
-        [Example(p, g) for p, g in zip(predicted, gold_plain)], "lemma"
+        [Example(p, g) for p, g in zip(predicted, gold_plain, strict=True)], "lemma"
     )["lemma_acc"]
 
     metrics = {
@@ -411,7 +474,9 @@ def cmd_all(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("convert", help="CoNLL-U -> spaCy DocBin (nlp/build/corpus)")
     p = sub.add_parser("train", help="train with nlp/config.cfg")

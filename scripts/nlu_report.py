@@ -20,9 +20,11 @@ def main(results_dir: str, target: str) -> int:
     macro = report["macro avg"]["f1-score"]
     lines = ["# NLU evaluation", "",
              "Held-out split `tests/nlu/test_nlu.yml` (never trained on), model trained on",
-             "`data/nlu/` with `config.yml`. Reproduce with `make eval-nlu`.", "",
+             "`data/nlu/` with `config.yml` (the assistant's own model).",
+             "Reproduce: `make eval-nlu`.", "",
              f"**Macro-F1: {macro:.3f}** (target ≥ {TARGET_MACRO_F1}); accuracy "
-             f"{report.get('accuracy', 0):.3f}; weighted F1 {report['weighted avg']['f1-score']:.3f}.",
+             f"{report.get('accuracy', 0):.3f}; "
+             f"weighted F1 {report['weighted avg']['f1-score']:.3f}.",
              "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for intent in intents:
         r = report[intent]
@@ -44,7 +46,8 @@ def main(results_dir: str, target: str) -> int:
               "`var/nlu-eval/results/intent_confusion_matrix.png` by the same command.", ""]
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     Path(target).write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines[6:]))
+    start = next(n for n, line in enumerate(lines) if line.startswith("**Macro"))
+    print("\n".join(lines[start:]))
     return 0 if macro >= TARGET_MACRO_F1 else 1
 
 

@@ -32,6 +32,7 @@ def main(names: list[str]) -> int:
     if names:
         scenarios = [s for s in scenarios if s["name"] in names]
     domain = Domain.load(str(ROOT / "domain.yml"))
+    steering = {s.name for s in domain.slots if s.influence_conversation} | {"requested_slot"}
     transcripts: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         env = isolated_env(Path(tmp))
@@ -54,6 +55,10 @@ def main(names: list[str]) -> int:
                 events = servers.tracker(sender)["events"][before:]
                 if before:  # continue from the earlier conversation's end state
                     events = [e for e in events if e["event"] != "session_started"]
+                # Only slots that steer the dialogue belong in a story; the others (the
+                # student's words, counters, ids) would only make it unreadable.
+                events = [e for e in events
+                          if e["event"] != "slot" or e["name"] in steering]
                 tracker = DialogueStateTracker.from_dict(sender, events, domain.slots)
                 story = tracker.as_story(include_source=False)
                 story.story_steps[0].block_name = scenario.get("title", name)

@@ -3,6 +3,7 @@ SQLite databases, started once per test session (the model is trained by `make t
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -12,6 +13,14 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from bot.devservers import MODEL, Servers, free_port, isolated_env, upgrade_database
+
+
+def service_missing(what: str, exc: BaseException) -> None:
+    """PostgreSQL/Redis unreachable: a failure (CI, `make test`) unless REQUIRE_SERVICES=0."""
+    message = f"{what} not reachable: {type(exc).__name__}: {exc}"
+    if os.environ.get("REQUIRE_SERVICES", "1") == "0":
+        pytest.skip(message)
+    pytest.fail(message + " (set REQUIRE_SERVICES=0 to skip these tests)")
 
 
 class Mailbox:

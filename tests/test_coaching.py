@@ -160,3 +160,13 @@ def test_overview_messages(script) -> None:
     assert overview_messages(script, []) == script.text("overzicht_leeg")
     lines = overview_messages(script, [("kwaliteiten", "ik ben een doorzetter")])
     assert "Ontdek je talent" in lines[1] and "ik ben een doorzetter" in lines[1]
+
+
+def test_my_mentor_is_an_answer_to_who_can_help(script) -> None:
+    outcome = handle_answer(script, script.question("hulp_contact"),
+                            answer("mijn mentor", "mentor_gevraagd"), State())
+    assert outcome.value == "mijn mentor" and outcome.side_track is None
+    elsewhere = handle_answer(script, script.question("rol"),
+                              answer("ik wil met mijn mentor praten", "mentor_gevraagd"),
+                              State())
+    assert elsewhere.side_track == "mentor_gevraagd"

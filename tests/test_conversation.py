@@ -163,7 +163,20 @@ def test_returning_student_hears_about_last_time(servers, sender) -> None:
     assert plans[0].followup_status == "gelukt"
 
 
-def test_crisis_stops_the_steps_and_flags_urgently(servers, sender) -> None:
+def wait_for_mail(mailbox, recipient: str, count: int = 1, timeout: float = 30) -> list:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mails = mailbox.to(recipient)
+        if len(mails) >= count:
+            return mails
+        time.sleep(0.3)
+    raise AssertionError(f"no e-mail to {recipient} within {timeout} s")
+
+
+def test_crisis_stops_the_steps_and_flags_urgently(servers, sender, mailbox) -> None:
+    mailbox.messages.clear()
     servers.say(sender, "hoi")
     servers.say(sender, "ja")
     replies = joined(servers.say(sender, "ik wil niet meer leven"))
@@ -174,6 +187,52 @@ def test_crisis_stops_the_steps_and_flags_urgently(servers, sender) -> None:
     assert [(f.category, f.severity, f.status) for f in flags] == [("crisis", "urgent", "open")]
     assert sessions[-1].status == "paused"
     assert servers.tracker(sender)["active_loop"] in ({}, None, {"name": None})
+    (mail,) = wait_for_mail(mailbox, "zorg@school.test")  # no mentor linked: the fallback
+    assert mail["Subject"].startswith("DRINGEND")
+    assert "niet meer leven" not in mail.get_payload(decode=True).decode()
+
+
+def test_attention_flag_goes_into_the_daily_digest(servers, sender, mailbox) -> None:
+    from datetime import timedelta
+
+    from bot import notify
+    from bot.storage import db as dbmod
+    from bot.storage.types import utcnow
+
+    mailbox.messages.clear()
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik heb geen geld voor de stage kleding en schoenen")
+    _, _, _, _, flags = student_rows(servers, sender)
+    assert [f.category for f in flags] == ["financien"]
+    assert mailbox.to("zorg@school.test") == []  # not at once: attention waits for the digest
+    dbmod.configure(servers.env["DATABASE_URL"])
+    try:
+        config = notify.NotifyConfig.from_env()
+        config = notify.NotifyConfig(**{**config.__dict__, "smtp_host": "127.0.0.1",
+                                        "smtp_port": mailbox.port,
+                                        "fallback_email": "zorg@school.test"})
+        with dbmod.session_scope() as s:
+            notify.deliver_due(s, now=utcnow() + timedelta(days=1, hours=1), config=config)
+    finally:
+        dbmod.configure(None)
+    (digest,) = mailbox.to("zorg@school.test")
+    assert "Geld als drempel" in digest.get_payload(decode=True).decode()
+
+
+def test_repeated_dont_know_is_flagged_silently(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    servers.say(sender, "ik heb een meeloopdag gehad bij de politie")
+    replies: list[str] = []
+    # rol and verwachting skipped, the summary confirmed, then goed_gedaan skipped too
+    for text in ["weet ik niet", "geen idee", "weet ik niet", "geen idee", "ja",
+                 "weet ik niet", "geen idee"]:
+        replies += servers.say(sender, text)
+    assert "Nu kijken we naar wat jij ervan vindt" in "\n".join(replies)
+    assert not any("mentor" in r for r in replies)  # info: silent to the student
+    _, _, _, _, flags = student_rows(servers, sender)
+    assert [(f.category, f.severity) for f in flags] == [("afgehaakt", "info")]
 
 
 def test_attention_signal_is_acknowledged_and_may_be_declined(servers, sender) -> None:

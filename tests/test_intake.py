@@ -49,3 +49,10 @@ def test_decline(text: str) -> None:
 @pytest.mark.parametrize("text", ["ik ga liever niet naar die stage", "nee", "ja"])
 def test_not_a_decline(text: str) -> None:
     assert not intake.is_decline(text)
+
+
+def test_asking_for_the_mentor_is_not_offered_a_decline(script) -> None:
+    found = intake.analyse("ik wil met mijn mentor praten", "mentor_gevraagd")
+    lines = intake.replies(script, found, None)
+    assert lines == script.side_track("mentor_gevraagd")
+    assert not any("liever niet" in line for line in lines)

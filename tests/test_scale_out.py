@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
+from tests.conftest import service_missing
 
 pytestmark = [pytest.mark.rasa, pytest.mark.postgres, pytest.mark.redis]
 PG = os.environ.get("DATABASE_URL_TEST", "postgresql://postgres@127.0.0.1:5432/test")
@@ -39,10 +40,16 @@ def _drop_db(name: str) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if not MODEL.exists():
         pytest.fail(f"No trained model at {MODEL}: run `make test`.")
-    redis.Redis.from_url(REDIS).ping()  # fails clearly when Redis is not there
+    try:
+        redis.Redis.from_url(REDIS).ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS}", exc)
     suffix = uuid.uuid4().hex[:8]
     names = [f"lbc_app_{suffix}", f"lbc_tracker_{suffix}"]
-    app_url, tracker_url = (_create_db(n) for n in names)
+    try:
+        app_url, tracker_url = (_create_db(n) for n in names)
+    except Exception as exc:
+        service_missing(f"PostgreSQL at {PG}", exc)
     env = isolated_env(tmp_path_factory.mktemp("cluster"))
     env.update(DATABASE_URL=app_url, TRACKER_STORE_URL=tracker_url, REDIS_URL=REDIS)
     upgrade_database(env)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
+from bot.portal import chat
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -69,5 +70,6 @@ def create_app(run_jobs: bool = True) -> web.Application:
     app[STARTED_KEY] = time.monotonic()
     app[JOBS_KEY] = run_jobs
     app.router.add_get("/health", health)
+    chat.setup(app)
     app.cleanup_ctx.append(_jobs_loop)
     return app

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session as DbSession
 from bot.storage import db as dbmod
 from bot.storage import migrate
 from bot.storage.models import Base
+from tests.conftest import service_missing
 
 PG_ADMIN_URL = os.environ.get("DATABASE_URL_TEST", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -33,7 +34,7 @@ def _pg_create() -> str:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure means: no server to test against
-        pytest.skip(f"PostgreSQL not available at {PG_ADMIN_URL}: {type(exc).__name__}")
+        service_missing(f"PostgreSQL at {PG_ADMIN_URL}", exc)
     finally:
         admin.dispose()
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)

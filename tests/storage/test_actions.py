@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.conversation import ActionAfronden, ActionAanbod, ActionStartGesprek
+from actions.conversation import ActionAanbod, ActionAfronden, ActionStartGesprek
 from actions.steps import ValidateActiveren, ValidateReflecteren, ValidateTerugkijken
 from bot.coaching import SKIPPED
 from bot.storage import db as dbmod

@@ -1,0 +1,29 @@
+"""The safety layer in the NLU pipeline: the detector alone decides a crisis."""
+
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.rasa_components import SafetyOverride
+
+
+def message(text: str, ranking: list[tuple[str, float]]) -> Message:
+    ranked = [{"name": n, "confidence": c} for n, c in ranking]
+    return Message(data={"text": text, "intent": ranked[0], "intent_ranking": ranked})
+
+
+def test_detected_crisis_overrides_the_classifier() -> None:
+    (m,) = SafetyOverride().process([message("ik wil niet meer leven", [("vertellen", 0.9)])])
+    assert m.get("intent") == {"name": "signaal_crisis", "confidence": 1.0}
+
+
+def test_classifier_alone_cannot_raise_a_crisis() -> None:
+    unsure = message("mijn baas scheldt me steeds uit",
+                     [("signaal_crisis", 0.99), ("frustratie", 0.01)])
+    sure = message("ik ga dood van de honger", [("signaal_crisis", 0.5), ("vertellen", 0.5)])
+    first, second = SafetyOverride().process([unsure, sure])
+    assert first.get("intent") == {"name": "vertellen", "confidence": 1.0}
+    assert second.get("intent") == {"name": "vertellen", "confidence": 0.5}
+
+
+def test_other_intents_pass_through() -> None:
+    (m,) = SafetyOverride().process([message("hoi", [("begroeten", 0.97)])])
+    assert m.get("intent") == {"name": "begroeten", "confidence": 0.97}

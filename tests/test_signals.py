@@ -1,0 +1,259 @@
+"""Tests for the signal detector (bot.signals) and its evaluation (bot.signals_eval)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import signals
+from bot.paths import SIGNAL_RULES_FILE
+from bot.signals import Detector, RulesError, Signal, detect, load_rules
+from bot.signals_eval import (
+    DEV_FILE,
+    EVAL_FILE,
+    MIN_CRISIS_RECALL,
+    MIN_PRECISION,
+    evaluate,
+    load_examples,
+    main,
+)
+from bot.taxonomy import FLAG_BY_KEY, SEVERITIES
+
+
+def categories(text: str) -> set[str]:
+    return {s.category for s in detect(text)}
+
+
+# --------------------------------------------------------------------------- contract
+
+
+def test_contract_types_and_severities() -> None:
+    result = detect("ik wil dood en mijn ouders laten me geen keuze, ik wil mijn mentor spreken")
+    assert isinstance(result, list) and result
+    for sig in result:
+        assert isinstance(sig, Signal)
+        assert sig.category in FLAG_BY_KEY and sig.category != "afgehaakt"
+        assert sig.severity == FLAG_BY_KEY[sig.category].severity
+        assert sig.severity in SEVERITIES
+        assert isinstance(sig.evidence, str) and sig.evidence
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result[0].category = "x"  # type: ignore[misc]
+    assert [s.category for s in result][0] == "crisis"  # urgent first
+    ranks = [SEVERITIES.index(s.severity) for s in result]
+    assert ranks == sorted(ranks)
+    assert {"crisis", "druk_omgeving", "mentor_gevraagd"} <= {s.category for s in result}
+
+
+def test_at_most_one_signal_per_category() -> None:
+    result = detect("ik wil dood. ik wil echt dood. zelfmoord. mijn vader slaat me")
+    assert [s.category for s in result] == ["crisis"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "hallo", "ok", "ja", "👍", "?!"])
+def test_harmless_and_empty_input(text: str) -> None:
+    assert detect(text) == []
+
+
+# --------------------------------------------------------------------------- positives
+
+POSITIVES = {
+    "crisis": [
+        "zelfmoord", "ik denk aan zm", "ik denk aan suïcide", "ik denk aan suicide",
+        "ik wil me snijden", "ik wil mezelf pijn doen", "ik wil dood", "IK WIL DOOOOD",
+        "ik wil er niet meer zijn", "ik wil er nie meer zijn", "kys", "ik ga kms",
+        "mijn vader slaat me", "mn vader sloeg me gisteren", "hij zit aan me",
+        "ik ben niet veilig thuis", "ik word thuis geslagen", "ik snijd mezelf",
+        "ik heb zelfmoordgedachten", "ik ben suicidaal", "zelfmoort", "ik wil niet meer leven",
+    ],
+    "discriminatie": ["ik word gediscrimineerd", "ze maken racistische grappen over mij",
+                      "ik word gepest omdat ik homo ben",
+                      "ze zeggen dat meisjes niet in de techniek horen"],
+    "druk_omgeving": ["mijn ouders laten me geen keuze", "ik voel veel druk van mijn ouders",
+                      "mijn vader dwingt me om in zijn bedrijf te werken"],
+    "financien": ["ik heb geen geld voor de reiskosten", "ik kan mijn boeken niet betalen",
+                  "de opleiding is te duur voor ons"],
+    "uitval": ["ik wil stoppen met school", "ik wil van opleiding wisselen", "ik spijbel vaak",
+               "ik ga niet meer naar school"],
+    "stage_probleem": ["ik heb nog steeds geen stageplek", "ik ben ontslagen bij mijn stage",
+                       "mijn stagebegeleider schreeuwt steeds tegen me"],
+    "zelfvertrouwen": ["ik kan toch niks", "ik ben gewoon dom", "ik geloof niet in mezelf"],
+    "mentor_gevraagd": ["ik wil met mijn mentor praten", "kan ik met een echt mens praten",
+                        "ik wil met een echt persoon praten", "mentor graag"],
+}
+
+
+@pytest.mark.parametrize(("category", "text"),
+                         [(c, t) for c, texts in POSITIVES.items() for t in texts])
+def test_positive(category: str, text: str) -> None:
+    found = detect(text)
+    assert category in {s.category for s in found}, (text, found)
+    for sig in found:  # evidence is the words as typed
+        assert sig.evidence in text
+        assert text[sig.span[0]:sig.span[1]] == sig.evidence
+
+
+# --------------------------------------------------------------------------- negatives
+
+NEGATIVES = [
+    # figurative
+    "ik ben doodmoe", "ik lag dood", "ik lag dood van het lachen", "dood van het lachen",
+    "killing it", "die toets was killing", "ik ga dood van de honger", "ik schaam me dood",
+    "ik verveel me dood", "mijn telefoon is dood", "ik ben kapot na de training",
+    "ik zou een moord doen voor een patatje", "mijn moeder vermoordt me als ik te laat ben",
+    "dat is zelfmoord met die auto",
+    # negation
+    "ik ben niet gepest", "ik word niet gediscrimineerd", "ik denk niet aan zelfmoord hoor",
+    "ik heb geen schulden", "ik ga niet stoppen met school", "ik ben niet onzeker",
+    "op mijn stage word ik niet gepest", "ik wil niet dood", "ik ben niet dom",
+    # harmless uses of risky words
+    "ik stop met voetbal", "ik heb geen zin in wiskunde", "ik sla de bal hard",
+    "de timmerman slaat de spijker in het hout", "op stage snij ik brood",
+    "ik heb geld gespaard voor een scooter", "geld is geen probleem",
+    "mijn stagebegeleider is gestopt met roken", "ik heb gisteren met mijn mentor gepraat",
+    "we hadden een les over racisme", "ik ben door een wesp gestoken",
+    "mijn ouders steunen mijn keuze", "ik wil stoppen met dit gesprek, later verder",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_negative(text: str) -> None:
+    assert detect(text) == [], text
+
+
+def test_evidence_is_a_substring_with_original_casing() -> None:
+    text = "Ehm... Mijn Vader SLOEG me gisteren weer"
+    (sig,) = detect(text)
+    assert sig.category == "crisis"
+    assert sig.evidence in text and "SLOEG" in sig.evidence
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@pytest.fixture()
+def rules_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yml"
+    shutil.copy(SIGNAL_RULES_FILE, path)
+    return path
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Write and make sure the mtime differs (coarse file-system clocks)."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
+
+
+def test_crisis_works_on_surface_forms_without_pipeline(rules_copy: Path) -> None:
+    det = Detector(rules_copy, use_nlp=False)
+    for text in POSITIVES["crisis"]:
+        assert "crisis" in {s.category for s in det.detect(text)}, text
+
+
+def test_pipeline_failure_falls_back_to_surface(rules_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    import bot.nlp
+
+    def broken() -> None:
+        raise RuntimeError("pipeline ontbreekt")
+
+    monkeypatch.setattr(bot.nlp, "get_nlp", broken)
+    det = Detector(rules_copy)
+    with caplog.at_level(logging.WARNING, logger="bot.signals"):
+        assert [s.category for s in det.detect("ik wil er niet meer zijn")] == ["crisis"]
+    assert any("nlp_unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_lemmas_are_used(tmp_path: Path) -> None:
+    """A rule written on the lemma ('slaan') matches an inflected form ('sloeg')."""
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("nl")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    path = tmp_path / "rules.yml"
+    path.write_text("categorieen:\n  crisis:\n    patronen: ['slaan me']\n", encoding="utf-8")
+    assert Detector(path, use_nlp=False).detect("mijn vader sloeg me") == []
+    (sig,) = Detector(path, nlp=nlp).detect("mijn vader sloeg me")
+    assert sig.category == "crisis" and sig.evidence == "sloeg me"
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("categorieen:\n  paniek:\n    woorden: [help]\n", "Onbekende categorie 'paniek'"),
+    ("categorieen:\n  crisis:\n    patronen: ['(ik wil dood']\n",
+     "ongeldige reguliere expressie"),
+    ("categorieen:\n  crisis:\n    patronen: ['{ONBEKEND} dood']\n", "onbekende bouwsteen"),
+    ("categorieen:\n  afgehaakt:\n    woorden: [doei]\n", "niet uit tekst herkend"),
+    ("categorieen: [crisis\n", "geen geldige YAML"),
+    ("categorieen:\n  crisis:\n    venster: veel\n    woorden: [dood]\n", "venster"),
+])
+def test_invalid_rules_keep_previous_rules(rules_copy: Path, bad: str, message: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    det = Detector(rules_copy, use_nlp=False)
+    assert "crisis" in {s.category for s in det.detect("ik wil dood")}
+    with pytest.raises(RulesError, match=message):
+        load_rules(_write_tmp(rules_copy.parent / "bad.yml", bad))
+    _rewrite(rules_copy, bad)
+    with caplog.at_level(logging.ERROR, logger="bot.signals"):
+        assert "crisis" in {s.category for s in det.detect("ik wil dood")}
+    assert det.last_error is not None and message in det.last_error
+    assert any("vorige regels blijven actief" in r.getMessage() for r in caplog.records)
+
+
+def _write_tmp(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_rules_reload_when_file_changes(rules_copy: Path) -> None:
+    det = Detector(rules_copy, use_nlp=False)
+    assert det.detect("ik heb geen pindakaas") == []
+    text = rules_copy.read_text(encoding="utf-8").replace(
+        "      - geldproblemen\n", "      - geldproblemen\n      - pindakaas\n", 1)
+    _rewrite(rules_copy, text)
+    assert [s.category for s in det.detect("pindakaas")] == ["financien"]
+    assert det.last_error is None
+
+
+def test_default_rules_file_is_valid() -> None:
+    rules = load_rules()
+    assert {c.key for c in rules.categories} == set(signals.TEXT_CATEGORIES)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_sets_are_large_and_varied() -> None:
+    examples = load_examples(EVAL_FILE)
+    assert len(examples) >= 330
+    support = {c: sum(c in e.expected for e in examples) for c in signals.TEXT_CATEGORIES}
+    assert support["crisis"] >= 60
+    assert all(n >= 25 for n in support.values()), support
+    assert sum(not e.expected for e in examples) >= 110
+    dev_texts = {e.text for e in load_examples(DEV_FILE)}
+    assert len(dev_texts & {e.text for e in examples}) < 15  # different phrasings
+
+
+def test_evaluation_meets_targets() -> None:
+    report = evaluate(load_examples(EVAL_FILE))
+    assert report.crisis_recall >= MIN_CRISIS_RECALL
+    assert report.total.precision >= MIN_PRECISION
+    assert report.passed()
+
+
+def test_eval_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--file", str(DEV_FILE), "--errors"]) == 0
+    out = capsys.readouterr().out
+    assert "crisis" in out and "precision" in out and "totaal (micro)" in out
+    assert "ms" in out
+
+
+def test_eval_command_fails_below_target(tmp_path: Path) -> None:
+    path = tmp_path / "set.yml"
+    path.write_text("berichten:\n- {tekst: 'ik ben doodmoe', verwacht: [crisis]}\n",
+                    encoding="utf-8")
+    assert main(["--file", str(path)]) == 1
