@@ -46,10 +46,12 @@ $(NLP_STAMP): $(NLP_PKG) $(DEPS_STAMP)
 	  --no-build-isolation $(NLP_PKG)
 	@touch $@
 
+# Rasa's training cache keys the spaCy pipeline by name only: after a new pipeline is
+# installed, --force makes it recompute the features instead of reusing stale ones.
 $(MODEL): $(MODEL_INPUTS) $(DEPS_STAMP)
 	@$(STEP) "train the Rasa model (~7-10 min on 2 cores)" \
 	  $(RASA) train --config config.yml --domain domain.yml --data data/nlu data/core \
-	  --out models --fixed-model-name loopbaancoach
+	  --out models --fixed-model-name loopbaancoach $(if $(filter $(NLP_STAMP),$?),--force,)
 	@touch $@
 
 train: $(MODEL)
