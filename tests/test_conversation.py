@@ -17,7 +17,11 @@ def joined(replies: list[str]) -> str:
 
 
 def db(servers) -> DbSession:
-    return DbSession(create_engine(servers.env["DATABASE_URL"]))
+    return db_at(servers.env["DATABASE_URL"])
+
+
+def db_at(url: str) -> DbSession:
+    return DbSession(create_engine(url))
 
 
 def student_rows(servers, sender: str):
@@ -97,6 +101,19 @@ def test_full_conversation_is_stored(servers, sender) -> None:
     assert plan.obstacle == "ik vind het spannend om te vragen"
     tracker = servers.tracker(sender)
     assert tracker["slots"]["stap"] is None
+    assert_summary(servers.env["DATABASE_URL"], sessions[0].id)
+
+
+def assert_summary(database_url: str, session_id: int) -> None:
+    """The mentor's summary of the stored conversation, in the student's own words."""
+    from bot import summaries
+
+    with db_at(database_url) as s:
+        summary = summaries.session_summary(s, s.get(m.Session, session_id))
+    assert summary.text.startswith("Gesprek van") and "afgerond" in summary.text
+    assert "“ik werk graag met mensen”" in summary.text
+    assert "ik heb stage gelopen bij een kapper in de stad" in summary.text
+    assert "vrijdag" in summary.text and len(summary.text.split()) <= 120
 
 
 def test_vague_answer_gets_a_follow_up_question(servers, sender) -> None:

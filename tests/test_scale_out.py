@@ -80,6 +80,41 @@ def test_conversation_moves_between_rasa_processes(cluster: Servers) -> None:
         assert list(answers) == ["ervaring", "rol"]
 
 
+def test_full_conversation_on_postgresql(cluster: Servers) -> None:
+    """The whole four-step conversation, alternating between the Rasa processes, leaves its
+    answers, insights, plan and summary in PostgreSQL."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session as DbSession
+
+    from bot.storage import models as m
+    from tests.test_conversation import FULL, assert_summary
+
+    sender = f"scale-{uuid.uuid4().hex[:8]}"
+    cluster.say(sender, "hoi", instance=0)
+    cluster.say(sender, "ja", instance=1)
+    for n, (message, expected) in enumerate(FULL):
+        assert expected in "\n".join(cluster.say(sender, message, instance=n % 2)), message
+    assert "Je hebt een plan" in "\n".join(cluster.say(sender, "ja klopt", instance=0))
+    url = cluster.env["DATABASE_URL"]
+    with DbSession(create_engine(url)) as s:
+        identity = s.execute(select(m.ChannelIdentity)
+                             .where(m.ChannelIdentity.sender_id == sender)).scalar_one()
+        session = s.execute(select(m.Session)
+                            .where(m.Session.student_id == identity.student_id)).scalar_one()
+        assert session.status == "completed"
+        answers = s.execute(select(m.Answer).where(m.Answer.session_id == session.id)
+                            ).scalars().all()
+        assert {a.question_key for a in answers} >= {"ervaring", "inzicht_naam", "wanneer"}
+        insights = s.execute(select(m.Insight).where(m.Insight.session_id == session.id)
+                             ).scalars().all()
+        assert insights and all(i.competency for i in insights)
+        plan = s.execute(select(m.ActionPlan).where(m.ActionPlan.session_id == session.id)
+                         ).scalar_one()
+        assert plan.when_date is not None
+        session_id = session.id
+    assert_summary(url, session_id)
+
+
 def test_redis_lock_store_is_used(cluster: Servers) -> None:
     from bot.rasa_stores import EnvLockStore
 
