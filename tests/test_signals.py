@@ -257,3 +257,13 @@ def test_eval_command_fails_below_target(tmp_path: Path) -> None:
     path.write_text("berichten:\n- {tekst: 'ik ben doodmoe', verwacht: [crisis]}\n",
                     encoding="utf-8")
     assert main(["--file", str(path)]) == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ik ben niet veilig", ["crisis"]),
+    ("ik voel me niet meer veilig.", ["crisis"]),
+    ("ik voel me niet veilig op stage", ["stage_probleem"]),
+    ("het is niet veilig om daar te fietsen", []),
+])
+def test_not_safe_on_its_own_is_acute_danger(text: str, expected: list[str]) -> None:
+    assert [s.category for s in detect(text)] == expected
