@@ -17,7 +17,7 @@ while kill -0 "$pid" 2>/dev/null; do
   done
   if kill -0 "$pid" 2>/dev/null; then
     # Last progress fragment of the log (tqdm bars end with \r, not \n).
-    last=$(tail -c 4000 "$log" | tr '\r' '\n' | grep -v "^WARNING: Location" | grep -v '^[[:space:]]*$' \
+    last=$(tail -c 4000 "$log" | tr '\r' '\n' | grep -v "^WARNING: Location\|is ignored: it is neither" | grep -v '^[[:space:]]*$' \
       | tail -n 1 | cut -c1-100)
     printf '    ... still working on %s (%ds) %s\n' "$title" "$(( $(date +%s) - start ))" "${last:+| $last}"
   fi
