@@ -5,7 +5,6 @@ Aggregates return counts only, never content (coordinators see no transcripts)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
@@ -13,11 +12,9 @@ from sqlalchemy.orm import selectinload
 
 from bot.storage.audit import audit
 from bot.storage.models import (
-    NOTIFICATION_CHANNELS,
     Flag,
     Insight,
     Mentor,
-    Notification,
     SchoolClass,
     Session,
     Student,
@@ -153,50 +150,3 @@ def class_counts(db: DbSession, school_id: int | None = None) -> list[ClassCount
         result.append(ClassCounts(cid, names.get(cid), students[cid], n, done, gone,
                                   flags.get(cid, 0)))
     return result
-
-
-# --- notification outbox ---------------------------------------------------------------------
-
-
-def enqueue_notification(db: DbSession, flag: Flag, channel: str,
-                         recipient: str) -> Notification:
-    if channel not in NOTIFICATION_CHANNELS:
-        raise ValueError(f"unknown notification channel: {channel!r}")
-    row = Notification(flag_id=flag.id, channel=channel, recipient=recipient, status="pending",
-                       attempts=0, next_attempt_at=utcnow())
-    db.add(row)
-    db.flush()
-    return row
-
-
-def due_notifications(db: DbSession, now: datetime | None = None,
-                      limit: int = 50) -> list[Notification]:
-    """Pending notifications whose next attempt is due, urgent flags first."""
-    severity_order = case({s: i for i, s in enumerate(SEVERITIES)}, value=Flag.severity)
-    return list(db.execute(
-        select(Notification).join(Flag, Notification.flag_id == Flag.id)
-        .where(Notification.status == "pending",
-               Notification.next_attempt_at <= (now or utcnow()))
-        .options(selectinload(Notification.flag))
-        .order_by(severity_order, Notification.next_attempt_at, Notification.id).limit(limit)
-    ).scalars())
-
-
-def mark_notification_sent(db: DbSession, notification: Notification) -> None:
-    notification.status, notification.sent_at = "sent", utcnow()
-    notification.attempts += 1
-    notification.last_error = None
-    db.flush()
-
-
-def mark_notification_failed(db: DbSession, notification: Notification, error: str,
-                             retry_after: timedelta = timedelta(minutes=1),
-                             max_attempts: int = 5) -> None:
-    """Count the attempt; retry later with back-off, or give up after max_attempts."""
-    notification.attempts += 1
-    notification.last_error = error[:1000]
-    if notification.attempts >= max_attempts:
-        notification.status = "failed"
-    else:
-        notification.next_attempt_at = utcnow() + retry_after * 2 ** (notification.attempts - 1)
-    db.flush()

@@ -36,12 +36,8 @@ from bot.storage.portal import (  # noqa: F401  (re-exported for the portal)
     class_counts,
     competency_counts,
     dropout_per_step,
-    due_notifications,
-    enqueue_notification,
     flag_counts,
     list_flags,
-    mark_notification_failed,
-    mark_notification_sent,
     sessions_for_student,
     set_flag_status,
 )

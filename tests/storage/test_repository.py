@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from bot import notify
 from bot.storage import repository as repo
 from bot.storage.models import (
     ActionPlan,
@@ -328,8 +329,8 @@ def test_delete_student_data(db) -> None:
     resolved = repo.save_flag(db, student, session, "uitval", "stop", "geheim", "m4")
     repo.set_flag_status(db, resolved, "resolved", "mentor@school.nl")
     repo.save_flag(db, student, session, "afgehaakt", "gestopt", None, None)
-    repo.enqueue_notification(db, urgent, "email", "mentor@school.nl")
-    repo.enqueue_notification(db, resolved, "email", "mentor@school.nl")
+    notify.enqueue(db, urgent)
+    notify.enqueue(db, resolved)
     bystander, other_session = student_and_session(db, "bystander")
     repo.save_answer(db, other_session, "terugkijken", "ervaring", "blijft", "answer", "b1")
     db.commit()
@@ -440,21 +441,3 @@ def test_aggregates(db) -> None:
     assert rows["3B"] == repo.ClassCounts(klas.id, "3B", 2, 2, 1, 1, 1)
     assert rows[None].students == 1 and rows[None].open_flags == 2 and rows[None].sessions == 1
     assert [r.class_name for r in repo.class_counts(db, school_id=school.id)] == ["3B"]
-
-
-def test_notification_outbox(db) -> None:
-    student, session = student_and_session(db)
-    urgent = repo.save_flag(db, student, session, "crisis", "dood", "dood", "m1")
-    att = repo.save_flag(db, student, session, "financien", "geld", "geld", "m2")
-    n_att = repo.enqueue_notification(db, att, "email", "mentor@school.nl")
-    n_urgent = repo.enqueue_notification(db, urgent, "webhook", "https://school.example/hook")
-    later = datetime.now(timezone.utc) + timedelta(seconds=1)
-    assert [n.id for n in repo.due_notifications(db, now=later)] == [n_urgent.id, n_att.id]
-    repo.mark_notification_sent(db, n_urgent)
-    repo.mark_notification_failed(db, n_att, "smtp down", max_attempts=2)
-    assert n_att.status == "pending" and n_att.attempts == 1 and n_att.last_error == "smtp down"
-    assert repo.due_notifications(db, now=later) == []  # waiting for the back-off
-    repo.mark_notification_failed(db, n_att, "smtp down", max_attempts=2)
-    assert n_att.status == "failed" and n_urgent.status == "sent" and n_urgent.sent_at
-    with pytest.raises(ValueError):
-        repo.enqueue_notification(db, att, "sms", "06")
