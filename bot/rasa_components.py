@@ -17,6 +17,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -51,7 +52,10 @@ class SafetyOverride(GraphComponent):
             if not isinstance(text, str) or not text.strip():
                 continue
             try:
-                urgent = [s for s in detect(text) if s.severity == "urgent"]
+                # Reuse SpacyNLP's parse (used when it is of this very text: lower-case
+                # messages, as most student messages are) instead of parsing twice.
+                doc = message.get(SPACY_DOCS[TEXT])
+                urgent = [s for s in detect(text, doc=doc) if s.severity == "urgent"]
             except Exception:  # never let the safety layer take the bot down
                 log.exception("safety_override.detect_failed")
                 continue

@@ -27,3 +27,18 @@ def test_classifier_alone_cannot_raise_a_crisis() -> None:
 def test_other_intents_pass_through() -> None:
     (m,) = SafetyOverride().process([message("hoi", [("begroeten", 0.97)])])
     assert m.get("intent") == {"name": "begroeten", "confidence": 0.97}
+
+
+def test_the_parse_of_the_nlu_pipeline_is_reused(monkeypatch) -> None:
+    from bot import signals
+    from bot.nlp import get_nlp
+
+    text = "ik wil niet meer leven"
+    m = message(text, [("vertellen", 0.9)])
+    m.set("text_spacy_doc", get_nlp()(text))
+    detector = signals.get_detector()
+    calls: list[str] = []
+    original = detector._analyse
+    monkeypatch.setattr(detector, "_analyse", lambda t: calls.append(t) or original(t))
+    (out,) = SafetyOverride().process([m])
+    assert out.get("intent")["name"] == "signaal_crisis" and calls == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,17 +19,25 @@ pytestmark = pytest.mark.rasa
 BUBBLES = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).join('\\n')"
 
 
+@contextmanager
+def running_portal(env: dict[str, str], rasa_url: str) -> Iterator[str]:
+    """The portal as `make run` starts it, talking to Rasa at `rasa_url`; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bot.portal", "--host", "127.0.0.1",
+                                "--port", str(port)], cwd=ROOT, env=dict(env, RASA_URL=rasa_url),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", [process], timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def portal(servers):
-    port = free_port()
-    env = dict(servers.env, RASA_URL=servers.rasa_url)
-    process = subprocess.Popen([sys.executable, "-m", "bot.portal", "--host", "127.0.0.1",
-                                "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until_up(f"http://127.0.0.1:{port}/health", [process], timeout=60)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with running_portal(servers.env, servers.rasa_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -51,15 +61,10 @@ async def test_student_chats_in_the_browser(portal, chromium, tmp_path) -> None:
 
 
 async def test_typed_text_survives_a_failed_send(servers, chromium, tmp_path) -> None:
-    port = free_port()
-    env = dict(servers.env, RASA_URL=f"http://127.0.0.1:{free_port()}")  # Rasa is "down"
-    process = subprocess.Popen([sys.executable, "-m", "bot.portal", "--host", "127.0.0.1",
-                                "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", [process], timeout=60)
+    down = f"http://127.0.0.1:{free_port()}"  # Rasa is "down"
+    with running_portal(servers.env, down) as url:
         async with Browser() as browser:
-            await browser.goto(f"http://127.0.0.1:{port}/chat")
+            await browser.goto(f"{url}/chat")
             await browser.wait_for("document.querySelector('.msg.fout') !== null")
             await browser.type_and_send("mijn stage was bij de bakker")
             await browser.wait_for(
@@ -67,6 +72,3 @@ async def test_typed_text_survives_a_failed_send(servers, chromium, tmp_path) ->
             errors = await browser.evaluate(
                 "[...document.querySelectorAll('.msg.fout')].map(e => e.textContent)")
             assert any("probeer het zo opnieuw" in e for e in errors)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
