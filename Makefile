@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup run test bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
+.PHONY: help setup secrets run test browser bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055), portal (:8080)"
@@ -28,8 +28,13 @@ help:
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make eval   evaluation figures: Dutch pipeline, NLU, signals, competencies"
 
-setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade
+setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade secrets
 	@echo "==> setup complete"
+
+# Rasa's API token and the action-server secret, generated once into var/ (mode 0600)
+# unless RASA_API_TOKEN / ACTION_SERVER_SECRET are set.
+secrets: $(DEPS_STAMP)
+	@$(PY) -m bot.cli secrets
 
 $(VENV)/bin/python:
 	@$(STEP) "create .venv (Python 3.10)" bash -c 'PY=$$(scripts/find_python310.sh) && "$$PY" -m venv $(VENV)'
@@ -62,8 +67,12 @@ db-upgrade: $(DEPS_STAMP)
 run: setup
 	@$(PY) -m bot.cli run
 
-test: setup
+test: setup browser
 	@scripts/run_tests.sh
+
+# Chromium for the browser tests: found, or installed (Debian, when permitted), or a clear stop.
+browser:
+	@scripts/ensure_chromium.sh
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

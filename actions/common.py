@@ -18,6 +18,7 @@ from bot.script import Script, get_script
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "rest"
 LAST_SIGNAL_SLOT = "laatste_signaal"  # "<message id>|<severities>": the message handled last
+CHECK = "check"  # in LAST_SIGNAL_SLOT: the crisis check question was asked, awaiting the answer
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class IntakeResult:
     urgent: bool = False
     declined: bool = False  # the student said "liever niet" to the mentor's follow-up
     spoke: bool = False  # something was already said about the message
+    consumed: bool = False  # the message answered the crisis check question, nothing else
+    check_asked: bool = False  # an unsure crisis: the check question was asked
 
 
 def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
@@ -87,6 +90,8 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     script = script or get_script()
     level = level_of(tracker)
     result = IntakeResult([])
+    if CHECK in previous.split("|", 1)[-1].split(","):
+        return _check_answered(tracker, dispatcher, script, turn, key)
     if "attention" in previous.split("|", 1)[-1] and intake.is_decline(turn.text):
         if not service.decline_contact(channel=turn.channel, sender_id=turn.sender_id,
                                        message_id=turn.message_id or key):
@@ -101,16 +106,50 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     if not found.findings:
         return result
     log.info("intake.signals", extra={"categories": [f.category for f in found.findings]})
+    acknowledged = (service.flagged_categories(turn.channel, turn.sender_id,
+                                               session_id_of(tracker))
+                    if found.attention else frozenset())
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,
                                session_id=session_id_of(tracker),
                                signals=[f.as_dict() for f in found.findings],
                                text=turn.text, message_id=turn.message_id or key)
-    lines = intake.replies(script, found, level)
+    if found.unsure_crisis:  # ask once before giving the crisis reply
+        lines = script.signal_reply("crisis_check", level)
+        result.events[-1] = SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities},{CHECK}")
+        result.check_asked = True
+    else:
+        lines = intake.replies(script, found, level, acknowledged)
     if lines and not saved:
         lines = lines + script.text("opslaan_mislukt", level)
     say(dispatcher, lines)
     result.urgent = found.urgent
     result.spoke = bool(lines)
+    return result
+
+
+def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,
+                    turn: Turn, key: str) -> IntakeResult:
+    """The answer to "Denk je erover om jezelf iets aan te doen, of ben je niet veilig?":
+    a "nee" closes the check (the mentor keeps the attention flag); "ja" or anything unclear
+    gets the crisis reply and an urgent flag."""
+    level = level_of(tracker)
+    result = IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
+    if intake.check_answer(turn.text, turn.intent) == "nee":
+        say(dispatcher, script.signal_reply("crisis_check_nee", level))
+        if tracker.get_slot("stap"):
+            say(dispatcher, script.text("verder_gaan_hint", level))
+        return result
+    evidence = f"antwoord op de controlevraag: {turn.text[:150]}"
+    saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id_of(tracker),
+                               signals=[{"category": "crisis", "severity": "urgent",
+                                         "evidence": evidence}],
+                               text=turn.text, message_id=turn.message_id or key)
+    say(dispatcher, script.signal_reply("crisis", level))
+    if not saved:
+        say(dispatcher, script.text("opslaan_mislukt", level))
+    result.events = [SlotSet(LAST_SIGNAL_SLOT, f"{key}|urgent")]
+    result.urgent = True
     return result
 
 

@@ -34,9 +34,12 @@ class CoachAction(Action, ABC):
                   domain: DomainDict) -> list[EventType]:
         script = get_script()
         taken = take_in(tracker, dispatcher, script)
-        if taken.declined:
+        if taken.declined or taken.consumed and not taken.urgent:
             return taken.events
-        return taken.events + self.act(dispatcher, tracker, script, taken.urgent)
+        # An unsure crisis is handled like an urgent one here: the check question was the
+        # whole reply, and the reflection script stops.
+        return taken.events + self.act(dispatcher, tracker, script,
+                                       taken.urgent or taken.check_asked)
 
     @abstractmethod
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, script: Script,
@@ -113,7 +116,9 @@ class ActionHervatten(CoachAction):
         say(dispatcher, script.text("hervatten", level))
         session_id = session_id_of(tracker)
         if session_id:
-            service.set_status(session_id=session_id, status="active", step=step)
+            turn = turn_of(tracker)
+            service.set_status(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id, status="active", step=step)
         return [SlotSet("vraag_modus", None)]
 
 
@@ -139,7 +144,8 @@ class ActionOnderbreken(CoachAction):
             say(dispatcher, script.text("afscheid_buiten_gesprek", level))
         session_id = session_id_of(tracker)
         if in_conversation and session_id:
-            service.set_status(session_id=session_id, status="paused",
+            service.set_status(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id, status="paused",
                                step=tracker.get_slot("stap"))
         return [SlotSet("vraag_modus", None)]
 

@@ -67,7 +67,9 @@ class StepValidation(FormValidationAction):
                         intent_flags=not coaching.intent_is_answer(slot, turn.intent))
         events = list(taken.events)
         state = _state(tracker)
-        if taken.declined:  # "liever niet" answered the mentor question, not this one
+        if taken.declined or taken.consumed or taken.check_asked:
+            # "liever niet" answered the mentor question, or the message was about the
+            # crisis check: either way not an answer to this question.
             return events + [SlotSet(slot, None)] + _state_events(
                 State(Mode.BACK, state.probes, state.dont_know))
         level = level_of(tracker)
@@ -148,7 +150,9 @@ class AskQuestion(Action, ABC):
             events.append(SlotSet("stap", step.key))
             session_id = session_id_of(tracker)
             if session_id:
-                service.set_status(session_id=session_id, status="active", step=step.key)
+                turn = turn_of(tracker)
+                service.set_status(channel=turn.channel, sender_id=turn.sender_id,
+                                   session_id=session_id, status="active", step=step.key)
         return events
 
 

@@ -15,9 +15,13 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("run",): ("bot.launcher", "main", "start Rasa, the action server and the portal"),
     ("script", "validate"): ("bot.script", "validate_main", "validate the conversation script"),
     ("eval", "signals"): ("bot.signals_eval", "main", "recall/precision of the flag detector"),
+    ("signals", "tune"): ("bot.signals_tune", "main",
+                          "choose the signal model's thresholds by cross-validation"),
     ("eval", "competencies"): ("bot.competencies_eval", "main", "accuracy of classify()"),
     ("db", "upgrade"): ("bot.storage.migrate", "upgrade_main", "migrate the database to head"),
     ("summary",): ("bot.summaries", "main", "LOB-cv and latest session summary of a student"),
+    ("secrets",): ("bot.config", "secrets_main",
+                   "create Rasa's API token and the action-server secret (var/)"),
     ("jobs",): ("bot.jobs", "main", "run the scheduled jobs once (abandoned sessions, e-mail)"),
 }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.paths import VAR
 
@@ -18,18 +20,55 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+def secret(env_name: str, filename: str) -> str:
+    """A shared secret: from the environment, else from var/<filename>, generated once
+    (mode 0600) so that every process of this installation reads the same value."""
+    value = os.environ.get(env_name, "").strip()
+    if value:
+        return value
+    path = Path(os.environ.get("LOOPBAANCOACH_VAR", VAR)) / filename
+    if path.exists():
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    # O_EXCL: when two processes start at once, one writes and the other reads its value.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     rasa_port: int
     actions_port: int
     portal_port: int
-    host: str
+    host: str  # Rasa (channels) and the portal: reachable from the school network
+    actions_host: str  # the action server: only Rasa calls it, so loopback by default
     database_url: str
     tracker_store_url: str
     redis_url: str | None
     # Sessions idle this long become `abandoned` (an `afgehaakt` flag for the mentor).
     abandon_after_hours: int
     abandon_paused_after_days: int
+    max_message_chars: int  # longer student messages get a polite reply, not the NLU
+    action_timeout_s: float  # Rasa waits this long for the action server, then apologises
+    portal_origin: str  # the only origin allowed to call Rasa from a browser (CORS)
 
     @property
     def action_endpoint_url(self) -> str:
@@ -41,17 +80,45 @@ class Settings:
     def rasa_url(self) -> str:
         return os.environ.get("RASA_URL") or f"http://127.0.0.1:{self.rasa_port}"
 
+    @property
+    def rasa_api_token(self) -> str:
+        """Token of Rasa's HTTP API (`?token=`); RASA_API_TOKEN or var/rasa_api_token."""
+        return secret("RASA_API_TOKEN", "rasa_api_token")
+
+    @property
+    def action_server_secret(self) -> str:
+        """Shared secret between Rasa and the action server; ACTION_SERVER_SECRET or
+        var/action_server_secret."""
+        return secret("ACTION_SERVER_SECRET", "action_server_secret")
+
 
 def settings() -> Settings:
+    portal_port = _int("PORTAL_PORT", 8080)
     return Settings(
         rasa_port=_int("RASA_PORT", 5005),
         actions_port=_int("ACTIONS_PORT", 5055),
-        portal_port=_int("PORTAL_PORT", 8080),
+        portal_port=portal_port,
         host=os.environ.get("HOST", "0.0.0.0"),
+        actions_host=os.environ.get("ACTIONS_HOST", "127.0.0.1"),
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{VAR / 'loopbaancoach.db'}",
         tracker_store_url=os.environ.get("TRACKER_STORE_URL")
         or f"sqlite:///{VAR / 'rasa_tracker.db'}",
         redis_url=os.environ.get("REDIS_URL") or None,
         abandon_after_hours=_int("ABANDON_AFTER_HOURS", 24),
         abandon_paused_after_days=_int("ABANDON_PAUSED_AFTER_DAYS", 30),
+        max_message_chars=max(1, _int("MAX_MESSAGE_CHARS", 2000)),
+        action_timeout_s=max(0.5, _float("ACTION_TIMEOUT_S", 10.0)),
+        portal_origin=os.environ.get("PORTAL_ORIGIN") or f"http://localhost:{portal_port}",
     )
+
+
+def secrets_main(argv: list[str] | None = None) -> int:
+    """`bot secrets` (part of `make setup`): make sure both secrets exist; prints where."""
+    cfg = settings()
+    cfg.rasa_api_token, cfg.action_server_secret  # noqa: B018 - created on first read
+    where = Path(os.environ.get("LOOPBAANCOACH_VAR", VAR))
+    for what, env_name, filename in (("Rasa API token", "RASA_API_TOKEN", "rasa_api_token"),
+                                     ("Action-server secret", "ACTION_SERVER_SECRET",
+                                      "action_server_secret")):
+        print(f"{what}: {env_name if os.environ.get(env_name) else where / filename}")
+    return 0

@@ -15,9 +15,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.paths import MODELS, ROOT
+from bot.config import settings
+from bot.paths import ROOT
+from bot.processes import MODEL, actions_argv, rasa_argv, server_env
 
-MODEL = MODELS / "loopbaancoach.tar.gz"
+__all__ = ["MODEL", "Servers", "free_port", "http_json", "isolated_env", "upgrade_database",
+           "wait_until_up"]
+
 BIN = Path(sys.executable).parent
 
 
@@ -27,10 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_json(method: str, url: str, body: object | None = None, timeout: float = 60) -> object:
+def http_json(method: str, url: str, body: object | None = None, timeout: float = 60,
+              headers: dict[str, str] | None = None) -> object:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -59,6 +65,7 @@ class Servers:
     actions_port: int = field(default_factory=free_port)
     rasa_ports: list[int] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    actions: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
         self.rasa_ports = self.rasa_ports or [free_port() for _ in range(self.rasa_instances)]
@@ -71,21 +78,52 @@ class Servers:
         return f"http://127.0.0.1:{self.rasa_ports[instance]}"
 
     def start(self) -> None:
-        env = dict(self.env, ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.actions_port}/webhook")
+        self.start_actions()
+        self.start_rasa()
+
+    def _settings(self):  # noqa: ANN202 - bot.config.Settings of this installation
+        old = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            return settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    def _popen(self, argv: list[str]) -> subprocess.Popen:
+        cfg = self._settings()
+        env = server_env(cfg, self.env, actions_port=self.actions_port)
         log = open(self.workdir / "servers.log", "ab")  # noqa: SIM115
-        common = dict(cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                      start_new_session=True)
-        actions = subprocess.Popen([str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                    "--port", str(self.actions_port)], **common)
-        self.processes = [actions] + [
-            subprocess.Popen([str(BIN / "rasa"), "run", "--enable-api", "--port", str(port),
-                              "--model", str(MODEL), "--endpoints", "endpoints.yml",
-                              "--credentials", "credentials.yml"], **common)
-            for port in self.rasa_ports
-        ]
-        wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", self.processes)
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def start_actions(self) -> None:
+        cfg = self._settings()
+        self.actions = self._popen(actions_argv(cfg, self.actions_port, host="127.0.0.1"))
+        self.processes.append(self.actions)
+        wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", [self.actions])
+
+    def start_rasa(self) -> None:
+        cfg = self._settings()
+        started = [self._popen(rasa_argv(cfg, port, interface="127.0.0.1"))
+                   for port in self.rasa_ports]
+        self.processes += started
         for n in range(len(self.rasa_ports)):
-            wait_until_up(f"{self.url(n)}/status", self.processes)
+            wait_until_up(f"{self.url(n)}/status?token={cfg.rasa_api_token}", started)
+
+    def stop_actions(self) -> None:
+        """Kill the action server (a crash), keeping Rasa running."""
+        if self.actions is not None and self.actions.poll() is None:
+            os.killpg(self.actions.pid, signal.SIGKILL)
+            self.actions.wait()
+        if self.actions in self.processes:
+            self.processes.remove(self.actions)
+        self.actions = None
+
+    @property
+    def token(self) -> str:
+        return self._settings().rasa_api_token
 
     def stop(self) -> None:
         for p in self.processes:
@@ -98,19 +136,36 @@ class Servers:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         self.processes = []
+        self.actions = None
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    def say(self, sender: str, text: str, instance: int = 0) -> list[str]:
+    def say(self, sender: str, text: str, instance: int = 0,
+            message_id: str | None = None) -> list[str]:
         """Send a message over the REST channel; the bot's reply texts."""
-        replies = http_json("POST", f"{self.url(instance)}/webhooks/rest/webhook",
-                            {"sender": sender, "message": text})
+        body = {"sender": sender, "message": text}
+        if message_id:
+            body["message_id"] = message_id
+        replies = http_json("POST", f"{self.url(instance)}/webhooks/rest/webhook", body)
         return [r.get("text", "") for r in replies]  # type: ignore[union-attr]
 
+    def post(self, path: str, raw: bytes, instance: int = 0,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """POST raw bytes to Rasa; (status, body), also for error statuses."""
+        request = urllib.request.Request(f"{self.url(instance)}{path}", data=raw, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
     def tracker(self, sender: str) -> dict:
-        return http_json("GET", f"{self.rasa_url}/conversations/{sender}/tracker")  # type: ignore[return-value]
+        return http_json(  # type: ignore[return-value]
+            "GET", f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}")
 
 
 def isolated_env(workdir: Path) -> dict[str, str]:
@@ -119,6 +174,7 @@ def isolated_env(workdir: Path) -> dict[str, str]:
                DATABASE_URL=f"sqlite:///{workdir / 'app.db'}",
                TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}",
                SPOOL_FILE=str(workdir / "spool.jsonl"),
+               LOOPBAANCOACH_VAR=str(workdir),
                RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("REDIS_URL", None)
     return env

@@ -21,6 +21,7 @@ class Finding:
     category: str
     severity: str
     evidence: str
+    unsure: bool = False  # a crisis the detector is not sure about: ask one check question
 
     def as_dict(self) -> dict[str, str]:
         return {"category": self.category, "severity": self.severity, "evidence": self.evidence}
@@ -35,23 +36,48 @@ class Intake:
         return any(f.severity == "urgent" for f in self.findings)
 
     @property
+    def unsure_crisis(self) -> bool:
+        """Only an unsure crisis (no certain one): the coach asks its check question."""
+        return not self.urgent and any(f.unsure for f in self.findings)
+
+    @property
     def attention(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "attention"]
+        return [f for f in self.findings if f.severity == "attention" and not f.unsure]
 
 
 def analyse(text: str, intent: str | None) -> Intake:
     """Signals in `text`, plus a flag for an intent that implies one."""
     from bot.signals import detect  # loads the Dutch pipeline on first use
 
-    findings = [Finding(s.category, s.severity, s.evidence) for s in detect(text or "")]
+    findings = [Finding(s.category, s.severity, s.evidence, getattr(s, "unsure", False))
+                for s in detect(text or "")]
     seen = {f.category for f in findings}
     category = INTENT_FLAGS.get(intent or "")
     if category and category not in seen:
         evidence = (text or "").strip()[:200]
         findings.append(Finding(category, FLAG_BY_KEY[category].severity, evidence))
     order = {"urgent": 0, "attention": 1, "info": 2}
-    findings.sort(key=lambda f: order[f.severity])
+    findings.sort(key=lambda f: (order[f.severity], f.unsure))
+    if any(f.severity == "urgent" for f in findings):  # certain: no check question needed
+        findings = [f for f in findings if not f.unsure]
     return Intake(findings)
+
+
+_CHECK_NO = re.compile(
+    r"^\s*(nee+|neej|nope|nah|nee\s*hoor|nee\s*echt\s*niet|echt\s*niet|niet\s*echt|"
+    r"nee\s*dat\s*niet|helemaal\s*niet|zeker\s*niet|nee\s*hoor\s*gaat\s*wel|gaat\s*wel|"
+    r"nee\s*(ik\s*)?(ben|voel\s*me)\s*(wel\s*)?veilig|ik\s*ben\s*(wel\s*)?veilig)"
+    r"\b[\s.!,]*(hoor|echt|gwn|gewoon|joh|haha|hihi|hoor\s*haha)?[\s.!,]*$",
+    re.IGNORECASE)
+
+
+def check_answer(text: str, intent: str | None) -> str:
+    """The answer to the crisis check question: "nee" closes the check; "ja" and anything
+    unclear lead to the crisis reply (when in doubt, the student gets the help numbers)."""
+    if _CHECK_NO.match(text or "") or (intent == "ontkennen" and len((text or "").split()) <= 3
+                                       and not re.search(r"\bweet\b", text or "", re.I)):
+        return "nee"
+    return "ja"
 
 
 def is_decline(text: str) -> bool:
@@ -59,16 +85,25 @@ def is_decline(text: str) -> bool:
     return bool(_DECLINE.match(text or ""))
 
 
-def replies(script: Script, intake: Intake, level: str | None) -> list[str]:
+def replies(script: Script, intake: Intake, level: str | None,
+            acknowledged: frozenset[str] = frozenset()) -> list[str]:
     """What the coach says about the signals: urgent -> the crisis text with help numbers;
-    attention -> one acknowledgement (+ the mentor will follow up); info -> nothing."""
+    attention -> one acknowledgement (+ the mentor will follow up); info -> nothing.
+
+    `acknowledged`: categories already acknowledged earlier in this conversation. Their
+    flags are still stored, but the student does not hear the same acknowledgement twice;
+    after a first acknowledgement, a new concern gets its own sentence and a short note
+    that the mentor hears this too (not the whole explanation again)."""
     if intake.urgent:
         return script.signal_reply("crisis", level)
-    if intake.attention:
-        # One acknowledgement per message, for the most important concern. A student who
-        # asks for the mentor is told the mentor will hear it (no "liever niet" offer).
-        first = intake.attention[0].category
-        if first == "mentor_gevraagd":
-            return script.side_track("mentor_gevraagd", level)
-        return script.attention_reply(first, level)
-    return []
+    fresh = [f for f in intake.attention if f.category not in acknowledged]
+    if not fresh:
+        return []
+    # One acknowledgement per message, for the most important concern. A student who
+    # asks for the mentor is told the mentor will hear it (no "liever niet" offer).
+    first = fresh[0].category
+    if first == "mentor_gevraagd":
+        return script.side_track("mentor_gevraagd", level)
+    if acknowledged - {"mentor_gevraagd"}:
+        return script.attention_reply(first, level, again=True)
+    return script.attention_reply(first, level)

@@ -23,11 +23,12 @@ def deliver_notifications() -> dict[str, int]:
 
 def run_due() -> dict[str, int]:
     cfg = settings()
+    replayed = service.replay_spool()  # writes kept while the database was down
     abandoned = service.abandon_stale_sessions(
         timedelta(hours=cfg.abandon_after_hours),
         paused_older_than=timedelta(days=cfg.abandon_paused_after_days))
     counts = deliver_notifications()
-    result = {"abandoned": abandoned, **counts}
+    result = {"replayed": replayed, "abandoned": abandoned, **counts}
     if abandoned or any(counts.values()):
         log.info("jobs.ran", extra=result)
     return result

@@ -1,8 +1,10 @@
-"""`bot run` (make run): starts Rasa, the action server and the portal, and stops all three
-cleanly on Ctrl-C or when one of them dies."""
+"""`bot run` (make run): starts Rasa, the action server and the portal, restarts a process
+that crashes (with backoff, logged, visible on the portal's /health), and stops all three
+cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -11,13 +13,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.config import settings
-from bot.paths import MODELS, ROOT, VAR
+from bot.paths import ROOT, VAR
+from bot.processes import MODEL, actions_argv, portal_argv, rasa_argv, server_env
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 240  # Rasa loads TensorFlow and the model: ~20-60 s on a small machine
+BACKOFF_S = (1, 2, 5, 10, 30, 60)  # waits before the 1st, 2nd, ... restart in a row
+STABLE_AFTER_S = 120  # up this long: the next crash starts the backoff from the beginning
+
+
+def status_file() -> Path:
+    return Path(os.environ.get("LOOPBAANCOACH_VAR", VAR)) / "run" / "processes.json"
 
 
 @dataclass
@@ -26,39 +36,28 @@ class Service:
     argv: list[str]
     health_url: str
     process: subprocess.Popen | None = None
-
-
-def _bin(name: str) -> str:
-    return os.path.join(os.path.dirname(sys.executable), name)
+    restarts: int = 0
+    crashes_in_a_row: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None  # crashed: when to start it again
+    last_exit: int | None = None
+    state: str = "starting"
+    history: list[str] = field(default_factory=list)
 
 
 def services() -> list[Service]:
     cfg = settings()
-    host = cfg.host
     return [
-        Service("actions", [_bin("rasa"), "run", "actions", "--actions", "actions",
-                            "--port", str(cfg.actions_port)],
+        Service("actions", actions_argv(cfg, cfg.actions_port),
                 f"http://127.0.0.1:{cfg.actions_port}/health"),
-        Service("rasa", [_bin("rasa"), "run", "--enable-api", "--cors", "*",
-                         "--interface", host, "--port", str(cfg.rasa_port),
-                         "--model", str(MODELS / "loopbaancoach.tar.gz"),
-                         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-                f"http://127.0.0.1:{cfg.rasa_port}/"),
-        Service("portal", [sys.executable, "-m", "bot.portal", "--host", host,
-                           "--port", str(cfg.portal_port)],
+        Service("rasa", rasa_argv(cfg, cfg.rasa_port), f"http://127.0.0.1:{cfg.rasa_port}/"),
+        Service("portal", portal_argv(cfg, cfg.portal_port),
                 f"http://127.0.0.1:{cfg.portal_port}/health"),
     ]
 
 
 def child_env() -> dict[str, str]:
-    cfg = settings()
-    env = dict(os.environ)
-    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["ACTION_ENDPOINT_URL"] = cfg.action_endpoint_url
-    env["RASA_URL"] = cfg.rasa_url
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
+    return server_env(settings())
 
 
 def _healthy(url: str) -> bool:
@@ -67,6 +66,60 @@ def _healthy(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def write_status(running: list[Service]) -> None:
+    """What /health shows about the processes (no student data)."""
+    path = status_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {s.name: {"state": s.state, "restarts": s.restarts, "last_exit": s.last_exit,
+                     "pid": s.process.pid if s.process and s.process.poll() is None else None}
+            for s in running}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _spawn(service: Service, env: dict[str, str]) -> None:
+    logfile = open(VAR / "log" / f"{service.name}.log", "ab")  # noqa: SIM115
+    # Own process group: Ctrl-C reaches us once, and we stop each child in turn.
+    service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env, stdout=logfile,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+    service.started_at = time.monotonic()
+    service.state = "starting"
+
+
+def supervise_once(running: list[Service], env: dict[str, str], now: float) -> list[str]:
+    """One round of supervision: notice crashes, schedule and carry out restarts. Returns
+    the lines to print."""
+    said: list[str] = []
+    for service in running:
+        process = service.process
+        if service.restart_at is not None:
+            if now >= service.restart_at:
+                service.restart_at = None
+                service.restarts += 1
+                _spawn(service, env)
+                said.append(f"==> restarting {service.name} (restart {service.restarts})")
+            continue
+        if process is None:
+            continue
+        if process.poll() is not None:
+            service.last_exit = process.returncode
+            if now - service.started_at >= STABLE_AFTER_S:
+                service.crashes_in_a_row = 0
+            wait = BACKOFF_S[min(service.crashes_in_a_row, len(BACKOFF_S) - 1)]
+            service.crashes_in_a_row += 1
+            service.restart_at = now + wait
+            service.state = "restarting"
+            log.error("launcher.crashed", extra={"service": service.name,
+                                                 "exit": process.returncode})
+            said.append(f"!! {service.name} stopped (exit {process.returncode}); restarting in "
+                        f"{wait}s. See var/log/{service.name}.log")
+        elif service.state != "up" and _healthy(service.health_url):
+            service.state = "up"
+            said.append(f"    {service.name} is up ({now - service.started_at:.0f}s)")
+    return said
 
 
 def stop(running: list[Service], grace_s: float = 15.0) -> None:
@@ -86,12 +139,10 @@ def stop(running: list[Service], grace_s: float = 15.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = MODELS / "loopbaancoach.tar.gz"
-    if not model.exists():
-        print(f"No trained model at {model}. Run `make run` (it trains one) or `make train`.")
+    if not MODEL.exists():
+        print(f"No trained model at {MODEL}. Run `make run` (it trains one) or `make train`.")
         return 1
-    VAR.mkdir(parents=True, exist_ok=True)
-    (VAR / "log").mkdir(exist_ok=True)
+    (VAR / "log").mkdir(parents=True, exist_ok=True)
     running = services()
     env = child_env()
     interrupted = False
@@ -104,45 +155,34 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for service in running:
-            logfile = open(VAR / "log" / f"{service.name}.log", "ab")  # noqa: SIM115
-            # Own process group: Ctrl-C reaches us once, and we stop each child in turn.
-            service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env,
-                                               stdout=logfile, stderr=subprocess.STDOUT,
-                                               start_new_session=True)
+            _spawn(service, env)
             print(f"==> starting {service.name} (log: var/log/{service.name}.log)")
         started = time.monotonic()
-        pending = list(running)
-        while pending and not interrupted:
-            for service in list(pending):
-                if service.process.poll() is not None:
-                    print(f"!! {service.name} stopped during start-up "
-                          f"(exit {service.process.returncode}); see var/log/{service.name}.log")
-                    return 1
-                if _healthy(service.health_url):
-                    pending.remove(service)
-                    print(f"    {service.name} is up ({time.monotonic() - started:.0f}s)")
-            if time.monotonic() - started > STARTUP_TIMEOUT_S:
-                print("!! start-up timed out: " + ", ".join(s.name for s in pending))
-                return 1
-            time.sleep(0.5)
-        if not interrupted:
-            cfg = settings()
-            print(f"\nLoopbaancoach runs.\n"
-                  f"  Rasa:    http://localhost:{cfg.rasa_port}/webhooks/rest/webhook\n"
-                  f"  Actions: http://localhost:{cfg.actions_port}/health\n"
-                  f"  Portal:  http://localhost:{cfg.portal_port}/  (web chat: /chat)\n"
-                  f"Ctrl-C stops all three.")
+        announced = False
         while not interrupted:
-            for service in running:
-                if service.process.poll() is not None:
-                    print(f"!! {service.name} stopped (exit {service.process.returncode}); "
-                          f"stopping the others. See var/log/{service.name}.log")
-                    return 1
+            for line in supervise_once(running, env, time.monotonic()):
+                print(line, flush=True)
+            write_status(running)
+            if not announced and all(s.state == "up" for s in running):
+                announced = True
+                cfg = settings()
+                print(f"\nLoopbaancoach runs.\n"
+                      f"  Rasa:    http://localhost:{cfg.rasa_port}/webhooks/rest/webhook\n"
+                      f"  Portal:  http://localhost:{cfg.portal_port}/  (web chat: /chat)\n"
+                      f"  Actions: 127.0.0.1:{cfg.actions_port} (loopback only)\n"
+                      f"Ctrl-C stops all three.", flush=True)
+            if not announced and time.monotonic() - started > STARTUP_TIMEOUT_S:
+                pending = ", ".join(s.name for s in running if s.state != "up")
+                print(f"!! start-up timed out: {pending}")
+                return 1
             time.sleep(0.5)
         return 0
     finally:
         print("==> stopping ...")
         stop(running)
+        for service in running:
+            service.state = "stopped"
+        write_status(running)
         print("    stopped.")
 
 

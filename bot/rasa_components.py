@@ -55,7 +55,9 @@ class SafetyOverride(GraphComponent):
                 # Reuse SpacyNLP's parse (used when it is of this very text: lower-case
                 # messages, as most student messages are) instead of parsing twice.
                 doc = message.get(SPACY_DOCS[TEXT])
-                urgent = [s for s in detect(text, doc=doc) if s.severity == "urgent"]
+                # An unsure crisis also stops the script: the coach asks its check question.
+                urgent = [s for s in detect(text, doc=doc)
+                          if s.severity == "urgent" or getattr(s, "unsure", False)]
             except Exception:  # never let the safety layer take the bot down
                 log.exception("safety_override.detect_failed")
                 continue

@@ -32,7 +32,7 @@ REQUIRED_TEXTS = (
     "samenvatting_goed", "vorige_stap_gelukt", "vorige_stap_niet_gelukt", "vorige_stap_anders",
     "afronden", "afscheid_buiten_gesprek", "pauze", "afscheid_tijdens_gesprek", "fallback",
     "opslaan_mislukt", "overzicht_kop", "overzicht_regel", "overzicht_leeg", "verwijderen_vraag",
-    "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint",
+    "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint", "even_geduld", "te_lang",
 )
 # Intents that get a side-track answer and then return to the question.
 SIDE_TRACK_INTENTS = (
@@ -42,7 +42,7 @@ SIDE_TRACK_INTENTS = (
 )
 # Conditions under which an optional question is asked (`alleen_bij`).
 CONDITIONS = ("vorig_plan", "vorige_ervaring")
-EXTRA_FIELDS = {"antwoord", "label", "tekst", *CONDITIONS}
+EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", *CONDITIONS}
 MAX_INSERT = 240  # characters of a student's words quoted back
 
 
@@ -133,10 +133,14 @@ class Script:
     def signal_reply(self, key: str, level: str | None = None) -> list[str]:
         return self.render(self.raw["signalen"][key], level)
 
-    def attention_reply(self, category: str, level: str | None = None) -> list[str]:
+    def attention_reply(self, category: str, level: str | None = None,
+                        again: bool = False) -> list[str]:
+        """The acknowledgement of a concern; `again`: not the first one in this conversation
+        (the short `aandacht_opnieuw` instead of the whole `aandacht` explanation)."""
         specific = self.raw["signalen"].get("aandacht_per_soort", {}).get(category)
+        general = self.raw["signalen"].get("aandacht_opnieuw") if again else None
         return self.render(specific or "", level) + self.render(
-            self.raw["signalen"]["aandacht"], level
+            general or self.raw["signalen"]["aandacht"], level
         )
 
 
@@ -263,7 +267,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             _check_text(zijsporen[intent], f"zijsporen.{intent}", set(), errors)
 
     signalen = raw["signalen"] if isinstance(raw["signalen"], dict) else {}
-    for key in ("crisis", "aandacht", "liever_niet"):
+    for key in ("crisis", "aandacht", "liever_niet", "crisis_check", "crisis_check_nee"):
         if key not in signalen:
             errors.append(f"signalen.{key}: deze tekst ontbreekt.")
         else:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bot import notify, spool, tracker_purge
+from bot import notify, spool
 from bot.storage import repository as repo
-from bot.storage.db import session_scope
+from bot.storage.db import checkpoint, session_scope
 from bot.storage.repository import StorageUnavailable, run_with_retry
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ class StudentView:
 
 
 def _write(name: str, **kwargs: Any) -> bool:
-    """Run a write operation; spool it when the database is unavailable. True when saved."""
+    """Run a write operation; spool it when the database is unavailable. True when saved.
+    A write into another student's session is refused (logged, not stored, False)."""
     try:
         spool.replay(_apply)
     except Exception:  # the database is still down: the new write is spooled after these
@@ -41,10 +42,19 @@ def _write(name: str, **kwargs: Any) -> bool:
     try:
         run_with_retry(lambda: _apply(name, kwargs))
         return True
+    except repo.ForeignSession:
+        log.error("service.foreign_session_refused", extra={"operation": name})
+        return False
     except StorageUnavailable:
         spool.append(name, kwargs)
         log.error("service.write_spooled", extra={"operation": name})
         return False
+
+
+def replay_spool() -> int:
+    """Store what was spooled while the database (or the action server) was unavailable.
+    Run at action-server start and by the scheduled jobs, so it never waits for a write."""
+    return spool.replay(_apply)
 
 
 def _apply(name: str, kwargs: dict[str, Any]) -> Any:
@@ -78,6 +88,22 @@ def student_view(channel: str, sender_id: str) -> StudentView:
             )
 
     return run_with_retry(read)
+
+
+def flagged_categories(channel: str, sender_id: str, session_id: int | None) -> frozenset[str]:
+    """Flag categories already raised in this conversation (acknowledged to the student)."""
+    if not session_id:
+        return frozenset()
+
+    def read() -> frozenset[str]:
+        with session_scope() as db:
+            student = _student(db, channel, sender_id)
+            return frozenset(repo.flag_categories_of_session(db, student, session_id))
+
+    try:
+        return run_with_retry(read)
+    except (StorageUnavailable, repo.ForeignSession, repo.NotFound):
+        return frozenset()
 
 
 def overview(channel: str, sender_id: str) -> list[tuple[str, str]]:
@@ -139,8 +165,20 @@ def delete_student(channel: str, sender_id: str) -> dict[str, int]:
 
     spool.discard_sender(sender_id)
     counts = run_with_retry(write)
-    tracker_purge.purge_later(sender_id)  # the conversation itself, from Rasa's tracker store
+    # The conversation itself is in Rasa's tracker store, which Rasa is writing to during
+    # this very turn: a persisted job, carried out by the Rasa process under the
+    # conversation's lock once this turn is saved (bot.rasa_plugins.deletions).
+    run_with_retry(lambda: _request_tracker_deletion(sender_id))
+    try:
+        checkpoint()
+    except Exception:  # noqa: BLE001 - the rows are deleted; the WAL is checkpointed later
+        log.warning("service.checkpoint_failed")
     return counts
+
+
+def _request_tracker_deletion(sender_id: str) -> None:
+    with session_scope() as db:
+        repo.request_tracker_deletion(db, sender_id)
 
 
 # --- operations (run inside one transaction; also replayed from the spool) -----------------
@@ -151,7 +189,7 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
                    competencies: list[str] | None = None, method: str | None = None,
                    headline: bool = False, followup_status: str | None = None) -> None:
     student = _student(db, channel, sender_id)
-    gesprek = repo.get_session(db, session_id)
+    gesprek = repo.session_of(db, student, session_id)
     answer = repo.save_answer(db, gesprek, step, question_key, text, kind, message_id)
     repo.set_session_status(db, gesprek, "active", step=step)
     if question_key == "ervaring" and kind in ("answer", "correction"):
@@ -175,22 +213,29 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
 def _op_save_flags(db, channel: str, sender_id: str, session_id: int | None,
                    signals: list[dict[str, str]], text: str, message_id: str | None) -> None:
     student = _student(db, channel, sender_id)
-    gesprek = repo.get_session(db, session_id) if session_id else None
+    gesprek = None
+    if session_id:
+        try:
+            gesprek = repo.session_of(db, student, session_id)
+        except (repo.ForeignSession, repo.NotFound):
+            gesprek = None  # never lose a flag: keep it on the student, without the session
     for signal in signals:
         flag = repo.save_flag(db, student, gesprek, signal["category"], signal["evidence"],
-                              text, message_id)
+                              text, message_id, severity=signal.get("severity"))
         if flag is not None:  # None: this message was flagged before (a replay)
             notify.enqueue(db, flag)
 
 
-def _op_set_status(db, session_id: int, status: str, step: str | None = None) -> None:
-    repo.set_session_status(db, repo.get_session(db, session_id), status, step=step)
+def _op_set_status(db, channel: str, sender_id: str, session_id: int, status: str,
+                   step: str | None = None) -> None:
+    student = _student(db, channel, sender_id)
+    repo.set_session_status(db, repo.session_of(db, student, session_id), status, step=step)
 
 
 def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
                          plan: dict[str, Any]) -> None:
     student = _student(db, channel, sender_id)
-    gesprek = repo.get_session(db, session_id)
+    gesprek = repo.session_of(db, student, session_id)
     when = plan.get("when_date")
     repo.save_action_plan(
         db, student, gesprek, what=plan.get("what"), who=plan.get("who"), how=plan.get("how"),

@@ -60,6 +60,7 @@ _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’`´\-][^\W_]+)*|[^\w\s]", re.UNICODE)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 _KERN_GROUP = re.compile(r"\(\?P<kern>")
+MIN_MASKED_WORDS = 3  # fewer words left around a figure of speech: the model stays silent
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 
 
@@ -71,6 +72,10 @@ class Signal:
     severity: str  # "urgent" | "attention" | "info" (from bot.taxonomy)
     evidence: str  # the words of the message that triggered it, exactly as typed
     span: tuple[int, int] = field(default=(0, 0), compare=False)  # evidence offsets in the text
+    # "rules" or "model" (bot.signal_model); a crisis the model is unsure about has severity
+    # "attention" and unsure=True: the coach asks one check question before the crisis reply.
+    source: str = field(default="rules", compare=False)
+    unsure: bool = field(default=False, compare=False)
 
 
 class RulesError(ValueError):
@@ -379,8 +384,9 @@ class Detector:
     """Detects signals with the rules from one file; reloads the file when it changes."""
 
     def __init__(self, path: Path | str | None = None, *, nlp: Any = None,
-                 use_nlp: bool = True) -> None:
+                 use_nlp: bool = True, use_model: bool = False) -> None:
         self.path = Path(path) if path is not None else SIGNAL_RULES_FILE
+        self.use_model = use_model
         self.last_error: str | None = None  # Dutch message of the last failed (re)load
         self._lock = threading.Lock()
         self._rules: Rules = load_rules(self.path)  # the first load must succeed
@@ -453,6 +459,16 @@ class Detector:
         SpacyNLP already made); then no extra spaCy call is needed."""
         if not isinstance(text, str) or not text.strip():
             return []
+        signals, vetoed, masked = self.rule_view(text, doc)
+        if self.use_model:
+            signals = _with_model(text, signals, vetoed, masked)
+        return signals
+
+    def rule_view(self, text: str, doc: Any = None) -> tuple[list[Signal], set[str], str]:
+        """What the rules make of `text`: their signals; the categories whose explicit phrase
+        they matched but judged figurative, an exception or negated (the model may not
+        overrule that); and the text with figurative expressions masked (what the model
+        scores, so that "ik lag dood van het lachen" cannot raise a flag on its own)."""
         rules = self.rules
         surface = _build_view(_surface_tokens(text), rules.replacements)
         views = [surface]
@@ -466,13 +482,17 @@ class Detector:
         figurative = _spans(rules.figurative, views)
         exempt_tokens = self._exempt_tokens(rules, surface)
         signals: list[Signal] = []
+        vetoed: set[str] = set()
         for cat in rules.categories:
             hit = self._match_category(cat, rules, text, views, surface, figurative,
-                                       exempt_tokens)
+                                       exempt_tokens, vetoed)
             if hit is not None:
                 start, end = hit
                 signals.append(Signal(cat.key, cat.severity, text[start:end], (start, end)))
-        return signals
+        masked = mask_spans(text, figurative)
+        if figurative and len(masked.split()) < MIN_MASKED_WORDS:
+            masked = ""  # little left but the figure of speech: nothing for the model
+        return signals, vetoed - {s.category for s in signals}, masked
 
     @staticmethod
     def _exempt_tokens(rules: Rules, surface: _View) -> set[int]:
@@ -485,7 +505,11 @@ class Detector:
 
     def _match_category(self, cat: _Category, rules: Rules, text: str, views: list[_View],
                         surface: _View, figurative: list[tuple[int, int]],
-                        exempt_tokens: set[int]) -> tuple[int, int] | None:
+                        exempt_tokens: set[int],
+                        vetoed: set[str] | None = None) -> tuple[int, int] | None:
+        """The best evidence span of `cat`, or None. A trigger that matched but was judged
+        figurative, an exception or negated adds the category to `vetoed`: the rules saw the
+        explicit phrase and decided, so the model does not overrule them."""
         if not any(cat.prefilter.search(view.text) for view in views):
             return None
         exceptions: list[tuple[int, int]] | None = None
@@ -500,19 +524,81 @@ class Detector:
                             and not (span[0] == best[0] and span[1] > best[1]):
                         continue  # we already have an earlier (or longer) piece of evidence
                     if _overlaps(span, figurative):
+                        if vetoed is not None:
+                            vetoed.add(cat.key)
                         continue
                     if exceptions is None:
                         exceptions = _spans(cat.exceptions, views)
                     if _overlaps(span, exceptions):
+                        if vetoed is not None:
+                            vetoed.add(cat.key)
                         continue
                     if trig.negatable and cat.negation_window:
                         kern = m.start("kern") if "kern" in trig.regex.groupindex \
                             and m.start("kern") >= 0 else m.start()
                         anchor = view.original_span(kern, m.end())[0]
                         if _negated(anchor, surface, rules, cat.negation_window, exempt_tokens):
+                            if vetoed is not None:
+                                vetoed.add(cat.key)
                             continue
                     best = span
         return best
+
+
+def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` without the given spans (figurative expressions): what the model scores."""
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start >= last:
+            out.append(text[last:start])
+            last = end
+        else:
+            last = max(last, end)
+    out.append(text[last:])
+    return " ".join("".join(out).split())
+
+
+def _with_model(text: str, signals: list[Signal], vetoed: set[str],
+                masked: str) -> list[Signal]:
+    """Rules ∪ model: the model adds what the rules missed (never removes a rule's find),
+    except where the rules matched an explicit phrase and judged it figurative or negated
+    (`vetoed`). Figurative expressions are masked before the model scores the text ("ik lag
+    dood van het lachen" -> "ik ... "), so they cannot raise a flag on their own.
+    Crisis below the alarm threshold but in the unsure band becomes an unsure signal."""
+    from bot.signal_model import get_model
+
+    model = get_model()
+    if model is None:
+        return signals
+    found = {s.category for s in signals}
+    if not masked.strip():
+        return signals
+    scores = model.scores(masked)
+    added: list[Signal] = []
+
+    def located(category: str, severity: str, unsure: bool = False) -> Signal:
+        evidence = model.evidence(masked, category)
+        start = text.find(evidence)
+        if start < 0:  # masking changed the spacing: point at the whole message
+            evidence, start = text.strip()[:200], text.find(text.strip()[:200])
+        return Signal(category, severity, evidence, (start, start + len(evidence)),
+                      source="model", unsure=unsure)
+
+    for category, score in scores.items():
+        if category in found or category in vetoed:
+            continue
+        severity = FLAG_BY_KEY[category].severity
+        if score >= model.thresholds.alarm[category]:
+            added.append(located(category, severity))
+        elif category == "crisis" and score >= model.thresholds.crisis_unsure:
+            added.append(located(category, "attention", unsure=True))
+    if not added:
+        return signals
+    merged = signals + added
+    merged.sort(key=lambda s: (s.unsure, _SEVERITY_RANK[s.severity], _CATEGORY_RANK[s.category]))
+    return merged
 
 
 def _spans(regexes: Sequence[re.Pattern[str]], views: list[_View]) -> list[tuple[int, int]]:
@@ -556,7 +642,8 @@ def get_detector() -> Detector:
         with _default_lock:
             if _default is None:
                 use_nlp = os.environ.get("LOOPBAANCOACH_SIGNALS_NLP", "1") != "0"
-                _default = Detector(SIGNAL_RULES_FILE, use_nlp=use_nlp)
+                use_model = os.environ.get("LOOPBAANCOACH_SIGNALS_MODEL", "1") != "0"
+                _default = Detector(SIGNAL_RULES_FILE, use_nlp=use_nlp, use_model=use_model)
     return _default
 
 

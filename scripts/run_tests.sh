@@ -28,6 +28,8 @@ section "rasa data validate"
   --fail-on-warnings || failed+=("rasa data validate")
 
 section "rasa test (end-to-end test conversations)"
+# endpoints.yml names the action-server secret; `rasa test core` runs no actions.
+export ACTION_SERVER_SECRET="${ACTION_SERVER_SECRET:-not-used-by-rasa-test}"
 rm -rf var/test/rasa
 .venv/bin/rasa test core --model models/loopbaancoach.tar.gz --stories tests/stories \
   --fail-on-prediction-errors --out var/test/rasa || failed+=("rasa test")

@@ -1,15 +1,16 @@
-"""Make docs/screenshot.png: a real conversation in the student web chat (headless Chromium,
-real Rasa + action server + portal)."""
+"""Make docs/screenshot.png: a real conversation in the student web chat (Playwright driving
+the system's headless Chromium, real Rasa + action server + portal)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bot.devbrowser import Browser
+from bot.devbrowser import chromium_page, type_and_send
 from bot.devservers import ROOT, Servers, free_port, isolated_env, upgrade_database, wait_until_up
 
 TURNS = [("ja", "Welke ervaring"),
@@ -20,13 +21,17 @@ BOT = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).join('
 
 
 async def drive(url: str, out: Path) -> None:
-    async with Browser(width=430, height=900) as browser:
-        await browser.goto(f"{url}/chat")
-        await browser.wait_for(f"{BOT}.includes('Zullen we beginnen?')")
+    async with chromium_page(width=430, height=900) as page:
+        await page.goto(f"{url}/chat")
+        # Functions, not bare expressions: the page's CSP forbids `eval`.
+        await page.wait_for_function(f"() => {BOT}.includes('Zullen we beginnen?')",
+                                     timeout=60_000)
         for text, expected in TURNS:
-            await browser.type_and_send(text)
-            await browser.wait_for(f"{BOT}.includes({expected!r})")
-        await browser.screenshot(out)
+            await type_and_send(page, text)
+            await page.wait_for_function(f"() => {BOT}.includes({json.dumps(expected)})",
+                                         timeout=60_000)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(out))
 
 
 def main() -> int:

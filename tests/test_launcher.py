@@ -30,6 +30,14 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p, pp in (line.split() for line in out.splitlines()[1:]) if int(pp) == pid]
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def test_run_starts_all_three_and_ctrl_c_stops_them(tmp_path) -> None:
     if not MODEL.exists():
         pytest.fail("No trained model: run `make test`.")
@@ -57,6 +65,27 @@ def test_run_starts_all_three_and_ctrl_c_stops_them(tmp_path) -> None:
     assert any("Loopbaancoach" in r.get("text", "") for r in replies)
     health = http_json("GET", f"http://127.0.0.1:{ports['PORTAL_PORT']}/health")
     assert health["status"] == "ok" and health["database"] == "ok"
+    # Rasa's API wants the token the launcher generated under var/
+    token = (tmp_path / "rasa_api_token").read_text().strip()
+    with pytest.raises(Exception, match="401"):
+        http_json("GET", f"http://127.0.0.1:{ports['RASA_PORT']}/conversations/x/tracker")
+    http_json("GET", f"http://127.0.0.1:{ports['RASA_PORT']}/status?token={token}")
+    # a crashed action server is restarted, and /health shows it
+    actions = next(pid for pid in children if "bot.action_server" in _cmdline(pid))
+    os.kill(actions, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        processes = http_json("GET", f"http://127.0.0.1:{ports['PORTAL_PORT']}/health")[
+            "processes"]
+        if processes["actions"]["restarts"] >= 1 and processes["actions"]["state"] == "up":
+            break
+        time.sleep(0.5)
+    assert processes["actions"]["restarts"] == 1 and processes["actions"]["state"] == "up"
+    assert processes["rasa"]["state"] == "up" and processes["rasa"]["restarts"] == 0
+    replies = http_json("POST", f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+                        {"sender": "launcher-test-2", "message": "hoi"})
+    assert any("Loopbaancoach" in r.get("text", "") for r in replies)
+    children = _children(launcher.pid)
     launcher.send_signal(signal.SIGINT)
     rest = launcher.communicate(timeout=60)[0]
     assert launcher.returncode == 0, rest

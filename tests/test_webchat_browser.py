@@ -1,74 +1,216 @@
-"""The student web chat in a real browser (headless Chromium): a student types, the coach
-answers through the portal and the real Rasa server; a failed send keeps the typed text."""
+"""The student web chat in a real browser (Playwright driving Debian's headless Chromium):
+a student types, the coach answers through the portal and the real Rasa server; a failed
+send keeps the typed text; on a shared school computer "Nieuw gesprek" and an idle expiry
+forget the chat id, so the next student sees and continues nothing of the previous one; the
+page works under its Content-Security-Policy (no inline script) and shows every text as
+text, never as HTML."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import json
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from playwright.async_api import ConsoleMessage, Page, Request
 
-from bot.devbrowser import Browser, find_chromium
-from bot.devservers import ROOT, free_port, wait_until_up
+from bot.devbrowser import chromium_page, find_chromium, type_and_send
+from bot.devservers import ROOT, free_port, isolated_env
 from tests.conftest import service_missing
-
-pytestmark = pytest.mark.rasa
+from tests.portal_helpers import running_portal
 
 BUBBLES = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).join('\\n')"
-
-
-@contextmanager
-def running_portal(env: dict[str, str], rasa_url: str) -> Iterator[str]:
-    """The portal as `make run` starts it, talking to Rasa at `rasa_url`; yields its URL."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bot.portal", "--host", "127.0.0.1",
-                                "--port", str(port)], cwd=ROOT, env=dict(env, RASA_URL=rasa_url),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", [process], timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+MINE = "[...document.querySelectorAll('.msg.me')].map(e => e.textContent)"
+CHAT_ID = "JSON.parse(sessionStorage.getItem('loopbaancoach-chat') || 'null')"
+WAIT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def portal(servers):
+def portal(servers) -> Iterator[str]:
     with running_portal(servers.env, servers.rasa_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def quick_idle_portal(servers) -> Iterator[str]:
+    """A portal whose chat forgets its id after 3 seconds without activity."""
+    with running_portal(servers.env, servers.rasa_url, PORTAL_CHAT_IDLE_MINUTES="0.05") as url:
+        yield url
+
+
+@pytest.fixture
+def rasa_down(tmp_path) -> Iterator[str]:
+    """A portal whose Rasa is down (nothing listens on its port); needs no model."""
+    with running_portal(isolated_env(tmp_path), f"http://127.0.0.1:{free_port()}") as url:
         yield url
 
 
 @pytest.fixture
 def chromium() -> None:
     if find_chromium() is None:
-        service_missing("Chromium", FileNotFoundError("chromium"))
+        service_missing("Chromium (make test installs it: scripts/ensure_chromium.sh)",
+                        FileNotFoundError("chromium"))
 
 
-async def test_student_chats_in_the_browser(portal, chromium, tmp_path) -> None:
-    async with Browser() as browser:
-        await browser.goto(f"{portal}/chat")
-        await browser.wait_for(f"{BUBBLES}.includes('Zullen we beginnen?')")
-        await browser.type_and_send("ja")
-        await browser.wait_for(f"{BUBBLES}.includes('Welke ervaring')")
-        await browser.type_and_send("ik heb stage gelopen bij een dierenarts")
-        await browser.wait_for(f"{BUBBLES}.includes('Wat was jouw rol')")
-        mine = await browser.evaluate(
-            "[...document.querySelectorAll('.msg.me')].map(e => e.textContent)")
-        assert mine == ["ja", "ik heb stage gelopen bij een dierenarts"]
-        await browser.screenshot(ROOT / "var" / "test" / "webchat.png")
+class Console:
+    """What the page reports: console messages and uncaught errors."""
+
+    def __init__(self, page: Page) -> None:
+        self.lines: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.lines.append(f"pageerror: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        self.lines.append(f"{message.type}: {message.text}")
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.lines if "Content Security Policy" in line]
 
 
-async def test_typed_text_survives_a_failed_send(servers, chromium, tmp_path) -> None:
-    down = f"http://127.0.0.1:{free_port()}"  # Rasa is "down"
-    with running_portal(servers.env, down) as url:
-        async with Browser() as browser:
-            await browser.goto(f"{url}/chat")
-            await browser.wait_for("document.querySelector('.msg.fout') !== null")
-            await browser.type_and_send("mijn stage was bij de bakker")
-            await browser.wait_for(
-                "document.getElementById('bericht').value === 'mijn stage was bij de bakker'")
-            errors = await browser.evaluate(
-                "[...document.querySelectorAll('.msg.fout')].map(e => e.textContent)")
-            assert any("probeer het zo opnieuw" in e for e in errors)
+@pytest.fixture
+async def page(chromium) -> AsyncIterator[Page]:
+    async with chromium_page() as page:
+        yield page
+
+
+async def wait_for(page: Page, expression: str, timeout: float = WAIT_MS) -> None:
+    # As a function, not a bare expression: Playwright would `eval` that in the page, which
+    # the page's CSP (rightly) refuses.
+    await page.wait_for_function(f"() => ({expression})", timeout=timeout)
+
+
+async def bot_says(page: Page, words: str) -> None:
+    await wait_for(page, f"{BUBBLES}.includes({json.dumps(words)})")
+
+
+@pytest.mark.rasa
+async def test_student_chats_in_the_browser_under_the_csp(portal, page) -> None:
+    console = Console(page)
+    response = await page.goto(f"{portal}/chat")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    await bot_says(page, "Zullen we beginnen?")  # chat.js runs: the CSP lets the file through
+    await type_and_send(page, "ja")
+    await bot_says(page, "Welke ervaring")
+    await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
+    await bot_says(page, "Wat was jouw rol")
+    assert await page.evaluate(MINE) == ["ja", "ik heb stage gelopen bij een dierenarts"]
+    assert console.csp_violations() == [] and not any("pageerror" in x for x in console.lines)
+    await page.screenshot(path=str(ROOT / "var" / "test" / "webchat.png"))
+
+
+async def test_typed_text_survives_a_failed_send(rasa_down, page) -> None:
+    sent: list[dict] = []
+
+    def remember(request: Request) -> None:
+        if request.url.endswith("/chat/bericht"):
+            sent.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", remember)
+    await page.goto(f"{rasa_down}/chat")
+    await wait_for(page, "document.querySelector('.msg.fout') !== null")
+    await type_and_send(page, "mijn stage was bij de bakker")
+    await wait_for(page, "document.getElementById('bericht').value === "
+                         "'mijn stage was bij de bakker'")
+    errors = await page.evaluate(
+        "[...document.querySelectorAll('.msg.fout')].map(e => e.textContent)")
+    assert any("probeer het zo opnieuw" in e for e in errors)
+    await type_and_send(page, "mijn stage was bij de bakker")  # the retry
+    await wait_for(page, "document.querySelectorAll('.msg.fout').length === 3")
+    first, retry = [m for m in sent if m["bericht"] == "mijn stage was bij de bakker"]
+    assert first["bericht_id"] == retry["bericht_id"]  # Rasa stores a retried message once
+    assert first["afzender"] == retry["afzender"]
+
+
+async def test_the_page_runs_only_its_own_script(rasa_down, page) -> None:
+    """The CSP is enforced: an injected inline script does not run and is reported, while
+    the page's own script (a file) works."""
+    console = Console(page)
+    await page.goto(f"{rasa_down}/chat")
+    await wait_for(page, "document.querySelector('.msg.fout') !== null")  # chat.js ran
+    assert console.csp_violations() == []
+    violations = await page.evaluate("""() => new Promise(resolve => {
+        const seen = [];
+        document.addEventListener('securitypolicyviolation',
+                                  e => seen.push(e.violatedDirective));
+        const s = document.createElement('script');
+        s.textContent = 'window.__inline = 1';
+        document.body.appendChild(s);
+        const b = document.createElement('button');
+        b.setAttribute('onclick', 'window.__handler = 1');
+        document.body.appendChild(b);
+        b.click();
+        setTimeout(() => resolve(seen), 300);
+    })""")
+    assert await page.evaluate("window.__inline === undefined && window.__handler === undefined")
+    assert violations and all(v.startswith("script-src") for v in violations)
+    assert console.csp_violations()  # and the browser says so
+
+
+async def test_text_is_shown_as_text_never_as_html(rasa_down, page) -> None:
+    """What a student types and what the coach answers (which may quote the student) are
+    shown literally: no element, no script, no markup is made from them."""
+    tricky = '<img src=x onerror="window.__xss=1"> <b>vet</b> **ook vet** &amp;'
+
+    async def answer(route) -> None:  # noqa: ANN001 - a reply as Rasa could give it
+        await route.fulfill(status=200, content_type="application/json",
+                            body=json.dumps({"antwoorden": [f"Je vertelde: “{tricky}”"]}))
+
+    await page.goto(f"{rasa_down}/chat")
+    await wait_for(page, "document.querySelector('.msg.fout') !== null")
+    await page.route("**/chat/bericht", answer)
+    await type_and_send(page, tricky)
+    await bot_says(page, "Je vertelde")
+    assert await page.evaluate(MINE) == [tricky]
+    assert tricky in await page.evaluate(BUBBLES)
+    assert await page.evaluate("document.querySelectorAll('#gesprek *:not(.msg)').length") == 0
+    assert await page.evaluate("window.__xss === undefined")
+
+
+@pytest.mark.rasa
+async def test_new_conversation_forgets_the_previous_student(portal, page) -> None:
+    """Student A chats and leaves with "Nieuw gesprek"; student B in the same browser sees
+    nothing of A, gets a new random id, and "wat heb ik ontdekt" tells B nothing of A (with
+    A's id it would go back to A's open question)."""
+    await page.goto(f"{portal}/chat")
+    await bot_says(page, "Zullen we beginnen?")
+    first = await page.evaluate(CHAT_ID)
+    await type_and_send(page, "ja")
+    await bot_says(page, "Welke ervaring")
+    await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
+    await bot_says(page, "Wat was jouw rol")
+
+    await page.get_by_role("button", name="Nieuw gesprek").click()
+    await wait_for(page, "document.querySelectorAll('.msg.me').length === 0")
+    await bot_says(page, "Zullen we beginnen?")
+    screen = await page.evaluate("document.getElementById('gesprek').textContent")
+    assert "dierenarts" not in screen and "Wat was jouw rol" not in screen
+    second = await page.evaluate(CHAT_ID)
+    assert second["id"] != first["id"] and len(second["id"]) == 32
+    assert await page.evaluate("localStorage.length") == 0
+
+    await type_and_send(page, "wat heb ik ontdekt")
+    await bot_says(page, "ontdekt")
+    replies = await page.evaluate(BUBBLES)
+    assert "nog niks ontdekt" in replies
+    assert "dierenarts" not in replies and "Wat was jouw rol" not in replies
+
+
+@pytest.mark.rasa
+async def test_an_idle_chat_is_forgotten(quick_idle_portal, page) -> None:
+    """After PORTAL_CHAT_IDLE_MINUTES without activity (here 3 s) the chat leaves the screen
+    and the id is forgotten; the next student starts fresh."""
+    await page.goto(f"{quick_idle_portal}/chat")
+    await bot_says(page, "Zullen we beginnen?")
+    first = await page.evaluate(CHAT_ID)
+    await type_and_send(page, "ja")
+    await bot_says(page, "Welke ervaring")
+    await wait_for(page, "document.querySelectorAll('.msg.me').length === 0", timeout=20_000)
+    await wait_for(page, "document.getElementById('gesprek').textContent.includes('stil')")
+    await bot_says(page, "Zullen we beginnen?")
+    assert "Welke ervaring" not in await page.evaluate(BUBBLES)
+    second = await page.evaluate(CHAT_ID)
+    assert second["id"] != first["id"] and not second["gebruikt"]
+    # A reload after the expiry does not bring the old id back either.
+    await page.reload()
+    await bot_says(page, "Zullen we beginnen?")
+    assert (await page.evaluate(CHAT_ID))["id"] != first["id"]

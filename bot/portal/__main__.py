@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.config import settings
+from bot.portal import security
 from bot.portal.app import create_app
 
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=cfg.portal_port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    security.hide_server_banner()
     web.run_app(create_app(), host=args.host, port=args.port, access_log=None,
                 print=lambda *_: None)
 

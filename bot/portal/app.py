@@ -11,8 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import __version__
-from bot.portal import chat
+from bot.portal import chat, security
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -31,15 +30,30 @@ def _database_status() -> dict[str, Any]:
         return {"database": "ok", "notifications": notify.problems(db)}
 
 
+def _process_status() -> dict[str, Any]:
+    """What `make run`'s launcher reports about its processes (state, restarts)."""
+    import json
+
+    from bot.launcher import status_file
+
+    try:
+        return json.loads(status_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 async def health(request: web.Request) -> web.Response:
-    """200 while the portal is up; also reports the database and failed notifications."""
+    """200 while the portal is up; also reports the database, failed notifications and the
+    processes `make run` supervises (restarts included)."""
     try:
         status = await _blocking(_database_status)
     except Exception as exc:  # reported, not raised: the portal itself is up
         status = {"database": f"error: {type(exc).__name__}"}
+    processes = _process_status()
+    if processes:
+        status["processes"] = processes
     return web.json_response({
         "status": "ok",
-        "version": __version__,
         **status,
         "uptime_s": round(time.monotonic() - request.app[STARTED_KEY], 1),
     })
@@ -67,6 +81,7 @@ async def _jobs_loop(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(run_jobs: bool = True) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
+    security.setup(app)
     app[STARTED_KEY] = time.monotonic()
     app[JOBS_KEY] = run_jobs
     app.router.add_get("/health", health)

@@ -1,72 +1,136 @@
 """Student web chat: a page at /chat and a small proxy to Rasa's REST channel, so the browser
 only talks to the portal. Errors come back as short Dutch messages; the page keeps the
-student's text when sending fails, so nothing typed is lost."""
+student's text when sending fails, so nothing typed is lost.
+
+The page is made for shared school computers: its chat id is random (crypto.getRandomValues),
+lives only in the tab (sessionStorage), is forgotten after PORTAL_CHAT_IDLE_MINUTES without
+activity, and "Nieuw gesprek" forgets it at once and clears the screen."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from bot.config import settings
+from bot.portal.security import error
 
 log = logging.getLogger(__name__)
-PAGE = Path(__file__).parent / "static" / "chat.html"
-MAX_MESSAGE_CHARS = 2000
+STATIC = Path(__file__).parent / "static"
+PAGE = STATIC / "chat.html"
+ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SESSION_KEY = web.AppKey("rasa_session", aiohttp.ClientSession)
+DEFAULT_IDLE_MINUTES = 30.0
+
+UNREADABLE = "Dit bericht kon ik niet lezen."
+UNREACHABLE = ("De coach is even niet bereikbaar. Je bericht staat nog klaar: "
+               "probeer het zo opnieuw.")
+REFUSED = "De coach kon dit bericht niet lezen. Pas het aan en probeer het opnieuw."
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"fout": message}, status=status)
+def idle_minutes() -> float:
+    """PORTAL_CHAT_IDLE_MINUTES: after this long without activity the page forgets its chat id
+    (default 30; fractions allowed, e.g. 0.05 = 3 seconds for tests)."""
+    raw = os.environ.get("PORTAL_CHAT_IDLE_MINUTES", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_IDLE_MINUTES
+    except ValueError as exc:
+        raise SystemExit(f"PORTAL_CHAT_IDLE_MINUTES must be a number, got {raw!r}") from exc
+    return value if value > 0 else DEFAULT_IDLE_MINUTES
 
 
-async def page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(PAGE, headers={"Cache-Control": "no-cache"})
+def render_page() -> str:
+    """chat.html with this installation's settings in data attributes (numbers only)."""
+    return (PAGE.read_text(encoding="utf-8")
+            .replace("{{idle_minutes}}", f"{idle_minutes():g}")
+            .replace("{{max_chars}}", str(settings().max_message_chars)))
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=render_page(), content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def asset(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache",
+                                                    "Content-Type": ASSETS[name]})
+
+
+def _parse(body: Any) -> tuple[str, str, str | None] | web.Response:
+    """(sender, message, message id) from the page's JSON, or the Dutch 4xx to answer."""
+    if not isinstance(body, dict):
+        return error(400, UNREADABLE)
+    sender, message = body.get("afzender"), body.get("bericht")
+    message_id = body.get("bericht_id")
+    if not isinstance(sender, str) or not SENDER_RE.match(sender):
+        return error(400, "Je chat-id klopt niet. Laad de pagina opnieuw.")
+    if not isinstance(message, str) or not message.strip():
+        return error(400, "Typ eerst een bericht.")
+    limit = settings().max_message_chars
+    if len(message.strip()) > limit:
+        return error(413, f"Je bericht is te lang. Houd het korter dan {limit} tekens.")
+    if message_id is not None and (not isinstance(message_id, str)
+                                   or not MESSAGE_ID_RE.match(message_id)):
+        return error(400, UNREADABLE)
+    return sender, message.strip(), message_id
 
 
 async def send(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "Dit bericht kon ik niet lezen.")
-    if not isinstance(body, dict):
-        return _error(400, "Dit bericht kon ik niet lezen.")
-    sender, message = body.get("afzender"), body.get("bericht")
-    if not isinstance(sender, str) or not SENDER_RE.match(sender):
-        return _error(400, "Je chat-id klopt niet. Laad de pagina opnieuw.")
-    if not isinstance(message, str) or not message.strip():
-        return _error(400, "Typ eerst een bericht.")
-    if len(message) > MAX_MESSAGE_CHARS:
-        return _error(413, "Je bericht is te lang. "
-                           f"Houd het korter dan {MAX_MESSAGE_CHARS} tekens.")
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
+        return error(400, UNREADABLE)
+    parsed = _parse(body)
+    if isinstance(parsed, web.Response):
+        return parsed
+    sender, message, message_id = parsed
+    payload: dict[str, str] = {"sender": f"web-{sender}", "message": message}
+    if message_id:
+        payload["message_id"] = message_id  # a retry of the same message is stored once
     url = f"{settings().rasa_url}/webhooks/rest/webhook"
     try:
-        async with request.app[SESSION_KEY].post(
-            url, json={"sender": f"web-{sender}", "message": message.strip()}
-        ) as response:
+        async with request.app[SESSION_KEY].post(url, json=payload) as response:
+            if 400 <= response.status < 500:
+                # Rasa refused the request (its own checks); its reason is for developers.
+                log.warning("chat.rasa_refused", extra={"status": response.status})
+                return error(400, REFUSED)
             if response.status != 200:
-                raise aiohttp.ClientResponseError(response.request_info, (), status=response.status)
-            replies = await response.json()
-    except (aiohttp.ClientError, TimeoutError) as exc:
+                raise aiohttp.ClientResponseError(response.request_info, (),
+                                                  status=response.status)
+            replies = await response.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ValueError) as exc:
+        # asyncio.TimeoutError is not the builtin TimeoutError before Python 3.11.
         log.warning("chat.rasa_unreachable", extra={"error": type(exc).__name__})
-        return _error(503, "De coach is even niet bereikbaar. Je bericht staat nog klaar: "
-                           "probeer het zo opnieuw.")
-    texts = [r["text"] for r in replies if isinstance(r, dict) and r.get("text")]
+        return error(503, UNREACHABLE)
+    if not isinstance(replies, list):
+        log.warning("chat.rasa_unexpected_reply", extra={"type": type(replies).__name__})
+        return error(503, UNREACHABLE)
+    texts = [r["text"] for r in replies
+             if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]]
     return web.json_response({"antwoorden": texts})
 
 
 async def _client(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
-    app[SESSION_KEY] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+    # Rasa gives up on a slow action server after action_timeout_s and answers politely;
+    # a few seconds more than that is the longest a student waits.
+    timeout = aiohttp.ClientTimeout(total=settings().action_timeout_s + 5)
+    app[SESSION_KEY] = aiohttp.ClientSession(timeout=timeout)
     yield
     await app[SESSION_KEY].close()
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/chat", page)
+    app.router.add_get(r"/static/{name:chat\.(?:js|css)}", asset)
     app.router.add_post("/chat/bericht", send)
     app.cleanup_ctx.append(_client)

@@ -51,6 +51,9 @@ def _setup_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # Deleted rows (a student's words after "verwijder mijn gegevens") are overwritten
+        # on disk instead of lingering in free pages.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -113,3 +116,13 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def checkpoint() -> None:
+    """SQLite in WAL mode: move the WAL into the database file and truncate it, so that
+    overwritten (secure_delete) pages leave no older copy behind in the WAL."""
+    engine = get_engine()
+    if engine.url.get_backend_name() != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

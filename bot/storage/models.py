@@ -325,3 +325,20 @@ class AuditLog(Base):
     object_type = Column(String(50))
     object_id = Column(String(100))
     detail = Column(JSON)
+
+
+class TrackerDeletion(Base):
+    """A student's request to delete their conversation from Rasa's tracker store.
+
+    Persisted so that it survives restarts; the Rasa process carries it out under the
+    conversation's lock (bot.rasa_plugins) and retries until done. Holds no message content."""
+
+    __tablename__ = "tracker_deletions"
+    __table_args__ = (Index("ix_tracker_deletions_pending", "done_at"),)
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(200), nullable=False)
+    requested_at = _created()
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(String(200))
+    done_at = Column(UTCDateTime())

@@ -30,6 +30,7 @@ from bot.storage.models import (
     Notification,
     Session,
     Student,
+    TrackerDeletion,
 )
 from bot.storage.portal import (  # noqa: F401  (re-exported for the portal)
     ClassCounts,
@@ -129,6 +130,18 @@ def start_session(db: DbSession, student: Student, channel: str, level: str | No
                       status="active", started_at=now, updated_at=now)
     db.add(session)
     db.flush()
+    return session
+
+
+class ForeignSession(PermissionError):
+    """A write names a session of another student (e.g. a forged `sessie_id` slot)."""
+
+
+def session_of(db: DbSession, student: Student, session_id: int) -> Session:
+    """The student's own session `session_id`; ForeignSession when it is someone else's."""
+    session = get_session(db, session_id)
+    if session.student_id != student.id:
+        raise ForeignSession(f"session {session_id} does not belong to student {student.id}")
     return session
 
 
@@ -314,15 +327,19 @@ def _flag(db: DbSession, message_id: str, category: str) -> Flag | None:
 
 
 def save_flag(db: DbSession, student: Student, session: Session | None, category: str,
-              evidence: str | None, text: str | None, message_id: str | None) -> Flag | None:
-    """A new open flag (severity from the taxonomy); None when this message already has a flag
-    of this category. Unknown category: ValueError."""
+              evidence: str | None, text: str | None, message_id: str | None,
+              severity: str | None = None) -> Flag | None:
+    """A new open flag (severity from the taxonomy, or lower: an unsure crisis is a crisis
+    flag of severity attention); None when this message already has a flag of this
+    category. Unknown category or severity: ValueError."""
     if category not in FLAG_BY_KEY:
         raise ValueError(f"unknown flag category: {category!r}")
+    _check(severity, ("urgent", "attention", "info"), "severity")
     if message_id is not None and _flag(db, message_id, category) is not None:
         return None
     row = Flag(student=student, session_id=session.id if session else None,
-               category=category, severity=FLAG_BY_KEY[category].severity, evidence=evidence,
+               category=category, severity=severity or FLAG_BY_KEY[category].severity,
+               evidence=evidence,
                excerpt=text[:EXCERPT_CHARS] if text else None, message_id=message_id,
                status="open", student_declined=False)
     if message_id is None:
@@ -331,6 +348,13 @@ def save_flag(db: DbSession, student: Student, session: Session | None, category
         return row
     flag, inserted = _insert_once(db, row, lambda: _flag(db, message_id, category))
     return flag if inserted else None
+
+
+def flag_categories_of_session(db: DbSession, student: Student, session_id: int) -> set[str]:
+    """Categories of the flags raised in one of the student's sessions."""
+    session = session_of(db, student, session_id)
+    return set(db.execute(select(Flag.category).where(Flag.session_id == session.id))
+               .scalars())
 
 
 def mark_declined_contact(db: DbSession, student: Student, message_id: str) -> list[Flag]:
@@ -393,3 +417,32 @@ def delete_student_data(db: DbSession, student: Student, actor: str) -> dict[str
     db.flush()
     db.expire_all()
     return counts
+
+
+# --- tracker deletions ---------------------------------------------------------------------
+
+
+def request_tracker_deletion(db: DbSession, sender_id: str) -> TrackerDeletion:
+    row = TrackerDeletion(sender_id=sender_id, attempts=0)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def pending_tracker_deletions(db: DbSession, limit: int = 50) -> list[TrackerDeletion]:
+    return list(db.execute(
+        select(TrackerDeletion).where(TrackerDeletion.done_at.is_(None))
+        .order_by(TrackerDeletion.id).limit(limit)
+    ).scalars())
+
+
+def finish_tracker_deletion(db: DbSession, deletion_id: int, error: str | None = None) -> None:
+    row = db.get(TrackerDeletion, deletion_id)
+    if row is None:
+        return
+    row.attempts = (row.attempts or 0) + 1
+    if error is None:
+        row.done_at = utcnow()
+        row.last_error = None
+    else:
+        row.last_error = error[:200]

@@ -17,8 +17,6 @@ from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
 @pytest.fixture
 def svc(storage: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SPOOL_FILE", str(tmp_path / "spool.jsonl"))
-    # the Rasa tracker store is not part of these tests
-    monkeypatch.setattr(service.tracker_purge, "purge_later", lambda sender_id: None)
     return storage
 
 
@@ -62,8 +60,9 @@ def test_a_whole_conversation(svc: str) -> None:
     assert service.decline_contact(channel="rest", sender_id="u1", message_id="m4")
     assert _count(Flag, Flag.student_declined.is_(True)) == 1
 
-    assert service.set_status(session_id=sid, status="paused")
-    assert service.set_status(session_id=sid, status="active", step="vooruitkijken")
+    assert service.set_status(channel="rest", sender_id="u1", session_id=sid, status="paused")
+    assert service.set_status(channel="rest", sender_id="u1", session_id=sid, status="active",
+                              step="vooruitkijken")
     plan = {"what": "bellen met de bakker", "who": "ik", "how": "telefoon",
             "when_text": "maandag", "when_date": "2026-12-01", "obstacle": None,
             "solution": None}
