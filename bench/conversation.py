@@ -42,6 +42,28 @@ async def _load(url: str, messages: list[str], students: int) -> tuple[float, li
         return time.perf_counter() - start, latencies
 
 
+async def _with_huge_messages(url: str, students: int, huge: int) -> list[float]:
+    """Greeting latency of `students` while `huge` clients each send 100 KB messages."""
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    async def flood(session: aiohttp.ClientSession) -> None:
+        sender = f"flood-{uuid.uuid4().hex[:8]}"
+        while not stop.is_set():
+            async with session.post(url, json={"sender": sender,
+                                               "message": "woord " * 17_000}) as response:
+                await response.read()
+
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        floods = [asyncio.create_task(flood(session)) for _ in range(huge)]
+        await asyncio.gather(*(_student(session, url, ["hoi"] * 5, latencies)
+                               for _ in range(students)))
+        stop.set()
+        await asyncio.gather(*floods)
+    return latencies
+
+
 def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = isolated_env(Path(tmp))
@@ -62,5 +84,15 @@ def run() -> None:
             print_table(["workload", "students", "messages", "msg/s", "p50 ms", "p95 ms"], rows)
             ratio = rows[1][3] / rows[0][3]
             print(f"conversation / greeting throughput ratio: {ratio:.2f}")
+            # Issue 9: a 100 KB message must leave other students' latency unchanged.
+            quiet: list[float] = []
+            asyncio.run(_load(url, ["hoi"] * 5, 4))  # warm
+            for _ in range(2):
+                quiet += asyncio.run(_load(url, ["hoi"] * 5, 4))[1]
+            busy = asyncio.run(_with_huge_messages(url, 4, 2))
+            print_table(["greeting latency, 4 students", "p50 ms", "p95 ms"], [
+                ["alone", percentile(quiet, 50), percentile(quiet, 95)],
+                ["while 2 clients send 100 KB messages", percentile(busy, 50),
+                 percentile(busy, 95)]])
         finally:
             servers.stop()
