@@ -345,3 +345,39 @@ def test_restarting_postgresql_and_redis_loses_nothing(private_cluster: PrivateC
     engine.dispose()
     print(f"\nissue 9: {len(student.sent)} messages sent, {resent} resent, spool replayed "
           f"{replayed}; {'; '.join(outages)}")
+
+
+def test_a_crisis_while_postgresql_is_down_is_answered_and_flagged_later(
+        private_cluster: PrivateCluster) -> None:
+    """Issue 9: with both databases down, a crisis message still gets the crisis reply with
+    the help numbers; its flag is spooled and stored once the database is back."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session as DbSession
+
+    from bot.storage import models as m
+
+    servers, postgres = private_cluster.servers, private_cluster.postgres
+    script = get_script()
+    sender = f"crisis-down-{uuid.uuid4().hex[:8]}"
+    postgres.stop()
+    try:
+        assert servers.say(sender, "ik wil niet meer leven", instance=1) == (
+            script.signal_reply("crisis"))
+    finally:
+        postgres.start()
+    deadline = time.monotonic() + 20
+    spool_file = Path(servers.env["SPOOL_FILE"])
+    while time.monotonic() < deadline and not spool_file.exists():
+        time.sleep(0.2)  # the flag is written in a thread, after the reply
+    _replay_spool_as_the_jobs_do(servers.env)
+    engine = create_engine(servers.env["DATABASE_URL"])
+    try:
+        with DbSession(engine) as db:
+            flags = db.execute(
+                select(m.Flag).join(m.ChannelIdentity,
+                                    m.ChannelIdentity.student_id == m.Flag.student_id)
+                .where(m.ChannelIdentity.sender_id == sender)).scalars().all()
+            assert [(f.category, f.severity, f.excerpt) for f in flags] == [
+                ("crisis", "urgent", "ik wil niet meer leven")]
+    finally:
+        engine.dispose()

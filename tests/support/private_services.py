@@ -62,7 +62,35 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-class PrivatePostgres:
+class _Managed:
+    """A private server as a context manager: started on entry; stopped and removed on exit,
+    also when the test fails or the interpreter exits first (atexit)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        atexit.register(self.close)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            atexit.unregister(self.close)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.close()
+        finally:
+            atexit.unregister(self.close)
+
+
+class PrivatePostgres(_Managed):
     """A PostgreSQL cluster of its own: `start()`, `stop()`, `restart()`, `create_database()`.
 
     The port stays the same across restarts, so the URLs handed out stay valid."""
@@ -178,25 +206,9 @@ class PrivatePostgres:
                 self._kill_postmaster()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PrivatePostgres:
-        atexit.register(self.close)
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            atexit.unregister(self.close)
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            self.close()
-        finally:
-            atexit.unregister(self.close)
 
 
-class PrivateRedis:
+class PrivateRedis(_Managed):
     """A redis-server child process without persistence: `start()`, `stop()`, `restart()`."""
 
     def __init__(self, port: int | None = None) -> None:
@@ -275,19 +287,3 @@ class PrivateRedis:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PrivateRedis:
-        atexit.register(self.close)
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            atexit.unregister(self.close)
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            self.close()
-        finally:
-            atexit.unregister(self.close)
