@@ -149,8 +149,20 @@ class _Context(dict):
         return ""
 
 
+# Student text echoed in a reply must not become markup in channels that render Markdown
+# or HTML (Teams, Mattermost, Rocket.Chat): look-alike characters read the same in every
+# channel, including the plain-text web chat, and a link stops being a link.
+_NEUTRAL = str.maketrans({"<": "‹", ">": "›", "*": "∗", "_": "＿", "`": "ˋ", "[": "［",
+                          "]": "］", "|": "∣", "~": "∼", "#": "＃", "\\": "∖"})
+
+
+def neutralise(text: str) -> str:
+    """`text` without Markdown/HTML meaning (and without clickable links)."""
+    return text.translate(_NEUTRAL).replace("://", "：//")
+
+
 def _quote(value: Any) -> str:
-    text = " ".join(str(value if value is not None else "").split())
+    text = neutralise(" ".join(str(value if value is not None else "").split()))
     return text if len(text) <= MAX_INSERT else text[: MAX_INSERT - 1].rstrip() + "…"
 
 

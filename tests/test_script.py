@@ -95,3 +95,13 @@ def test_validate_command(tmp_path: Path, capsys) -> None:
     broken.write_text("versie: 1\n", encoding="utf-8")
     assert script_mod.validate_main([str(broken)]) == 1
     assert "fout" in capsys.readouterr().err
+
+
+def test_echoed_student_text_is_neutralised_for_markdown_and_html_channels() -> None:
+    from bot.script import neutralise
+
+    echoed = neutralise("<img src=x onerror=alert(1)> **vet** [klik](https://evil.nl) `x` # kop")
+    for markup in ("<", ">", "**", "[", "](", "`", "https://", "# "):
+        assert markup not in echoed
+    assert "vet" in echoed and "klik" in echoed and "evil.nl" in echoed  # still readable
+    assert neutralise("ik hielp bij de kapper, echt leuk!") == "ik hielp bij de kapper, echt leuk!"

@@ -286,12 +286,18 @@ def test_deletion_really_deletes_under_concurrent_messages(fragile) -> None:
         for _ in range(3):
             others.append(fragile.say(f"ander-{uuid.uuid4().hex[:6]}", "hoi"))
 
-    thread = threading.Thread(target=other_student)
-    thread.start()
+    def same_student_again() -> None:
+        time.sleep(0.05)  # arrives while "ja" is being handled: waits for the lock
+        fragile.say(sender, "oké doei")
+        fragile.say(sender, "hallo?")
+
+    threads = [threading.Thread(target=other_student), threading.Thread(target=same_student_again)]
+    for thread in threads:
+        thread.start()
     done = fragile.say(sender, "ja")
     assert done == SCRIPT.text("verwijderen_gedaan")
-    fragile.say(sender, "oké doei")  # right after: must not bring the conversation back
-    thread.join()
+    for thread in threads:
+        thread.join()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         pending = _rows(fragile, m.TrackerDeletion, m.TrackerDeletion.sender_id == sender)
