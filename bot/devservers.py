@@ -149,7 +149,7 @@ class Servers:
         if message_id:
             body["message_id"] = message_id
         replies = http_json("POST", f"{self.url(instance)}/webhooks/rest/webhook", body)
-        return [r.get("text", "") for r in replies]  # type: ignore[union-attr]
+        return [r["text"] for r in replies if r.get("text")]  # type: ignore[union-attr,index]
 
     def post(self, path: str, raw: bytes, instance: int = 0,
              headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -87,11 +87,16 @@ async def answer_without_turn(output_channel: Any, message: Any) -> None:
     lines = script.signal_reply("crisis", None) if crisis else script.text("even_geduld")
     for line in lines:
         await output_channel.send_text_message(message.sender_id, line)
+    if not crisis:
+        await output_channel.send_custom_json(message.sender_id, RESEND)
     if crisis:
         signals = [f.as_dict() for f in found.findings]
         save_flags_later(channel=message.input_channel or "rest", sender_id=message.sender_id,
                          session_id=None, signals=signals, text=message.text or "",
                          message_id=message.message_id)
+
+
+RESEND = {"opnieuw_sturen": True}  # custom payload: the message was not taken in; resend it
 
 
 async def _apologise(output_channel: Any, tracker: Any, findings: list[dict[str, str]]) -> None:
@@ -103,6 +108,8 @@ async def _apologise(output_channel: Any, tracker: Any, findings: list[dict[str,
              else script.text("even_geduld", level))
     for line in lines:
         await output_channel.send_text_message(tracker.sender_id, line)
+    if not findings:  # a client (the web chat) keeps the typed text for the student
+        await output_channel.send_custom_json(tracker.sender_id, RESEND)
 
 
 def install() -> None:

@@ -313,3 +313,23 @@ def test_deletion_really_deletes_under_concurrent_messages(fragile) -> None:
     logs = [fragile.workdir / "servers.log"]
     assert _files_containing(stores + logs, marker) == []
     assert len(others) == 3 and all(others)
+
+
+async def test_web_chat_keeps_the_text_when_the_coach_could_not_take_it_in(fragile,
+                                                                           monkeypatch) -> None:
+    from tests.test_portal import client
+
+    c = await client(monkeypatch, fragile.rasa_url, fragile.env["DATABASE_URL"])
+    sender = uuid.uuid4().hex
+    try:
+        r = await c.post("/chat/bericht", json={"afzender": sender, "bericht": "hoi"})
+        assert (await r.json())["opnieuw_sturen"] is False
+        fragile.stop_actions()
+        r = await c.post("/chat/bericht", json={"afzender": sender, "bericht": "ja",
+                                                "bericht_id": "m-1"})
+        body = await r.json()
+        assert body == {"antwoorden": EVEN_GEDULD, "opnieuw_sturen": True}
+    finally:
+        if fragile.actions is None:
+            fragile.start_actions()
+        await c.close()

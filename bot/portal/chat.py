@@ -117,7 +117,11 @@ async def send(request: web.Request) -> web.Response:
         return error(503, UNREACHABLE)
     texts = [r["text"] for r in replies
              if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]]
-    return web.json_response({"antwoorden": texts})
+    # The coach could not take the message in (a part of it was down): the page keeps the
+    # student's text so that it can be sent again (bot.rasa_resilience.RESEND).
+    resend = any(isinstance(r, dict) and isinstance(r.get("custom"), dict)
+                 and r["custom"].get("opnieuw_sturen") is True for r in replies)
+    return web.json_response({"antwoorden": texts, "opnieuw_sturen": resend})
 
 
 async def _client(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context

@@ -95,6 +95,14 @@
       }
       (Array.isArray(data.antwoorden) ? data.antwoorden : [])
         .forEach((t) => toon(String(t), "bot"));
+      if (data.opnieuw_sturen === true) {
+        // The coach could not take it in: keep the text (and its id) for the retry.
+        if (laatZien) {
+          wachtend = {tekst: tekst, id: berichtId};
+          terugInVeld(tekst);
+        }
+        return false;
+      }
       if (laatZien) wachtend = null;
       return true;
     } catch (e) {
