@@ -85,10 +85,14 @@ class Portal:
         # The path goes out exactly as generated ("//x", "%00", ...): an encoded URL.
         url = URL(str(self.client.make_url("/")).rstrip("/") + path, encoded=True)
 
+        # A fresh connection per request: after a protocol error (an undecodable body) the
+        # server closes its side, and a pooled keep-alive connection would then be reset.
+        sent = {**(headers or {}), "Connection": "close"}
+
         async def go() -> tuple[int, dict[str, str], bytes]:
             try:
                 async with self.client.session.request(method, url, data=body,
-                                                       headers=headers) as r:
+                                                       headers=sent) as r:
                     return r.status, dict(r.headers), await r.read()
             except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
                 if not (headers or {}).get("Content-Encoding"):
