@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.portal import chat, security
+from bot.portal import auth, chat, mentor, security
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -86,5 +86,7 @@ def create_app(run_jobs: bool = True) -> web.Application:
     app[JOBS_KEY] = run_jobs
     app.router.add_get("/health", health)
     chat.setup(app)
+    auth.setup(app)
+    mentor.setup(app)
     app.cleanup_ctx.append(_jobs_loop)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -342,3 +343,52 @@ class TrackerDeletion(Base):
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(String(200))
     done_at = Column(UTCDateTime())
+
+
+# --- portal logins ----------------------------------------------------------------------------
+# A session, an API token and a login failure belong to exactly one mentor or coordinator.
+_ONE_OWNER = "(mentor_id IS NULL) <> (coordinator_id IS NULL)"
+
+
+def _owner_columns() -> tuple[Column, Column]:
+    return (Column(Integer, ForeignKey("mentors.id", ondelete="CASCADE"), index=True),
+            Column(Integer, ForeignKey("coordinators.id", ondelete="CASCADE"), index=True))
+
+
+class PortalSession(Base):
+    """A logged-in browser. Only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (CheckConstraint(_ONE_OWNER, name="owner"),)
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    mentor_id, coordinator_id = _owner_columns()
+    created_at = _created()
+    last_seen_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API (school systems, scripts). Stored as SHA-256."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_ONE_OWNER, name="owner"),)
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    mentor_id, coordinator_id = _owner_columns()
+    created_at = _created()
+    last_used_at = Column(UTCDateTime())
+    revoked_at = Column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """A failed login, for rate limiting (per account and IP address). No password kept."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_ip_at", "email", "ip", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(320), nullable=False)
+    ip = Column(String(64), nullable=False)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)
