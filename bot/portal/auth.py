@@ -149,7 +149,9 @@ def csrf_token(request: web.Request) -> str:
 
 
 def _same(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+    """Constant-time comparison; bytes, because compare_digest refuses non-ASCII str."""
+    return bool(a) and bool(b) and hmac.compare_digest(
+        str(a).encode("utf-8", "replace"), str(b).encode("utf-8", "replace"))
 
 
 async def check_csrf(request: web.Request) -> Any:

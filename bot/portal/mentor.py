@@ -1,29 +1,38 @@
-"""Mentor pages ("Mijn studenten", a student's page) and the JSON API /api/v1/.
+"""Mentor pages ("Mijn studenten", a student's page with the flag workflow, conversations and
+insights) and the JSON API /api/v1/.
 
-Access to a student always goes through bot.storage.access (one place decides; a student
-that is not yours is a 404, and every view is audited without content)."""
+Access to a student or a flag always goes through bot.storage.access (one place decides; a
+student or flag that is not yours is a 404, and every view or change is audited without
+content). Changes: a form POST with the page's CSRF token, or an API POST with a bearer token
+or with the session cookie plus the CSRF token in X-CSRF-Token."""
 
 from __future__ import annotations
 
+import hmac
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from bot.portal import auth, html, openapi
-from bot.storage import access
-from bot.storage.access import NoAccess, StudentRow
+from bot.portal import auth, html, openapi, security
+from bot.storage import access, accounts
+from bot.storage.access import NoAccess, StudentRow, StudentStory
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
 from bot.taxonomy import FLAG_BY_KEY, FLAG_STATUSES
 
 STATIC = Path(__file__).parent / "static"
 ID = r"{id:\d{1,9}}"
+CSRF_HEADER = "X-CSRF-Token"
 
 
 def _student_id(request: web.Request) -> int:
     return int(request.match_info["id"])
+
+
+_flag_id = _student_id  # the same path parameter `id`, naming a flag
 
 
 async def _visible(fn: Any) -> Any:
@@ -47,17 +56,63 @@ async def my_students(request: web.Request) -> web.Response:
                      csrf=auth.csrf_token(request))
 
 
+def _page_data(user: Principal, student_id: int) -> Any:
+    def load(db: Any) -> tuple[StudentRow, list[Flag], StudentStory, dict[str, str]]:
+        row = access.student_row(db, user, student_id)
+        flags = access.flags_for(db, user, student_id)
+        story = access.story_for(db, user, student_id)
+        names = access.actor_names(db, [a for f in flags
+                                        for a in (f.acknowledged_by, f.resolved_by)])
+        return row, flags, story, names
+    return load
+
+
+async def _student_response(request: web.Request, user: Principal, student_id: int,
+                            errors: dict[int, str] | None = None,
+                            status: int = 200) -> web.Response:
+    row, flags, story, names = await _visible(_page_data(user, student_id))
+    csrf = auth.csrf_token(request)
+    return html.page(row.display_name,
+                     html.student_page(row, flags, story, csrf, names, errors),
+                     status=status, user=user, csrf=csrf)
+
+
 async def student_page(request: web.Request) -> web.Response:
     user = auth.require_user(request)
-    student_id = _student_id(request)
+    return await _student_response(request, user, _student_id(request))
 
-    def load(db: Any) -> tuple[StudentRow, list[Flag]]:
-        return (access.student_row(db, user, student_id),
-                access.flags_for(db, user, student_id, status="open"))
 
-    row, flags = await _visible(load)
-    return html.page(row.display_name, html.student_page(row, flags), user=user,
-                     csrf=auth.csrf_token(request))
+NOTE_NEEDED = (f"Schrijf een korte notitie: wat heb je gedaan of afgesproken? "
+               f"(hoogstens {access.NOTE_MAX_CHARS} tekens)")
+ALREADY_DONE = "Dit signaal is al afgehandeld of al gezien."
+
+
+async def _change_flag(user: Principal, flag_id: int, status: str, note: object) -> Flag:
+    """The flag changed through bot.storage.access; 404 when it is not visible (audited)."""
+    result: Flag = await _visible(lambda db: access.change_flag(db, user, flag_id, status, note))
+    return result
+
+
+async def _flag_form(request: web.Request, status: str) -> web.StreamResponse:
+    user = auth.require_user(request)
+    form = await auth.check_csrf(request)
+    flag_id = _flag_id(request)
+    try:
+        flag = await _change_flag(user, flag_id, status, form.get("notitie"))
+    except access.FlagConflict as exc:  # e.g. resolved meanwhile: the page shows its status
+        return auth.redirect(f"/mentor/studenten/{exc.student_id}#signaal-{exc.flag_id}")
+    except access.BadNote as exc:
+        return await _student_response(request, user, exc.student_id,
+                                        {exc.flag_id: NOTE_NEEDED}, status=400)
+    return auth.redirect(f"/mentor/studenten/{flag.student_id}#signaal-{flag.id}")
+
+
+async def acknowledge_form(request: web.Request) -> web.StreamResponse:
+    return await _flag_form(request, "acknowledged")
+
+
+async def resolve_form(request: web.Request) -> web.StreamResponse:
+    return await _flag_form(request, "resolved")
 
 
 async def stylesheet(request: web.Request) -> web.FileResponse:
@@ -79,12 +134,13 @@ def student_json(row: StudentRow) -> dict[str, Any]:
 
 def flag_json(flag: Flag) -> dict[str, Any]:
     category = FLAG_BY_KEY.get(flag.category)
-    return {"id": flag.id, "category": flag.category,
+    return {"id": flag.id, "student_id": flag.student_id, "category": flag.category,
             "title": category.title if category else flag.category,
             "severity": flag.severity, "status": flag.status, "evidence": flag.evidence,
             "student_declined": bool(flag.student_declined),
             "created_at": _iso(flag.created_at), "acknowledged_at": _iso(flag.acknowledged_at),
-            "resolved_at": _iso(flag.resolved_at)}
+            "acknowledged_by": flag.acknowledged_by, "resolved_at": _iso(flag.resolved_at),
+            "resolved_by": flag.resolved_by, "note": flag.note}
 
 
 def _api_user(request: web.Request) -> Principal:
@@ -123,6 +179,55 @@ async def api_flags(request: web.Request) -> web.Response:
     return web.json_response({"flags": [flag_json(f) for f in flags]})
 
 
+def _api_csrf(request: web.Request) -> None:
+    """A change made with the session cookie needs the page's CSRF token in the X-CSRF-Token
+    header (403 otherwise); a bearer token needs none (a browser never sends it by itself)."""
+    token = request.get(auth.TOKEN_KEY)
+    if token is None:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = accounts.csrf_token_for(token).encode("utf-8")
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, i.e. a 500).
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected):
+        raise web.HTTPForbidden()
+
+
+async def _api_body(request: web.Request) -> dict[str, Any] | None:
+    """The JSON object of the request body ({} when it is empty); None when it is not one."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def _api_change(request: web.Request, status: str) -> web.Response:
+    user = _api_user(request)
+    _api_csrf(request)
+    flag_id = _flag_id(request)
+    body = await _api_body(request)
+    if body is None:
+        return security.error(400, "Stuur een JSON-object, bijvoorbeeld {\"notitie\": \"...\"}.")
+    try:
+        flag = await _change_flag(user, flag_id, status, body.get("notitie"))
+    except access.FlagConflict:
+        return security.error(409, ALREADY_DONE)
+    except access.BadNote:
+        return security.error(400, NOTE_NEEDED)
+    return web.json_response(flag_json(flag))
+
+
+async def api_acknowledge(request: web.Request) -> web.Response:
+    return await _api_change(request, "acknowledged")
+
+
+async def api_resolve(request: web.Request) -> web.Response:
+    return await _api_change(request, "resolved")
+
+
 async def api_document(request: web.Request) -> web.Response:
     return web.json_response(openapi.document())
 
@@ -130,9 +235,13 @@ async def api_document(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/mentor", my_students)
     app.router.add_get(f"/mentor/studenten/{ID}", student_page)
+    app.router.add_post(f"/mentor/signalen/{ID}/gezien", acknowledge_form)
+    app.router.add_post(f"/mentor/signalen/{ID}/afhandelen", resolve_form)
     app.router.add_get("/static/portal.css", stylesheet)
     app.router.add_get("/api/v1/me", api_me)
     app.router.add_get("/api/v1/students", api_students)
     app.router.add_get(f"/api/v1/students/{ID}", api_student)
     app.router.add_get(f"/api/v1/students/{ID}/flags", api_flags)
+    app.router.add_post(f"/api/v1/flags/{ID}/acknowledge", api_acknowledge)
+    app.router.add_post(f"/api/v1/flags/{ID}/resolve", api_resolve)
     app.router.add_get("/api/openapi.json", api_document)

@@ -5,6 +5,7 @@ else is "not found", never "forbidden", so that nobody learns another mentor's s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,9 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.storage.accounts import Principal
 from bot.storage.audit import audit
-from bot.storage.models import Flag, SchoolClass, Session, Student
+from bot.storage.models import Coordinator, Flag, Mentor, SchoolClass, Session, Student
+from bot.storage.portal import sessions_for_student, set_flag_status
+from bot.summaries import CompetencySection, SessionSummary, session_summary, student_overview
 from bot.taxonomy import SEVERITIES
 
 
@@ -22,15 +25,18 @@ class NoAccess(LookupError):
     """The student does not exist or is not this user's: the portal answers 404. The
     transaction is rolled back, so record the attempt afterwards with record_denied()."""
 
-    def __init__(self, actor: str, student_id: int, action: str) -> None:
+    def __init__(self, actor: str, student_id: int, action: str,
+                 object_type: str = "student") -> None:
         super().__init__(student_id)
         self.actor, self.student_id, self.action = actor, student_id, action
+        self.object_type = object_type  # "student", or "flag" (then student_id is a flag id)
 
 
 def record_denied(db: DbSession, denied: NoAccess) -> None:
-    """Audit a refused look at a student (in its own transaction)."""
-    audit(db, denied.actor, "student.denied", "student", denied.student_id,
-          {"tried": denied.action})
+    """Audit a refused look at (or change of) a student or one of their flags (in its own
+    transaction): `student.denied` / `flag.denied`."""
+    audit(db, denied.actor, f"{denied.object_type}.denied", denied.object_type,
+          denied.student_id, {"tried": denied.action})
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
@@ -114,3 +120,113 @@ def flags_for(db: DbSession, principal: Principal, student_id: int,
         query = query.where(Flag.status == status)
     return list(db.execute(query.order_by(status_order, severity_order, Flag.created_at.desc(),
                                           Flag.id.desc())).scalars())
+
+
+# --- the flag workflow -----------------------------------------------------------------------
+
+NOTE_MAX_CHARS = 2000
+# The statuses a flag may move to, each with the statuses it may move from: a mentor marks an
+# open flag as seen (acknowledged) and resolves an open or seen one with a note. Resolved is final.
+FLAG_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "acknowledged": ("open",),
+    "resolved": ("open", "acknowledged"),
+}
+
+
+class FlagConflict(ValueError):
+    """The flag's status does not allow this change (e.g. it is already resolved)."""
+
+    def __init__(self, flag_id: int, student_id: int, status: str) -> None:
+        super().__init__(status)
+        self.flag_id, self.student_id, self.status = flag_id, student_id, status
+
+
+class BadNote(ValueError):
+    """A resolve without a note, or with one longer than NOTE_MAX_CHARS."""
+
+    def __init__(self, flag_id: int, student_id: int) -> None:
+        super().__init__(flag_id)
+        self.flag_id, self.student_id = flag_id, student_id
+
+
+def clean_note(note: object) -> str | None:
+    """The note without control characters (line ends as \\n) and surrounding white space;
+    None when it is missing, empty, too long or not valid text (e.g. a lone surrogate)."""
+    if not isinstance(note, str):
+        return None
+    text = note.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text if text and len(text) <= NOTE_MAX_CHARS else None
+
+
+def flag_for(db: DbSession, principal: Principal, flag_id: int, action: str,
+             lock: bool = False) -> Flag:
+    """A flag of a student `principal` may see (locked for update when `lock`), else NoAccess
+    (a flag of another mentor's student is "not found")."""
+    query = (select(Flag).join(Student, Flag.student_id == Student.id)
+             .where(Flag.id == flag_id, _visible(principal)))
+    if lock:
+        query = query.with_for_update(of=Flag)
+    flag = db.execute(query).scalar_one_or_none()
+    if flag is None:
+        raise NoAccess(principal.actor, flag_id, action, "flag")
+    return flag
+
+
+def change_flag(db: DbSession, principal: Principal, flag_id: int, status: str,
+                note: object = None) -> Flag:
+    """Acknowledge (`status="acknowledged"`) or resolve (`"resolved"`, with a note) a visible
+    flag; who and when are recorded on the flag, and the audit log gets one row without
+    content (bot.storage.portal.set_flag_status). NoAccess, FlagConflict or BadNote otherwise."""
+    allowed_from = FLAG_TRANSITIONS[status]
+    flag = flag_for(db, principal, flag_id, f"flag.{status}", lock=True)
+    if flag.status not in allowed_from:
+        raise FlagConflict(flag.id, flag.student_id, flag.status)
+    text = None
+    if status == "resolved":
+        text = clean_note(note)
+        if text is None:
+            raise BadNote(flag.id, flag.student_id)
+    return set_flag_status(db, flag, status, principal.actor, text)
+
+
+def actor_names(db: DbSession, actors: Iterable[str | None]) -> dict[str, str]:
+    """Display names of audit actors such as "mentor:3" (who acknowledged or resolved a flag);
+    actors that are not a portal user keep their own name."""
+    names: dict[str, str] = {}
+    for actor in {a for a in actors if a}:
+        role, _, number = actor.partition(":")
+        model = {"mentor": Mentor, "coordinator": Coordinator}.get(role)
+        user = db.get(model, int(number)) if model is not None and number.isdigit() else None
+        names[actor] = user.name if user is not None else actor
+    return names
+
+
+# --- conversations and insights --------------------------------------------------------------
+
+MAX_CONVERSATIONS = 20  # on the student page; older ones are counted
+
+
+@dataclass(frozen=True)
+class StudentStory:
+    """What a student told, for their mentor: conversations newest first (summaries in the
+    student's own words) and the insights per competency."""
+
+    conversations: list[SessionSummary]
+    older: int  # conversations not shown (beyond MAX_CONVERSATIONS)
+    competencies: list[CompetencySection]
+
+
+def story_for(db: DbSession, principal: Principal, student_id: int,
+              limit: int = MAX_CONVERSATIONS) -> StudentStory:
+    """A visible student's conversations and insights (bot.summaries); audited as
+    `student.conversations.view`, else NoAccess."""
+    student = student_for(db, principal, student_id, "student.conversations.view")
+    sessions = sessions_for_student(db, student)
+    summaries = [session_summary(db, s) for s in sessions[:limit]]
+    overview = student_overview(db, student)
+    return StudentStory(summaries, max(0, len(sessions) - limit), overview.competencies)

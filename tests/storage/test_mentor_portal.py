@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
@@ -44,6 +44,8 @@ class Seed:
     own: int  # mentor 1's student with an urgent flag
     quiet: int  # mentor 1's student without flags
     other: int  # mentor 2's student
+    own_flags: tuple[int, ...] = ()  # the own student's flags: urgent (crisis), attention
+    other_flag: int = 0  # the other student's flag
 
 
 def _seed() -> Seed:
@@ -67,16 +69,17 @@ def _seed() -> Seed:
         other = Student(school_id=school.id, mentor=m2, display_name="Bram Ander")
         db.add_all([klas, own, quiet, other])
         db.flush()
-        db.add_all([
+        flags = [
             Flag(student_id=own.id, category="crisis", severity="urgent",
                  evidence=SECRET_EVIDENCE, excerpt=SECRET_EVIDENCE, status="open"),
             Flag(student_id=own.id, category="financien", severity="attention",
-                 evidence="geen geld", status="open"),
+                 evidence="geen geld", status="open", student_declined=True),
             Flag(student_id=other.id, category="uitval", severity="attention",
                  evidence="stoppen", status="open"),
-        ])
+        ]
+        db.add_all(flags)
         db.flush()
-        return Seed(own.id, quiet.id, other.id)
+        return Seed(own.id, quiet.id, other.id, (flags[0].id, flags[1].id), flags[2].id)
 
 
 @pytest.fixture
@@ -265,27 +268,59 @@ async def test_own_student_page_and_api(portal: TestClient, seed: Seed) -> None:
         assert SECRET_EVIDENCE not in str(row.detail) and SECRET_NAME not in str(row.detail)
 
 
+def _methods(app: web.Application, route: str) -> set[str]:
+    return {r.method for r in app.router.routes()
+            if r.resource is not None and r.resource.canonical == route} - {"HEAD"}
+
+
 async def test_a_second_mentor_learns_nothing_of_the_first_ones_students(
         portal: TestClient, seed: Seed) -> None:
     await login(portal, "m2@school.test")
-    student_routes = [r for r in _routes(portal.app, "/") if "{id}" in r]
+    csrf = await _csrf(portal, "/mentor")
+    id_routes = [r for r in _routes(portal.app, "/") if "{id}" in r]
+    flag_routes = [r for r in id_routes if "/signalen/" in r or "/flags/{id}" in r]
+    student_routes = [r for r in id_routes if r not in flag_routes]
     assert {"/mentor/studenten/{id}", "/api/v1/students/{id}",
             "/api/v1/students/{id}/flags"} <= set(student_routes)
+    assert {"/mentor/signalen/{id}/gezien", "/mentor/signalen/{id}/afhandelen",
+            "/api/v1/flags/{id}/acknowledge", "/api/v1/flags/{id}/resolve"} <= set(flag_routes)
+    assert all("studenten" in r or "students" in r for r in student_routes)
+
+    async def call(route: str, method: str, object_id: int) -> ClientResponse:
+        path = route.replace("{id}", str(object_id))
+        if method == "GET":
+            return await portal.get(path, allow_redirects=False)
+        if route.startswith("/api/"):  # everything right except whose flag it is
+            return await portal.post(path, json={"notitie": "afgehandeld"},
+                                     headers={"X-CSRF-Token": csrf}, allow_redirects=False)
+        return await portal.post(path, data={"csrf": csrf, "notitie": "afgehandeld"},
+                                 allow_redirects=False)
+
     bodies = []
-    for route in student_routes:
-        for student in (seed.own, seed.quiet):
-            r = await portal.get(route.replace("{id}", str(student)), allow_redirects=False)
-            assert r.status in (403, 404), route
-            bodies.append(await r.text())
-        missing = await portal.get(route.replace("{id}", "999999"), allow_redirects=False)
-        assert missing.status == 404 and await missing.text() == bodies[-1]  # indistinguishable
+    tried = 0
+    for route in id_routes:
+        targets = seed.own_flags if route in flag_routes else (seed.own, seed.quiet)
+        methods = _methods(portal.app, route)
+        assert methods, route
+        for method in methods:
+            for target in targets:
+                r = await call(route, method, target)
+                assert r.status in (403, 404), (route, method)
+                bodies.append(await r.text())
+                tried += 1
+            missing = await call(route, method, 999999)
+            assert missing.status == 404 and await missing.text() == bodies[-1]  # the same
     for route in ("/mentor", "/api/v1/students", "/api/v1/me", "/", "/login"):
         bodies.append(await (await portal.get(route)).text())
     assert any("Bram Ander" in body for body in bodies)  # their own student is there
     for body in bodies:
-        for secret in (SECRET_NAME, SECRET_CLASS, SECRET_EVIDENCE, "Aap Rustig"):
+        for secret in (SECRET_NAME, SECRET_CLASS, SECRET_EVIDENCE, "Aap Rustig", "geen geld"):
             assert secret not in body
-    assert len(_audit("student.denied")) >= 2 * len(student_routes)
+    assert len(_audit("student.denied")) + len(_audit("flag.denied")) >= tried
+    with dbmod.session_scope() as db:  # nothing of the first mentor's student changed
+        flags = db.execute(select(Flag).where(Flag.id.in_(seed.own_flags))).scalars().all()
+        assert {(f.status, f.note, f.acknowledged_by) for f in flags} == {("open", None, None)}
+    assert not _audit("flag.status")
 
 
 async def test_coordinators_see_their_school_only(portal: TestClient, seed: Seed) -> None:
