@@ -121,20 +121,25 @@ def install() -> None:
     from rasa.shared.exceptions import RasaException
 
     from bot.config import settings
+    from bot.rasa_components import CRISIS_INTENT
 
     original = RemoteAction.run
     timeout_s = settings().action_timeout_s
 
     async def guarded_run(self: Any, output_channel: Any, nlg: Any, tracker: Any,
                           domain: Any) -> Any:
-        findings = _crisis_findings(tracker)
-        limit = min(timeout_s, CRISIS_TIMEOUT_S) if findings else timeout_s
+        # SafetyOverride already decided whether this is a crisis (intent signaal_crisis);
+        # the detector itself only runs again when the action server failed.
+        message = tracker.latest_message
+        crisis = ((message.intent or {}).get("name") == CRISIS_INTENT) if message else False
+        limit = min(timeout_s, CRISIS_TIMEOUT_S) if crisis else timeout_s
         try:
             return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain),
                                           timeout=limit)
         except ActionExecutionRejection:
             raise
         except (asyncio.TimeoutError, RasaException, aiohttp.ClientError, OSError) as exc:
+            findings = _crisis_findings(tracker)
             log.error("actions.unavailable", extra={"action": self.name(),
                                                     "error": type(exc).__name__,
                                                     "crisis": bool(findings)})
