@@ -10,24 +10,23 @@ from pathlib import Path
 from bot.paths import VAR
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default: float, cast: type = int) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+        kind = "a whole number" if cast is int else "a number"
+        raise SystemExit(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _int(name: str, default: int) -> int:
+    return int(_number(name, default, int))
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    return float(_number(name, default, float))
 
 
 def secret(env_name: str, filename: str) -> str:

@@ -230,9 +230,10 @@ def get_model() -> SignalModel | None:
     from bot.signals import TEXT_CATEGORIES
 
     try:
+        # Stat, not read: this runs for every message; a changed file changes its mtime.
         files = training_files()
-        key = data_hash(files) + (str(THRESHOLDS_FILE.stat().st_mtime_ns)
-                                  if THRESHOLDS_FILE.exists() else "")
+        key = repr([(str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                    for p in [*files, THRESHOLDS_FILE] if p.exists()])
     except OSError:
         return _model
     if key == _model_key:
