@@ -150,6 +150,14 @@ def _local_date(moment: datetime) -> date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
+local_date = _local_date
+
+
+def today_local() -> date:
+    """Today as the school sees it (plan dates and "weeks without a conversation")."""
+    return datetime.now(LOCAL_TZ).date()
+
+
 def _fmt_date(day: date) -> str:
     return day.strftime("%d-%m-%Y")
 

@@ -3,16 +3,24 @@ CSP forbids them): the look is in static/portal.css."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from html import escape
 
 from aiohttp import web
 
+from bot.portal.charts import Series, cumulative, line_chart
 from bot.storage.access import NOTE_MAX_CHARS, StudentRow, StudentStory
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
-from bot.summaries import FOLLOWUP_TEXT, CompetencySection, SessionSummary
+from bot.student_status import chips
+from bot.summaries import (
+    FOLLOWUP_TEXT,
+    MONTHS_NL,
+    CompetencySection,
+    SessionSummary,
+    TimelineEntry,
+)
 from bot.taxonomy import FLAG_BY_KEY
 
 SEVERITY_LABELS = {"urgent": "Urgent", "attention": "Aandacht", "info": "Ter info"}
@@ -27,12 +35,23 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%d-%m-%Y") if moment is not None else "nog geen"
 
 
+def _open_count(open_flags: int | None) -> str:
+    if open_flags is None:
+        return ""
+    label = "open signaal" if open_flags == 1 else "open signalen"
+    marker = " heeft-open" if open_flags else ""
+    return f'<a class="teller{marker}" href="/mentor">{open_flags} {label}</a>'
+
+
 def page(title: str, body: str, status: int = 200, user: Principal | None = None,
-         csrf: str | None = None) -> web.Response:
+         csrf: str | None = None, open_flags: int | None = None) -> web.Response:
+    """A whole portal page; with `user` and `csrf` it has the header (name, the count of
+    open flags when given, logout)."""
     header = ""
     if user is not None and csrf is not None:
         header = (
-            '<header class="top"><span class="brand">Loopbaancoach</span>'
+            '<header class="top"><a class="brand" href="/mentor">Loopbaancoach</a>'
+            f"{_open_count(open_flags)}"
             f'<span class="who">{e(user.name)}</span>'
             '<form method="post" action="/logout" class="logout">'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
@@ -42,7 +61,8 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
         '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{e(title)} · Loopbaancoach</title>'
-        '<link rel="stylesheet" href="/static/portal.css"></head>'
+        '<link rel="stylesheet" href="/static/portal.css">'
+        '<link rel="stylesheet" href="/static/print.css" media="print"></head>'
         f'<body>{header}<main>{body}</main></body></html>'
     )
     return web.Response(text=document, content_type="text/html", status=status,
@@ -69,28 +89,51 @@ def login_form(csrf: str, message: str | None, email: str) -> str:
     )
 
 
-def students_table(user: Principal, rows: Iterable[StudentRow]) -> str:
+def _chips(row: StudentRow, today: date) -> str:
+    return "".join(f'<span class="chip {c.key}">{e(c.label)}</span>'
+                   for c in chips(row.facts(), today))
+
+
+def _class_filter(classes: Sequence[tuple[int, str]], chosen: int | None) -> str:
+    if len(classes) < 2:
+        return ""
+    options = ['<option value="">Alle klassen</option>'] + [
+        f'<option value="{i}"{" selected" if i == chosen else ""}>{e(name)}</option>'
+        for i, name in classes]
+    return ('<form method="get" action="/mentor" class="klasfilter">'
+            '<label for="klas">Klas</label>'
+            f'<select id="klas" name="klas">{"".join(options)}</select>'
+            '<button type="submit">Toon</button></form>')
+
+
+def students_table(user: Principal, rows: Iterable[StudentRow], today: date,
+                   classes: Sequence[tuple[int, str]] = (), chosen: int | None = None) -> str:
+    """"Mijn studenten": open flags first (urgent on top), status chips per student."""
     rows = list(rows)
     title = "Mijn studenten" if user.role == "mentor" else "Studenten van je school"
     open_total = sum(r.open_flags for r in rows)
     summary = (f'<p class="telling">{open_total} open '
-               f'{"signaal" if open_total == 1 else "signalen"}</p>')
+               f'{"signaal" if open_total == 1 else "signalen"} · {len(rows)} '
+               f'{"student" if len(rows) == 1 else "studenten"}</p>')
+    head = f"<h1>{title}</h1>{_class_filter(classes, chosen)}"
     if not rows:
-        return f"<h1>{title}</h1><p>Je hebt nog geen studenten.</p>"
+        return f"{head}<p>Hier staan nog geen studenten.</p>"
     lines = []
     for r in rows:
-        marker = ' class="urgent"' if r.urgent_flags else ""
+        found = chips(r.facts(), today)
+        marker = f' class="rij-{found[0].key}"' if found else ""
         lines.append(
             f"<tr{marker}>"
             f'<td><a href="/mentor/studenten/{r.id}">{e(r.display_name)}</a></td>'
             f"<td>{e(r.class_name or '-')}</td>"
-            f"<td>{r.open_flags}</td><td>{r.urgent_flags}</td>"
-            f"<td>{e(when(r.last_conversation_at))}</td></tr>"
+            f"<td>{r.open_flags}</td>"
+            f"<td>{e(when(r.last_conversation_at))}</td>"
+            f'<td class="status">{_chips(r, today)}</td></tr>'
         )
     return (
-        f"<h1>{title}</h1>{summary}"
+        f"{head}{summary}"
         '<table class="studenten"><thead><tr><th>Student</th><th>Klas</th>'
-        "<th>Open signalen</th><th>Urgent</th><th>Laatste gesprek</th></tr></thead>"
+        "<th>Open signalen</th><th>Laatste gesprek</th><th>Status</th></tr></thead>"
         f"<tbody>{''.join(lines)}</tbody></table>"
     )
 
@@ -197,6 +240,69 @@ def _competency(section: CompetencySection) -> str:
             f'<ul class="inzichten">{items}</ul></section>')
 
 
+def _month_label(month: str) -> str:
+    return f"{MONTHS_NL[int(month[5:]) - 1]} {month[:4]}"
+
+
+def development_chart(story: StudentStory) -> str:
+    """Insights per competency, counted up over the months (the student's development)."""
+    if not story.months:
+        return "<p>Nog geen inzichten om te tekenen.</p>"
+    series = [Series(c.label, cumulative(c.counts)) for c in story.competencies]
+    return line_chart("Inzichten per onderwerp, opgeteld per maand",
+                      [_month_label(m) for m in story.months], series, "aantal inzichten")
+
+
+def _timeline_item(entry: TimelineEntry) -> str:
+    parts = [f'<span class="datum">{e(entry.date.strftime("%d-%m-%Y"))}</span>']
+    parts.append(_quote(entry.experience) if entry.experience else
+                 f'<span class="hulp">{e(entry.status_text)}</span>')
+    if entry.headline:
+        parts.append(f"inzicht: {_quote(entry.headline)}")
+    step = entry.next_step
+    if step is not None and step.what:
+        outcome = (f" → {e(FOLLOWUP_TEXT.get(step.followup_status, step.followup_status))}"
+                   if step.followup_status else "")
+        parts.append(f"plan: {_quote(step.what)}{outcome}")
+    return f"<li>{' · '.join(parts)}</li>"
+
+
+def lob_cv_timeline(story: StudentStory) -> str:
+    """The LOB-cv: every conversation as one line, oldest first."""
+    if not story.timeline:
+        return "<p>Nog geen activiteiten.</p>"
+    items = "".join(_timeline_item(t) for t in reversed(story.timeline))
+    return f'<ol class="tijdlijn">{items}</ol>'
+
+
+def going_well(story: StudentStory) -> str:
+    """What went well: plans that worked out, what the student did well, their insight names."""
+    items: list[str] = []
+    for s in story.conversations:
+        step = s.next_step
+        if step is not None and step.what and step.followup_status in ("gelukt", "deels"):
+            items.append(f"Plan {e(FOLLOWUP_TEXT[step.followup_status])}: {_quote(step.what)}")
+        if s.went_well:
+            items.append(f"Ging goed: {_quote(s.went_well)}")
+        if s.headline:
+            items.append(f"Eigen inzicht: {_quote(s.headline)}")
+    if not items:
+        return ""
+    shown = "".join(f"<li>{i}</li>" for i in items[:6])
+    return f'<section class="gaat-goed"><h2>Wat goed gaat</h2><ul>{shown}</ul></section>'
+
+
+def _for_the_conversation(student_id: int) -> str:
+    """Links for the personal conversation: the printable gesprekskaart and the dossier."""
+    base = f"/mentor/studenten/{student_id}"
+    return (
+        '<nav class="voor-gesprek" aria-label="Voor het gesprek">'
+        f'<a href="{base}/gesprekskaart">Gesprekskaart</a> · Loopbaandossier: '
+        f'<a href="{base}/dossier.pdf">PDF</a> · <a href="{base}/dossier.csv">CSV</a> · '
+        f'<a href="{base}/dossier.json">JSON</a></nav>'
+    )
+
+
 def student_page(row: StudentRow, flags: Iterable[Flag], story: StudentStory, csrf: str,
                  names: Mapping[str, str], errors: Mapping[int, str] | None = None) -> str:
     """The student page: the flags to act on (with their forms), then the conversations in
@@ -228,9 +334,13 @@ def student_page(row: StudentRow, flags: Iterable[Flag], story: StudentStory, cs
         f"<h1>{e(row.display_name)}</h1>"
         f"<p>Klas: {e(row.class_name or '-')} · Laatste gesprek: "
         f"{e(when(row.last_conversation_at))}</p>"
+        f"{_for_the_conversation(row.id)}"
         f"<h2>Signalen</h2>{flag_list}"
+        f"{going_well(story)}"
         "<h2>Gesprekken</h2>"
         '<p class="hulp">In de eigen woorden van de student, nieuwste eerst.</p>'
         f"{conversations_html}"
+        f"<h2>Ontwikkeling</h2>{development_chart(story)}"
+        f"<h2>LOB-cv</h2>{lob_cv_timeline(story)}"
         f"<h2>Inzichten per onderwerp</h2>{competencies}"
     )

@@ -21,6 +21,7 @@ from bot.storage import access, accounts
 from bot.storage.access import NoAccess, StudentRow, StudentStory
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
+from bot.summaries import today_local
 from bot.taxonomy import FLAG_BY_KEY, FLAG_STATUSES
 
 STATIC = Path(__file__).parent / "static"
@@ -48,12 +49,31 @@ async def _visible(fn: Any) -> Any:
 # --- pages -----------------------------------------------------------------------------------
 
 
+async def render(request: web.Request, user: Principal, title: str, body: str,
+                 status: int = 200) -> web.Response:
+    """A page with the header: the user's name and their count of open flags."""
+    count = await auth.in_db(lambda db: access.open_flag_count(db, user))
+    return html.page(title, body, status=status, user=user, csrf=auth.csrf_token(request),
+                     open_flags=count)
+
+
+def _class_param(request: web.Request) -> int | None:
+    """?klas=<id> (the class filter); anything else shows every class."""
+    value = request.query.get("klas", "")
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
 async def my_students(request: web.Request) -> web.Response:
     user = auth.require_user(request)
-    rows = await auth.in_db(lambda db: access.students_for(db, user))
+    chosen = _class_param(request)
+
+    def load(db: Any) -> tuple[list[StudentRow], list[tuple[int, str]]]:
+        return access.students_for(db, user, chosen), access.classes_for(db, user)
+
+    rows, classes = await auth.in_db(load)
     title = "Mijn studenten" if user.role == "mentor" else "Studenten"
-    return html.page(title, html.students_table(user, rows), user=user,
-                     csrf=auth.csrf_token(request))
+    body = html.students_table(user, rows, today_local(), classes, chosen)
+    return await render(request, user, title, body)
 
 
 def _page_data(user: Principal, student_id: int) -> Any:
@@ -71,10 +91,8 @@ async def _student_response(request: web.Request, user: Principal, student_id: i
                             errors: dict[int, str] | None = None,
                             status: int = 200) -> web.Response:
     row, flags, story, names = await _visible(_page_data(user, student_id))
-    csrf = auth.csrf_token(request)
-    return html.page(row.display_name,
-                     html.student_page(row, flags, story, csrf, names, errors),
-                     status=status, user=user, csrf=csrf)
+    body = html.student_page(row, flags, story, auth.csrf_token(request), names, errors)
+    return await render(request, user, row.display_name, body, status)
 
 
 async def student_page(request: web.Request) -> web.Response:
@@ -115,8 +133,14 @@ async def resolve_form(request: web.Request) -> web.StreamResponse:
     return await _flag_form(request, "resolved")
 
 
+STYLESHEETS = ("portal.css", "print.css")
+
+
 async def stylesheet(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "portal.css", headers={"Content-Type": "text/css"})
+    name = request.match_info["name"]
+    if name not in STYLESHEETS:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name, headers={"Content-Type": "text/css"})
 
 
 # --- JSON API --------------------------------------------------------------------------------
@@ -237,7 +261,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"/mentor/studenten/{ID}", student_page)
     app.router.add_post(f"/mentor/signalen/{ID}/gezien", acknowledge_form)
     app.router.add_post(f"/mentor/signalen/{ID}/afhandelen", resolve_form)
-    app.router.add_get("/static/portal.css", stylesheet)
+    app.router.add_get(r"/static/{name:[a-z]+\.css}", stylesheet)
     app.router.add_get("/api/v1/me", api_me)
     app.router.add_get("/api/v1/students", api_students)
     app.router.add_get(f"/api/v1/students/{ID}", api_student)

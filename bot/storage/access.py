@@ -6,8 +6,8 @@ else is "not found", never "forbidden", so that nobody learns another mentor's s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
@@ -15,9 +15,25 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.storage.accounts import Principal
 from bot.storage.audit import audit
-from bot.storage.models import Coordinator, Flag, Mentor, SchoolClass, Session, Student
+from bot.storage.models import (
+    ActionPlan,
+    Coordinator,
+    Flag,
+    Mentor,
+    SchoolClass,
+    Session,
+    Student,
+)
 from bot.storage.portal import sessions_for_student, set_flag_status
-from bot.summaries import CompetencySection, SessionSummary, session_summary, student_overview
+from bot.student_status import StudentFacts
+from bot.summaries import (
+    CompetencySection,
+    SessionSummary,
+    TimelineEntry,
+    local_date,
+    session_summary,
+    student_overview,
+)
 from bot.taxonomy import SEVERITIES
 
 
@@ -67,33 +83,76 @@ class StudentRow:
     open_flags: int
     urgent_flags: int
     last_conversation_at: datetime | None
+    class_id: int | None = None
+    plan_date: date | None = None  # the latest plan's date (when the student named one)
+    plan_followup: str | None = None  # how the latest plan went, once asked
+
+    def facts(self) -> StudentFacts:
+        last = self.last_conversation_at
+        return StudentFacts(self.open_flags, self.urgent_flags,
+                            local_date(last) if last is not None else None,
+                            self.plan_date, self.plan_followup)
 
 
 def display_name(student: Student) -> str:
     return student.display_name or f"Student {student.id}"
 
 
-def students_for(db: DbSession, principal: Principal) -> list[StudentRow]:
-    """The user's students with their open-flag counts: urgent first, then most open flags,
-    then by name. Audited as one `students.list` (no names in the log)."""
+def _latest_plans(db: DbSession, student_ids: list[int]) -> dict[int, ActionPlan]:
+    plans: dict[int, ActionPlan] = {}
+    if student_ids:
+        for plan in db.execute(select(ActionPlan).where(ActionPlan.student_id.in_(student_ids))
+                               .order_by(ActionPlan.created_at, ActionPlan.id)).scalars():
+            plans[plan.student_id] = plan  # the newest wins
+    return plans
+
+
+def students_for(db: DbSession, principal: Principal,
+                 class_id: int | None = None) -> list[StudentRow]:
+    """The user's students (of one class when `class_id`) with their open-flag counts and
+    latest plan: urgent first, then most open flags, then by name. Audited as one
+    `students.list` (no names in the log)."""
     open_flags = (select(Flag.student_id, func.count().label("n"),
                          func.sum(case((Flag.severity == SEVERITIES[0], 1), else_=0))
                          .label("urgent"))
                   .where(Flag.status == "open").group_by(Flag.student_id).subquery())
     last = (select(Session.student_id, func.max(Session.started_at).label("at"))
             .group_by(Session.student_id).subquery())
-    rows = db.execute(
-        select(Student, SchoolClass.name, open_flags.c.n, open_flags.c.urgent, last.c.at)
-        .outerjoin(SchoolClass, Student.class_id == SchoolClass.id)
-        .outerjoin(open_flags, open_flags.c.student_id == Student.id)
-        .outerjoin(last, last.c.student_id == Student.id)
-        .where(_visible(principal))
-    ).all()
-    result = [StudentRow(s.id, display_name(s), class_name, s.level, int(n or 0),
-                         int(urgent or 0), at) for s, class_name, n, urgent, at in rows]
+    query = (select(Student, SchoolClass.name, open_flags.c.n, open_flags.c.urgent, last.c.at)
+             .outerjoin(SchoolClass, Student.class_id == SchoolClass.id)
+             .outerjoin(open_flags, open_flags.c.student_id == Student.id)
+             .outerjoin(last, last.c.student_id == Student.id)
+             .where(_visible(principal)))
+    if class_id is not None:
+        query = query.where(Student.class_id == class_id)
+    rows = db.execute(query).all()
+    plans = _latest_plans(db, [s.id for s, *_ in rows])
+    result = [_row(s, class_name, n, urgent, at, plans.get(s.id))
+              for s, class_name, n, urgent, at in rows]
     result.sort(key=lambda r: (-r.urgent_flags, -r.open_flags, r.display_name.lower(), r.id))
     audit(db, principal.actor, "students.list", detail={"count": len(result)})
     return result
+
+
+def _row(student: Student, class_name: str | None, n: int | None, urgent: int | None,
+         last: datetime | None, plan: ActionPlan | None) -> StudentRow:
+    return StudentRow(student.id, display_name(student), class_name, student.level,
+                      int(n or 0), int(urgent or 0), last, student.class_id,
+                      plan.when_date if plan is not None else None,
+                      plan.followup_status if plan is not None else None)
+
+
+def classes_for(db: DbSession, principal: Principal) -> list[tuple[int, str]]:
+    """The classes of the user's students (id, name), for the class filter."""
+    return [(i, n) for i, n in db.execute(
+        select(SchoolClass.id, SchoolClass.name).join(Student, Student.class_id == SchoolClass.id)
+        .where(_visible(principal)).distinct().order_by(SchoolClass.name)).all()]
+
+
+def open_flag_count(db: DbSession, principal: Principal) -> int:
+    """Open flags of the user's students (the count in the portal's header)."""
+    return int(db.execute(select(func.count(Flag.id)).join(Student, Flag.student_id == Student.id)
+                          .where(Flag.status == "open", _visible(principal))).scalar_one())
 
 
 def student_row(db: DbSession, principal: Principal, student_id: int) -> StudentRow:
@@ -104,9 +163,8 @@ def student_row(db: DbSession, principal: Principal, student_id: int) -> Student
         .where(Flag.student_id == student.id, Flag.status == "open")).one()
     last = db.execute(select(func.max(Session.started_at))
                       .where(Session.student_id == student.id)).scalar_one()
-    return StudentRow(student.id, display_name(student),
-                      student.school_class.name if student.school_class else None,
-                      student.level, int(counts[0] or 0), int(counts[1] or 0), last)
+    return _row(student, student.school_class.name if student.school_class else None,
+                counts[0], counts[1], last, _latest_plans(db, [student.id]).get(student.id))
 
 
 def flags_for(db: DbSession, principal: Principal, student_id: int,
@@ -219,6 +277,8 @@ class StudentStory:
     conversations: list[SessionSummary]
     older: int  # conversations not shown (beyond MAX_CONVERSATIONS)
     competencies: list[CompetencySection]
+    timeline: list[TimelineEntry] = field(default_factory=list)  # the LOB-cv, newest first
+    months: list[str] = field(default_factory=list)  # "YYYY-MM" of the competency counts
 
 
 def story_for(db: DbSession, principal: Principal, student_id: int,
@@ -229,4 +289,38 @@ def story_for(db: DbSession, principal: Principal, student_id: int,
     sessions = sessions_for_student(db, student)
     summaries = [session_summary(db, s) for s in sessions[:limit]]
     overview = student_overview(db, student)
-    return StudentStory(summaries, max(0, len(sessions) - limit), overview.competencies)
+    return StudentStory(summaries, max(0, len(sessions) - limit), overview.competencies,
+                        overview.timeline, overview.months)
+
+
+# --- the loopbaandossier and the gesprekskaart -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudentDossier:
+    """What the loopbaandossier export and the gesprekskaart show of one student: every
+    conversation (newest first), the insights per competency and the unresolved flags."""
+
+    student_id: int
+    display_name: str
+    class_name: str | None
+    conversations: list[SessionSummary]
+    competencies: list[CompetencySection]
+    open_flags: list[Flag]  # open or acknowledged: most severe first, then newest
+
+
+def dossier_for(db: DbSession, principal: Principal, student_id: int,
+                action: str = "student.dossier.export") -> StudentDossier:
+    """A visible student's dossier (all conversations); audited as `action` (one row, no
+    content), else NoAccess."""
+    student = student_for(db, principal, student_id, action)
+    summaries = [session_summary(db, s) for s in sessions_for_student(db, student)]
+    overview = student_overview(db, student)
+    severity_order = case({s: i for i, s in enumerate(SEVERITIES)}, value=Flag.severity)
+    flags = list(db.execute(
+        select(Flag).where(Flag.student_id == student.id,
+                           Flag.status.in_(("open", "acknowledged")))
+        .order_by(severity_order, Flag.created_at.desc(), Flag.id.desc())).scalars())
+    return StudentDossier(student.id, display_name(student),
+                          student.school_class.name if student.school_class else None,
+                          summaries, overview.competencies, flags)
