@@ -97,25 +97,53 @@ def enqueue(db: DbSession, flag: Flag, config: NotifyConfig | None = None) -> li
 def _subject(flags: list[Flag]) -> str:
     if len(flags) == 1 and flags[0].severity == "urgent":
         return "DRINGEND – Loopbaancoach: een student heeft nu hulp nodig"
-    return f"Loopbaancoach: {len(flags)} signaal/signalen om op te volgen"
+    students = len({f.student_id for f in flags})
+    return (f"Loopbaancoach: {students} "
+            f"{'student' if students == 1 else 'studenten'} om op te volgen")
+
+
+def _who(flag: Flag) -> str:
+    return (flag.student.display_name if flag.student and flag.student.display_name
+            else f"student #{flag.student_id}")
+
+
+def flag_link(flag: Flag, config: NotifyConfig) -> str:
+    """The flag's page in the portal (after logging in, the mentor lands on it)."""
+    return f"{config.portal_url}/mentor/signalen/{flag.id}"
+
+
+def student_link(student_id: int, config: NotifyConfig) -> str:
+    return f"{config.portal_url}/mentor/studenten/{student_id}"
 
 
 def _body(flags: list[Flag], config: NotifyConfig) -> str:
-    # Deliberately no message content in e-mail: the evidence is read in the portal.
+    # Deliberately no message content in e-mail: the evidence is read in the portal. An urgent
+    # e-mail names the kind of signal and links to it; the digest lists students only.
     lines = ["Beste mentor,", ""]
-    if any(f.severity == "urgent" for f in flags):
+    urgent = [f for f in flags if f.severity == "urgent"]
+    if urgent:
         lines += ["Een student heeft iets verteld waarbij direct hulp nodig is.",
                   "De student heeft de nummers van 113 (0800-0113), De Kindertelefoon "
                   "(0800-0432) en 112 gekregen. Neem vandaag nog contact op.", ""]
-    else:
-        lines += ["Deze signalen vragen om een gesprek met de student:", ""]
-    for flag in flags:
-        who = (flag.student.display_name if flag.student and flag.student.display_name
-               else f"student #{flag.student_id}")
-        declined = " (student wil liever geen contact)" if flag.student_declined else ""
-        lines.append(f"- {FLAG_BY_KEY[flag.category].title} – {who}, "
-                     f"{flag.created_at:%d-%m-%Y %H:%M}{declined}")
-    lines += ["", f"Bekijk de details in het portaal: {config.portal_url}/", "",
+        for flag in urgent:
+            declined = " (student wil liever geen contact)" if flag.student_declined else ""
+            lines += [f"- {FLAG_BY_KEY[flag.category].title} – {_who(flag)}, "
+                      f"{flag.created_at:%d-%m-%Y %H:%M}{declined}",
+                      f"  Open het signaal: {flag_link(flag, config)}"]
+        lines.append("")
+    rest = [f for f in flags if f.severity != "urgent"]
+    if rest:
+        lines += ["Bij deze studenten staat iets nieuws om op te volgen:", ""]
+        per_student: dict[int, list[Flag]] = defaultdict(list)
+        for flag in rest:
+            per_student[flag.student_id].append(flag)
+        for student_id, theirs in per_student.items():
+            count = len(theirs)
+            lines += [f"- {_who(theirs[0])}: {count} "
+                      f"{'nieuw signaal' if count == 1 else 'nieuwe signalen'}",
+                      f"  {student_link(student_id, config)}"]
+        lines.append("")
+    lines += [f"Alle signalen staan in het portaal: {config.portal_url}/mentor", "",
               "Dit bericht is automatisch verstuurd door Loopbaancoach."]
     return "\n".join(lines)
 

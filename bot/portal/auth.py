@@ -16,10 +16,12 @@ import asyncio
 import hmac
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -135,11 +137,27 @@ def principal(request: web.Request) -> Principal | None:
     return request.get(PRINCIPAL_KEY)
 
 
+NEXT_FIELD = "volgende"
+_LOCAL_PATH = re.compile(r"/mentor(?:/[A-Za-z0-9_-]+)*/?")
+
+
+def safe_next(value: object) -> str | None:
+    """A page of the portal to return to after logging in; None for anything else (another
+    site, `//host`, a scheme, a query or odd characters: no open redirect)."""
+    if isinstance(value, str) and len(value) <= 200 and _LOCAL_PATH.fullmatch(value):
+        return value
+    return None
+
+
 def require_user(request: web.Request) -> Principal:
-    """The logged-in user of a page; otherwise a redirect to the login page."""
+    """The logged-in user of a page; otherwise a redirect to the login page, which returns
+    here afterwards (so that a link in an e-mail leads to its page)."""
     user = principal(request)
     if user is None:
-        raise web.HTTPSeeOther("/login")
+        target = safe_next(request.path) if request.method == "GET" else None
+        target = None if target in ("/mentor", "/mentor/") else target  # the default anyway
+        raise web.HTTPSeeOther(f"/login?{urlencode({NEXT_FIELD: target})}" if target
+                               else "/login")
     return user
 
 
@@ -167,32 +185,34 @@ async def check_csrf(request: web.Request) -> Any:
 
 
 def _login_page(csrf: str, message: str | None = None, email: str = "",
-                status: int = 200) -> web.Response:
-    body = html.login_form(csrf, message, email)
+                status: int = 200, target: str | None = None) -> web.Response:
+    body = html.login_form(csrf, message, email, target)
     response = html.page("Inloggen", body, status=status)
     set_cookie(response, CSRF_COOKIE, csrf)
     return response
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
+    target = safe_next(request.query.get(NEXT_FIELD))
     if principal(request) is not None:
-        raise web.HTTPSeeOther("/mentor")
+        raise web.HTTPSeeOther(target or "/mentor")
     csrf = request.cookies.get(CSRF_COOKIE) or ""
     if len(csrf) != 43:
         csrf = secrets.token_urlsafe(32)
-    return _login_page(csrf)
+    return _login_page(csrf, target=target)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     cookie = request.cookies.get(CSRF_COOKIE)
     fresh = secrets.token_urlsafe(32)
+    target = safe_next(form.get(NEXT_FIELD))
     if not _same(form.get(CSRF_FIELD), cookie):
-        return _login_page(fresh, STALE_FORM, status=403)
+        return _login_page(fresh, STALE_FORM, status=403, target=target)
     email = form.get("email")
     password = form.get("wachtwoord")
     if not isinstance(email, str) or not isinstance(password, str):
-        return _login_page(cookie, WRONG_LOGIN, status=400)
+        return _login_page(cookie, WRONG_LOGIN, status=400, target=target)
     email = email.strip()[:MAX_EMAIL]
     ip = client_ip(request)
 
@@ -217,12 +237,12 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     token = await in_db(attempt)
     if token is None:
-        response = _login_page(cookie, TOO_MANY, email, status=429)
+        response = _login_page(cookie, TOO_MANY, email, status=429, target=target)
         response.headers["Retry-After"] = str(int(accounts.FAILURE_WINDOW.total_seconds()))
         return response
     if not token:
-        return _login_page(cookie, WRONG_LOGIN, email, status=401)
-    response = redirect("/mentor")
+        return _login_page(cookie, WRONG_LOGIN, email, status=401, target=target)
+    response = redirect(target or "/mentor")
     set_cookie(response, SESSION_COOKIE, token)
     clear_cookie(response, CSRF_COOKIE)
     return response

@@ -69,14 +69,15 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
                         headers={"Cache-Control": "no-store"})
 
 
-def login_form(csrf: str, message: str | None, email: str) -> str:
+def login_form(csrf: str, message: str | None, email: str, target: str | None = None) -> str:
     notice = f'<p class="melding" role="alert">{e(message)}</p>' if message else ""
+    back = f'<input type="hidden" name="volgende" value="{e(target)}">' if target else ""
     return (
         '<section class="login"><h1>Inloggen</h1>'
         '<p>Voor mentoren en LOB-coördinatoren.</p>'
         f'{notice}'
         '<form method="post" action="/login">'
-        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">{back}'
         '<label for="email">E-mailadres</label>'
         f'<input id="email" name="email" type="email" autocomplete="username" required '
         f'maxlength="320" value="{e(email)}">'

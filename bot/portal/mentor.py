@@ -125,6 +125,14 @@ async def _flag_form(request: web.Request, status: str) -> web.StreamResponse:
     return auth.redirect(f"/mentor/studenten/{flag.student_id}#signaal-{flag.id}")
 
 
+async def flag_page(request: web.Request) -> web.StreamResponse:
+    """A flag's own address (the link in an e-mail): its place on the student's page."""
+    user = auth.require_user(request)
+    flag_id = _flag_id(request)
+    flag = await _visible(lambda db: access.flag_view(db, user, flag_id))
+    raise web.HTTPSeeOther(f"/mentor/studenten/{flag.student_id}#signaal-{flag.id}")
+
+
 async def acknowledge_form(request: web.Request) -> web.StreamResponse:
     return await _flag_form(request, "acknowledged")
 
@@ -259,6 +267,7 @@ async def api_document(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/mentor", my_students)
     app.router.add_get(f"/mentor/studenten/{ID}", student_page)
+    app.router.add_get(f"/mentor/signalen/{ID}", flag_page)
     app.router.add_post(f"/mentor/signalen/{ID}/gezien", acknowledge_form)
     app.router.add_post(f"/mentor/signalen/{ID}/afhandelen", resolve_form)
     app.router.add_get(r"/static/{name:[a-z]+\.css}", stylesheet)

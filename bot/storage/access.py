@@ -235,6 +235,14 @@ def flag_for(db: DbSession, principal: Principal, flag_id: int, action: str,
     return flag
 
 
+def flag_view(db: DbSession, principal: Principal, flag_id: int) -> Flag:
+    """A visible flag (its page, e.g. from the link in an urgent e-mail); audited as
+    `flag.view`, else NoAccess."""
+    flag = flag_for(db, principal, flag_id, "flag.view")
+    audit(db, principal.actor, "flag.view", "flag", flag.id)
+    return flag
+
+
 def change_flag(db: DbSession, principal: Principal, flag_id: int, status: str,
                 note: object = None) -> Flag:
     """Acknowledge (`status="acknowledged"`) or resolve (`"resolved"`, with a note) a visible

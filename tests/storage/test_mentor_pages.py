@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -21,7 +22,7 @@ from bot.storage.types import utcnow
 from bot.taxonomy import COMPETENCIES, FLAG_BY_KEY
 from bot.users import token_main
 from tests.storage import test_mentor_portal as base
-from tests.storage.test_mentor_portal import SECRET_EVIDENCE, Seed, _csrf, login
+from tests.storage.test_mentor_portal import PASSWORD, SECRET_EVIDENCE, Seed, _csrf, login
 
 portal = base.portal  # the fixtures of the portal's first tests: the app, two mentors...
 seed = base.seed  # ... a coordinator per school and three students with flags
@@ -298,3 +299,37 @@ def test_csrf_check_compares_any_text_in_constant_time() -> None:
     assert _same("abc", "abc") and not _same("abc", "abd")
     assert not _same("é" * 43, "a" * 43) and _same("é", "é")  # no TypeError on non-ASCII
     assert not _same(None, "a") and not _same("", "")
+
+
+async def test_the_link_in_an_e_mail_leads_to_the_flag_after_logging_in(
+        portal: TestClient, seed: Seed) -> None:
+    urgent = seed.own_flags[0]
+    portal.session.cookie_jar.clear()
+    r = await portal.get(f"/mentor/signalen/{urgent}", allow_redirects=False)
+    assert r.status == 303
+    location = urlsplit(r.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query) == {"volgende": [f"/mentor/signalen/{urgent}"]}
+    login_page = await (await portal.get(r.headers["Location"])).text()
+    assert f'name="volgende" value="/mentor/signalen/{urgent}"' in login_page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login_page).group(1)
+    r = await portal.post("/login", allow_redirects=False, data={
+        "csrf": csrf, "email": "m1@school.test", "wachtwoord": PASSWORD,
+        "volgende": f"/mentor/signalen/{urgent}"})
+    assert r.headers["Location"] == f"/mentor/signalen/{urgent}"
+    r = await portal.get(f"/mentor/signalen/{urgent}", allow_redirects=False)
+    assert r.headers["Location"] == f"/mentor/studenten/{seed.own}#signaal-{urgent}"
+
+
+@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test", "/\\evil.test",
+                                    "/mentor/../login", "/mentor?x=1", "javascript:alert(1)",
+                                    "/api/v1/me", "/mentor/" + "a" * 300])
+async def test_logging_in_never_redirects_elsewhere(portal: TestClient, seed: Seed,
+                                                    target: str) -> None:
+    portal.session.cookie_jar.clear()
+    page = await (await portal.get("/login", params={"volgende": target})).text()
+    assert 'name="volgende"' not in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = await portal.post("/login", allow_redirects=False, data={
+        "csrf": csrf, "email": "m1@school.test", "wachtwoord": PASSWORD, "volgende": target})
+    assert r.status == 303 and r.headers["Location"] == "/mentor"

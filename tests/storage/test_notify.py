@@ -51,8 +51,9 @@ def test_urgent_flag_is_mailed_at_once_to_the_mentor(db, mailbox) -> None:
     (mail,) = mailbox.to("jansen@school.test")
     assert mail["Subject"].startswith("DRINGEND")
     body = mail.get_payload(decode=True).decode()
-    assert "0800-0113" in body and "http://portal.test/" in body
-    assert "het bericht" not in body  # no message content in e-mail
+    assert "0800-0113" in body
+    assert f"http://portal.test/mentor/signalen/{flag.id}" in body  # the flag's own page
+    assert "het bericht" not in body and "woorden" not in body  # no message content
     assert [n.status for n in flag.notifications] == ["sent"]
 
 
@@ -65,7 +66,12 @@ def test_attention_flags_wait_for_one_daily_digest(db, mailbox) -> None:
     assert counts["sent"] == 2
     assert len(mailbox.to("de.vries@school.test")) == 1
     digest = mailbox.to("zorg@school.test")[-1]
-    assert "Denkt aan stoppen" in digest.get_payload(decode=True).decode()
+    text = digest.get_payload(decode=True).decode()
+    # The digest lists students with a link, never what the flag is about or its words.
+    assert f"student #{student_flag.student_id}: 1 nieuw signaal" in text
+    assert f"http://portal.test/mentor/studenten/{student_flag.student_id}" in text
+    assert "Denkt aan stoppen" not in text and "woorden" not in text
+    assert digest["Subject"] == "Loopbaancoach: 1 student om op te volgen"
     assert student_flag.notifications[0].status == "sent"
 
 
