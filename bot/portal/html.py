@@ -52,7 +52,9 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
         header = (
             '<header class="top"><a class="brand" href="/mentor">Loopbaancoach</a>'
             f"{_open_count(open_flags)}"
-            f'<span class="who">{e(user.name)}</span>'
+            + ('<a class="beheer" href="/beheer/accounts">Accounts</a>' if user.school_wide
+               else "")
+            + f'<span class="who">{e(user.name)}</span>'
             '<form method="post" action="/logout" class="logout">'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
             '<button type="submit">Uitloggen</button></form></header>'

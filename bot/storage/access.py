@@ -58,7 +58,7 @@ def record_denied(db: DbSession, denied: NoAccess) -> None:
 def _visible(principal: Principal) -> ColumnElement[bool]:
     if principal.role == "mentor":
         return Student.mentor_id == principal.id
-    if principal.role == "coordinator" and principal.school_id is not None:
+    if principal.school_wide and principal.school_id is not None:
         return Student.school_id == principal.school_id
     return Student.id.is_(None)  # nothing
 

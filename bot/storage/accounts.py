@@ -28,7 +28,8 @@ from bot.storage.models import (
 )
 from bot.storage.types import utcnow
 
-ROLES: tuple[str, ...] = ("mentor", "coordinator")
+ROLES: tuple[str, ...] = ("mentor", "coordinator", "admin")  # admin: the school admin
+SCHOOL_ROLES: tuple[str, ...] = ("coordinator", "admin")  # see every student of their school
 MAX_FAILURES = 5  # per account and IP address ...
 MAX_FAILURES_PER_IP = 50  # ... and per IP address over all accounts ...
 FAILURE_WINDOW = timedelta(minutes=15)  # ... within this window
@@ -53,8 +54,19 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the audit log names this user (no e-mail address: ids are stable)."""
-        return f"{self.role}:{self.id}"
+        """How the audit log names this user (no e-mail address: ids are stable). An admin
+        is a coordinator account, so it is named as one."""
+        return f"{self.table_role}:{self.id}"
+
+    @property
+    def table_role(self) -> str:
+        """"mentor" or "coordinator": the kind of account (admins are coordinators)."""
+        return "mentor" if self.role == "mentor" else "coordinator"
+
+    @property
+    def school_wide(self) -> bool:
+        """Sees every student of their school (coordinators and the school admin)."""
+        return self.role in SCHOOL_ROLES
 
 
 class AccountError(ValueError):
@@ -62,7 +74,8 @@ class AccountError(ValueError):
 
 
 def principal_of(user: User) -> Principal:
-    role = "mentor" if isinstance(user, Mentor) else "coordinator"
+    role = ("mentor" if isinstance(user, Mentor)
+            else "admin" if user.is_admin else "coordinator")
     return Principal(role, user.id, user.name, user.email, user.school_id)
 
 
@@ -135,12 +148,16 @@ def add_user(db: DbSession, role: str, email: str, name: str, password: str,
         if school_row is None:
             school_row = School(name=school)
             db.add(school_row)
-    model = Mentor if role == "mentor" else Coordinator
-    user = model(name=name.strip(), email=email, password_hash=hash_password(password),
-                 school=school_row)
+    user: User
+    if role == "mentor":
+        user = Mentor(name=name.strip(), email=email, password_hash=hash_password(password),
+                      school=school_row)
+    else:
+        user = Coordinator(name=name.strip(), email=email, school=school_row,
+                           password_hash=hash_password(password), is_admin=role == "admin")
     db.add(user)
     db.flush()
-    audit(db, actor, "account.create", role, user.id)
+    audit(db, actor, "account.create", principal_of(user).table_role, user.id)
     return user
 
 
@@ -155,7 +172,7 @@ def set_password(db: DbSession, email: str, password: str, actor: str = "cli") -
     owner = _owner(user)
     column = next(iter(owner))
     db.execute(delete(PortalSession).where(getattr(PortalSession, column) == owner[column]))
-    audit(db, actor, "account.password_reset", principal_of(user).role, user.id)
+    audit(db, actor, "account.password_reset", principal_of(user).table_role, user.id)
     db.flush()
     return user
 
@@ -242,7 +259,8 @@ def create_api_token(db: DbSession, email: str, actor: str = "cli") -> str:
     row = ApiToken(token_hash=token_hash(token), **_owner(user))
     db.add(row)
     db.flush()
-    audit(db, actor, "account.api_token", principal_of(user).role, user.id, {"token_id": row.id})
+    audit(db, actor, "account.api_token", principal_of(user).table_role, user.id,
+          {"token_id": row.id})
     return token
 
 
@@ -258,3 +276,66 @@ def token_principal(db: DbSession, token: str) -> Principal | None:
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
         row.last_used_at = now
     return principal_of(user)
+
+
+# --- managing the school's accounts in the portal -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    key: str  # "mentor-3", "coordinator-4": the account's address in the portal
+    role: str  # mentor, coordinator, admin
+    name: str
+    email: str
+    active: bool
+    may_reset: bool  # the viewer may give this account a new password
+
+
+def may_reset(viewer: Principal, target: Principal) -> bool:
+    """Coordinators reset mentors' passwords; the school admin also coordinators'. Only
+    within their own school, and never their own (that goes through the login)."""
+    if not viewer.school_wide or viewer.school_id is None:
+        return False
+    if target.school_id != viewer.school_id or target.actor == viewer.actor:
+        return False
+    return target.role == "mentor" or viewer.role == "admin"
+
+
+def school_accounts(db: DbSession, viewer: Principal) -> list[AccountRow]:
+    """The accounts of the viewer's school (empty for a mentor); audited without names."""
+    if not viewer.school_wide or viewer.school_id is None:
+        return []
+    users: list[User] = [*db.execute(select(Mentor).where(Mentor.school_id == viewer.school_id)
+                                     .order_by(Mentor.name)).scalars(),
+                         *db.execute(select(Coordinator)
+                                     .where(Coordinator.school_id == viewer.school_id)
+                                     .order_by(Coordinator.name)).scalars()]
+    rows = []
+    for user in users:
+        who = principal_of(user)
+        rows.append(AccountRow(f"{who.table_role}-{user.id}", who.role, user.name, user.email,
+                               bool(user.active), may_reset(viewer, who)))
+    audit(db, viewer.actor, "accounts.list", detail={"count": len(rows)})
+    return rows
+
+
+class NotYours(LookupError):
+    """The account does not exist or the viewer may not change it (the portal says 404)."""
+
+
+def reset_by(db: DbSession, viewer: Principal, key: str) -> tuple[User, str]:
+    """A new one-time password for the account `key` ("mentor-3") when the viewer may reset
+    it (all its sessions end; audited with the viewer as actor); NotYours otherwise."""
+    kind, _, number = key.partition("-")
+    model = {"mentor": Mentor, "coordinator": Coordinator}.get(kind)
+    user = db.get(model, int(number)) if model is not None and number.isdigit() else None
+    if user is None or not may_reset(viewer, principal_of(user)):
+        raise NotYours(key)  # rolled back: record it with record_denied_account()
+    password = new_password()
+    set_password(db, user.email, password, actor=viewer.actor)
+    return user, password
+
+
+def record_denied_account(db: DbSession, viewer: Principal, key: str) -> None:
+    """Audit a refused account change (in its own transaction)."""
+    audit(db, viewer.actor, "account.denied", "account", key[:100], {"tried": "password_reset"})

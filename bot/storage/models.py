@@ -104,6 +104,8 @@ class Coordinator(_PortalUser, Base):
     __tablename__ = "coordinators"
 
     school_id = Column(Integer, ForeignKey("schools.id", ondelete="SET NULL"), index=True)
+    # A school admin: a coordinator who also manages the school's coordinator accounts.
+    is_admin = Column(Boolean, nullable=False, default=False, server_default=false())
     school = relationship("School")
 
 

@@ -1,0 +1,79 @@
+"""Account management for coordinators and the school admin: the school's accounts, and a new
+one-time password for a mentor (coordinators) or also a coordinator (the school admin).
+
+A mentor who opens these pages gets "not found": the pages do not exist for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.portal import auth, html, mentor
+from bot.storage import accounts
+from bot.storage.accounts import AccountRow, Principal
+
+ACCOUNT = r"{account:(?:mentor|coordinator)-\d{1,9}}"
+ROLE_LABELS = {"mentor": "Mentor", "coordinator": "LOB-coördinator", "admin": "Schoolbeheerder"}
+
+
+def _school_user(request: web.Request) -> Principal:
+    user = auth.require_user(request)
+    if not user.school_wide:
+        raise web.HTTPNotFound()
+    return user
+
+
+def _table(rows: list[AccountRow], csrf: str) -> str:
+    lines = []
+    for row in rows:
+        action = ""
+        if row.may_reset:
+            action = (f'<form method="post" action="/beheer/accounts/{html.e(row.key)}/'
+                      f'wachtwoord" class="reset"><input type="hidden" name="csrf" '
+                      f'value="{html.e(csrf)}"><button type="submit">Nieuw wachtwoord'
+                      "</button></form>")
+        lines.append(f"<tr><td>{html.e(row.name)}</td><td>{html.e(row.email)}</td>"
+                     f"<td>{html.e(ROLE_LABELS.get(row.role, row.role))}</td>"
+                     f"<td>{'ja' if row.active else 'nee'}</td><td>{action}</td></tr>")
+    return ('<table class="studenten accounts"><thead><tr><th>Naam</th><th>E-mailadres</th>'
+            "<th>Rol</th><th>Actief</th><th></th></tr></thead>"
+            f"<tbody>{''.join(lines)}</tbody></table>")
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    user = _school_user(request)
+    rows = await auth.in_db(lambda db: accounts.school_accounts(db, user))
+    body = ('<p><a href="/mentor">← Studenten</a></p><h1>Accounts van je school</h1>'
+            '<p class="hulp">Is iemand zijn wachtwoord vergeten? Maak een nieuw wachtwoord en '
+            "geef het persoonlijk door. De oude sessies van dat account stoppen dan.</p>"
+            f"{_table(rows, auth.csrf_token(request))}")
+    return await mentor.render(request, user, "Accounts", body)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    user = _school_user(request)
+    await auth.check_csrf(request)
+    key = request.match_info["account"]
+
+    def reset(db: Any) -> tuple[str, str, str]:
+        account, password = accounts.reset_by(db, user, key)
+        return account.name, account.email, password
+
+    try:
+        name, email, password = await auth.in_db(reset)
+    except accounts.NotYours:
+        await auth.in_db(lambda db: accounts.record_denied_account(db, user, key))
+        raise web.HTTPNotFound() from None
+    body = ('<p><a href="/beheer/accounts">← Accounts</a></p><h1>Nieuw wachtwoord</h1>'
+            f"<p>Het nieuwe wachtwoord van {html.e(name)} ({html.e(email)}):</p>"
+            f'<p class="eenmalig"><code>{html.e(password)}</code></p>'
+            '<p class="hulp">Dit wachtwoord wordt maar één keer getoond. Geef het persoonlijk '
+            "door, niet per e-mail.</p>")
+    return await mentor.render(request, user, "Nieuw wachtwoord", body)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/beheer/accounts", accounts_page)
+    app.router.add_post(f"/beheer/accounts/{ACCOUNT}/wachtwoord", reset_password)
+
