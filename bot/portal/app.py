@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.portal import auth, beheer, chat, mentor, security
+from bot.portal import auth, beheer, chat, dossier, mentor, security
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -88,6 +88,7 @@ def create_app(run_jobs: bool = True) -> web.Application:
     chat.setup(app)
     auth.setup(app)
     mentor.setup(app)
+    dossier.setup(app)
     beheer.setup(app)
     app.cleanup_ctx.append(_jobs_loop)
     return app

@@ -21,7 +21,7 @@ from bot.storage import access, accounts
 from bot.storage.access import NoAccess, StudentRow, StudentStory
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
-from bot.summaries import today_local
+from bot.summaries import as_dict, today_local
 from bot.taxonomy import FLAG_BY_KEY, FLAG_STATUSES
 
 STATIC = Path(__file__).parent / "static"
@@ -211,6 +211,28 @@ async def api_flags(request: web.Request) -> web.Response:
     return web.json_response({"flags": [flag_json(f) for f in flags]})
 
 
+async def api_conversations(request: web.Request) -> web.Response:
+    """A student's conversations, newest first, as summaries in the student's own words."""
+    user = _api_user(request)
+    student_id = _student_id(request)
+    story = await _visible(lambda db: access.story_for(db, user, student_id))
+    return web.json_response({"conversations": [as_dict(s) for s in story.conversations],
+                              "older": story.older})
+
+
+async def api_insights(request: web.Request) -> web.Response:
+    """A student's insights per competency, with counts per month (the development chart)."""
+    user = _api_user(request)
+    student_id = _student_id(request)
+    story = await _visible(lambda db: access.story_for(db, user, student_id))
+    competencies = [{"key": c.key, "label": c.label, "name": c.name, "counts": c.counts,
+                     "insights": [{"date": i.date.isoformat(), "text": i.text, "main": i.main,
+                                   "is_headline": i.is_headline, "session_id": i.session_id}
+                                  for i in c.insights]}
+                    for c in story.competencies]
+    return web.json_response({"months": story.months, "competencies": competencies})
+
+
 def _api_csrf(request: web.Request) -> None:
     """A change made with the session cookie needs the page's CSRF token in the X-CSRF-Token
     header (403 otherwise); a bearer token needs none (a browser never sends it by itself)."""
@@ -275,6 +297,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/students", api_students)
     app.router.add_get(f"/api/v1/students/{ID}", api_student)
     app.router.add_get(f"/api/v1/students/{ID}/flags", api_flags)
+    app.router.add_get(f"/api/v1/students/{ID}/conversations", api_conversations)
+    app.router.add_get(f"/api/v1/students/{ID}/insights", api_insights)
     app.router.add_post(f"/api/v1/flags/{ID}/acknowledge", api_acknowledge)
     app.router.add_post(f"/api/v1/flags/{ID}/resolve", api_resolve)
     app.router.add_get("/api/openapi.json", api_document)

@@ -293,6 +293,26 @@ async def test_conversations_and_insights_in_the_students_own_words(portal: Test
     _no_content_in_audit("bakker", "mensen-mens", "kapper")
 
 
+async def test_conversations_and_insights_through_the_api(portal: TestClient,
+                                                         seed: Seed) -> None:
+    _conversations(seed.own)
+    await login(portal, "m1@school.test")
+    body = await (await portal.get(f"/api/v1/students/{seed.own}/conversations")).json()
+    stories = [c["experience"] for c in body["conversations"]]
+    assert len(stories) == 2 and "stage bij de bakker" in stories[1]  # newest first
+    assert body["older"] == 0
+    assert any(c["next_step"] and c["next_step"]["what"] == "Mailen naar de kapper"
+               for c in body["conversations"])
+    insights = await (await portal.get(f"/api/v1/students/{seed.own}/insights")).json()
+    assert [c["key"] for c in insights["competencies"]] == [c.key for c in COMPETENCIES]
+    first = insights["competencies"][0]
+    assert any("Ik kan goed uitleggen" in i["text"] for i in first["insights"])
+    assert all(len(c["counts"]) == len(insights["months"]) for c in insights["competencies"])
+    for path in ("conversations", "insights"):
+        other = await portal.get(f"/api/v1/students/{seed.other}/{path}")
+        assert other.status == 404 and "Bram" not in await other.text()
+
+
 def test_csrf_check_compares_any_text_in_constant_time() -> None:
     from bot.portal.auth import _same
 
