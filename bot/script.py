@@ -35,6 +35,8 @@ REQUIRED_TEXTS = (
     "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint", "even_geduld", "te_lang",
 )
 # Intents that get a side-track answer and then return to the question.
+# Side requests that end or leave the conversation: inside it they stand only when explicit.
+INTERRUPTIONS = ("pauzeren", "afscheid", "gegevens_verwijderen")
 SIDE_TRACK_INTENTS = (
     "bot_vraag", "privacy_vraag", "mentor_gevraagd", "uitleg_gevraagd", "frustratie",
     "buiten_bereik", "bedanken", "begroeten", "bevestigen", "ontkennen", "weet_niet",
@@ -116,6 +118,15 @@ class Script:
     @property
     def vague_min_words(self) -> int:
         return int(self.raw["vaag"]["min_woorden"])
+
+    def interruption_phrases(self, intent: str) -> list[str]:
+        """The whole messages that, inside a conversation, really mean `intent` (pauzeren,
+        afscheid, gegevens_verwijderen); see bot.answer_first."""
+        return list(self.raw["onderbrekingen"].get(intent) or [])
+
+    @property
+    def interruption_filler(self) -> list[str]:
+        return list(self.raw["onderbrekingen"].get("opvulling") or [])
 
     # --- rendering ---------------------------------------------------------------------
     def render(self, value: Any, level: str | None = None, **context: Any) -> list[str]:
@@ -241,7 +252,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
     if not isinstance(raw, dict):
         return ["Het script moet beginnen met sleutels zoals 'teksten:' en 'stappen:'."]
     for key in ("versie", "niveaus", "standaard_niveau", "vaag", "teksten", "zijsporen",
-                "signalen", "stappen"):
+                "onderbrekingen", "signalen", "stappen"):
         if key not in raw:
             errors.append(f"Het onderdeel '{key}' ontbreekt.")
     if errors:
@@ -277,6 +288,17 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             errors.append(f"zijsporen.{intent}: deze tekst ontbreekt.")
         else:
             _check_text(zijsporen[intent], f"zijsporen.{intent}", set(), errors)
+
+    onderbrekingen = raw["onderbrekingen"] if isinstance(raw["onderbrekingen"], dict) else {}
+    for key in ("opvulling", *INTERRUPTIONS):
+        value = onderbrekingen.get(key)
+        if not (isinstance(value, list) and value and all(isinstance(v, str) and v.strip()
+                                                          for v in value)):
+            errors.append(f"onderbrekingen.{key}: geef een lijst met zinnen of woorden.")
+    for key in onderbrekingen:
+        if key not in ("opvulling", *INTERRUPTIONS):
+            errors.append(f"onderbrekingen.{key}: onbekend; kies uit "
+                          f"{', '.join(('opvulling', *INTERRUPTIONS))}.")
 
     signalen = raw["signalen"] if isinstance(raw["signalen"], dict) else {}
     for key in ("crisis", "aandacht", "liever_niet", "crisis_check", "crisis_check_nee"):

@@ -156,6 +156,28 @@ def test_side_track_is_answered_then_back_to_the_question(servers, sender, messa
     assert servers.tracker(sender)["slots"]["rol"] == "ik vulde de schappen"
 
 
+def test_answers_with_side_intent_words_are_answers_in_context(servers, sender) -> None:
+    """The question asked decides: "morgen" to "Wanneer ga je dit doen?" is the plan's date,
+    not a pause; likewise answers holding "later", "verder", "weg"."""
+    in_context = {
+        "ik wil een dag meelopen in een ziekenhuis": "ik wil later verder in de zorg",
+        "ik schrijf eerst op wat ik wil vragen": "ik schrijf op wat ik wil vragen, dan weg "
+                                                 "met de zenuwen",
+        "vrijdag na school": "morgen",
+    }
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    for text, expected in FULL:
+        text = in_context.get(text, text)
+        replies = joined(servers.say(sender, text))
+        assert expected in replies, (text, replies)
+        assert "stoppen even" not in replies
+    slots = servers.tracker(sender)["slots"]
+    assert slots["wanneer"] == "morgen"
+    assert slots["uitproberen"] == "ik wil later verder in de zorg"
+    assert servers.tracker(sender)["active_loop"].get("name") == "activeren_form"
+
+
 def test_pause_and_resume_after_restart(servers, sender) -> None:
     servers.say(sender, "hoi")
     servers.say(sender, "ja")

@@ -1,0 +1,61 @@
+"""Inside a conversation, the question asked decides what a message means.
+
+The intent classifier sees a message without its question: "morgen", the answer to "Wanneer ga
+je dit doen?", reads as `pauzeren`. So while a step is asking, a side request that would end or
+leave the conversation (pause, goodbye, delete my data) stands only when the whole message is
+one of the script's explicit phrases (`onderbrekingen` in data/script/gesprek.yml); anything
+else is the answer to the question. Deleting data is never decided on a guess. Pure: the
+Rasa hook (bot.rasa_answer_first) passes in what it knows."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.script import INTERRUPTIONS, Script
+
+ANSWER_INTENT = "vertellen"
+_PARTS = re.compile(r"\s*(?:[,.;!?]+|\ben\b|\bmaar\b)\s*")
+_NOT_WORD = re.compile(r"[^\w\s]+")
+
+
+def _plain(text: str) -> str:
+    """Lower case, accents and punctuation off, single spaces ("Oké!!" -> "oke")."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def _phrases(script: Script, intent: str, filler: frozenset[str]) -> frozenset[str]:
+    return frozenset(_without(_plain(p), filler) for p in script.interruption_phrases(intent))
+
+
+def _without(text: str, filler: frozenset[str]) -> str:
+    return " ".join(w for w in text.split() if w not in filler)
+
+
+def is_explicit(intent: str, text: str, script: Script) -> bool:
+    """True when every part of the message is one of the script's phrases for `intent`
+    (small filler words aside): "ik moet nu weg, later verder" is a pause; "ik wil later
+    verder met de opleiding" is not."""
+    if intent not in INTERRUPTIONS:
+        return True  # not an interruption: nothing to decide here
+    filler = frozenset(_plain(w) for w in script.interruption_filler)
+    phrases = _phrases(script, intent, filler)
+    parts = [_without(_plain(p), filler) for p in _PARTS.split(text.lower())]
+    parts = [p for p in parts if p]
+    return bool(parts) and all(p in phrases for p in parts)
+
+
+def meaning(intent: str | None, text: str, asking: bool, script: Script) -> str | None:
+    """The intent the conversation should act on: `intent`, unless a step is `asking` a
+    question and `intent` is an interruption the message does not state explicitly; then
+    the message is an answer (ANSWER_INTENT)."""
+    if not asking or intent not in INTERRUPTIONS:
+        return intent
+    # The classifier's interruption first, then the others ("ik moet weg" read as goodbye
+    # is still a pause).
+    for candidate in (intent, *(i for i in INTERRUPTIONS if i != intent)):
+        if is_explicit(candidate, text, script):
+            return candidate
+    return ANSWER_INTENT

@@ -1,0 +1,61 @@
+"""Rasa plug-in: inside a conversation the question asked decides what a message means
+(bot.answer_first). Wraps MessageProcessor.parse_message, which is the first place that has
+both the classifier's intent and the conversation's state; the rules then see the corrected
+intent, so an answer such as "morgen" fills the asked slot instead of pausing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+_installed = False
+
+
+def _asking(tracker: Any) -> bool:
+    """A step is waiting for the answer to a question (a form is active and asking)."""
+    if tracker is None:
+        return False
+    loop = getattr(tracker, "active_loop_name", None)
+    return bool(loop) and bool(tracker.get_slot("requested_slot"))
+
+
+def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
+    """The parse data with an interruption turned into an answer where bot.answer_first says
+    so; the classifier's intent stays in `bot_intent` for analysis."""
+    from bot.answer_first import meaning
+    from bot.script import get_script
+
+    intent = (parse_data.get("intent") or {}).get("name")
+    text = parse_data.get("text")
+    if not isinstance(text, str) or not _asking(tracker):
+        return parse_data
+    decided = meaning(intent, text, True, get_script())
+    if decided != intent:
+        parse_data["bot_intent"] = parse_data.get("intent")
+        parse_data["intent"] = {"name": decided, "confidence": 1.0}
+        log.info("answer_first.kept_as_answer", extra={"classified": intent,
+                                                       "slot": tracker.get_slot("requested_slot")})
+    return parse_data
+
+
+def install() -> None:
+    """Wrap MessageProcessor.parse_message once."""
+    global _installed
+    if _installed:
+        return
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.parse_message
+
+    async def parse_message(self: Any, message: Any, tracker: Any = None,
+                            only_output_properties: bool = True) -> dict[str, Any]:
+        parse_data = await original(self, message, tracker, only_output_properties)
+        try:
+            return correct(parse_data, tracker)
+        except Exception:  # never let this take a turn down: the classifier's reading stands
+            log.exception("answer_first.failed")
+            return parse_data
+
+    MessageProcessor.parse_message = parse_message
+    _installed = True

@@ -1,0 +1,81 @@
+"""Inside a conversation the question asked decides what a message means (bot.answer_first):
+interruptions stand only when the whole message says so. Phrases come from the script."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from bot.answer_first import ANSWER_INTENT, is_explicit, meaning
+from bot.script import get_script, parse, validate
+
+SCRIPT = get_script()
+
+
+@pytest.mark.parametrize(("intent", "answer"), [
+    # Answers to the step's questions that contain side-intent words ("verder", "stoppen",
+    # "later", "weg", "vergeten", "wissen"), each as the classifier might misread them.
+    ("pauzeren", "morgen"),
+    ("pauzeren", "later"),
+    ("pauzeren", "na school"),
+    ("pauzeren", "ik wil later verder met de opleiding"),
+    ("pauzeren", "ik wil stoppen met mijn bijbaan want het is te zwaar"),
+    ("pauzeren", "ik ga verder met de opleiding tot kok"),
+    ("pauzeren", "stoppen met twijfelen en gewoon bellen"),
+    ("pauzeren", "ik moest weg van de afdeling omdat het te druk was"),
+    ("afscheid", "tot later blijven werken vond ik zwaar"),
+    ("afscheid", "de klanten zeiden altijd doei en bedankt, dat vond ik leuk"),
+    ("afscheid", "ik ga weg bij de kapper"),
+    ("gegevens_verwijderen", "ik was het vergeten"),
+    ("gegevens_verwijderen", "ik moest het whiteboard wissen en de tafels schoonmaken"),
+    ("gegevens_verwijderen", "ik wil alles vergeten van die stage"),
+    ("gegevens_verwijderen", "verwijder"),  # a deletion is never decided on a guess
+    ("gegevens_verwijderen", "weg ermee"),
+])
+def test_answers_with_side_intent_words_stay_answers(intent: str, answer: str) -> None:
+    assert meaning(intent, answer, asking=True, script=SCRIPT) == ANSWER_INTENT
+
+
+@pytest.mark.parametrize(("intent", "message", "expected"), [
+    ("pauzeren", "pauze", "pauzeren"),
+    ("pauzeren", "Ik moet nu even weg, later verder!", "pauzeren"),
+    ("pauzeren", "sorry ik heb nu echt geen tijd", "pauzeren"),
+    ("pauzeren", "STOP", "pauzeren"),
+    ("afscheid", "doei!!", "afscheid"),
+    ("afscheid", "oké tot later", "afscheid"),
+    ("afscheid", "ik moet weg", "pauzeren"),  # explicit, though of the other kind
+    ("gegevens_verwijderen", "verwijder al mijn gegevens aub", "gegevens_verwijderen"),
+    ("gegevens_verwijderen", "Wis alles.", "gegevens_verwijderen"),
+    ("gegevens_verwijderen", "ik wil dat je alles wist", "gegevens_verwijderen"),
+])
+def test_explicit_interruptions_stand(intent: str, message: str, expected: str) -> None:
+    assert meaning(intent, message, asking=True, script=SCRIPT) == expected
+
+
+def test_outside_a_question_and_for_other_intents_nothing_changes() -> None:
+    assert meaning("pauzeren", "morgen", asking=False, script=SCRIPT) == "pauzeren"
+    assert meaning("bot_vraag", "ben jij een robot", asking=True, script=SCRIPT) == "bot_vraag"
+    assert meaning("signaal_crisis", "morgen", asking=True, script=SCRIPT) == "signaal_crisis"
+    assert meaning(None, "morgen", asking=True, script=SCRIPT) is None
+    assert is_explicit("bot_vraag", "wat dan ook", SCRIPT)
+    assert not is_explicit("pauzeren", "", SCRIPT) and not is_explicit("pauzeren", "...", SCRIPT)
+
+
+def test_a_coordinator_adds_a_phrase_in_the_script() -> None:
+    raw = copy.deepcopy(SCRIPT.raw)
+    assert meaning("pauzeren", "ik ga naar de training", True, SCRIPT) == ANSWER_INTENT
+    raw["onderbrekingen"]["pauzeren"].append("ik ga naar de training")
+    changed = parse(raw)
+    assert meaning("pauzeren", "ik ga naar de training", True, changed) == "pauzeren"
+
+
+def test_the_script_validator_names_a_broken_section_in_dutch() -> None:
+    raw = copy.deepcopy(SCRIPT.raw)
+    raw["onderbrekingen"]["pauzeren"] = []
+    raw["onderbrekingen"]["koffie"] = ["pauze"]
+    errors = validate(raw)
+    assert "onderbrekingen.pauzeren: geef een lijst met zinnen of woorden." in errors
+    assert any(e.startswith("onderbrekingen.koffie: onbekend") for e in errors)
+    del raw["onderbrekingen"]
+    assert "Het onderdeel 'onderbrekingen' ontbreekt." in validate(raw)
