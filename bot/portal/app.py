@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.portal import auth, beheer, chat, dossier, mentor, security
+from bot.portal import auth, beheer, chat, cijfers, dossier, mentor, security
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -90,5 +90,6 @@ def create_app(run_jobs: bool = True) -> web.Application:
     mentor.setup(app)
     dossier.setup(app)
     beheer.setup(app)
+    cijfers.setup(app)
     app.cleanup_ctx.append(_jobs_loop)
     return app

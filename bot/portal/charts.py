@@ -91,3 +91,28 @@ def cumulative(values: Sequence[float]) -> list[float]:
         total += value
         result.append(total)
     return result
+
+
+def bar_chart(title: str, bars: Sequence[tuple[str, float]], unit: str = "") -> str:
+    """Horizontal bars (one per label) with their values written beside them, plus the
+    table. Horizontal, so that long Dutch labels stay readable on a phone."""
+    row_h, label_w, width = 26, 220, 640
+    height = row_h * max(1, len(bars)) + 8
+    top_value = max([v for _, v in bars] + [1])
+    parts = [f'<svg class="grafiek staaf" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
+    for i, (label, value) in enumerate(bars):
+        y = 4 + i * row_h
+        bar_w = (width - label_w - 60) * value / top_value
+        parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
+                     f'fill="#333">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w:.1f}" height="18" '
+                     f'fill="{PALETTE[0]}"/>')
+        parts.append(f'<text x="{label_w + bar_w + 6:.1f}" y="{y + 17}" font-size="13" '
+                     f'fill="#333">{value:g}{escape(unit)}</text>')
+    parts.append("</svg>")
+    rows = "".join(f"<tr><th>{escape(label)}</th><td>{value:g}{escape(unit)}</td></tr>"
+                   for label, value in bars)
+    return (f'<figure class="grafiek">{"".join(parts)}<details class="cijfers"><summary>'
+            f"Cijfers</summary><table><caption>{escape(title)}</caption><tbody>{rows}</tbody>"
+            "</table></details></figure>")

@@ -1,0 +1,128 @@
+"""Figures for the school's quality cycle (the coordinator's "Cijfers"): counts only, never a
+student's words, and nothing of a group smaller than MIN_GROUP students.
+
+A group is the school or one class; its size is the number of students who held at least one
+conversation in the period. Below MIN_GROUP the group's figures are withheld (`suppressed`),
+because a count of two students with a flag points at people."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from bot.storage.models import ActionPlan, Answer, Flag, SchoolClass, Session, Student
+from bot.summaries import local_date
+from bot.taxonomy import FLAG_BY_KEY, STEPS
+
+MIN_GROUP = 5
+
+
+@dataclass
+class GroupFigures:
+    """The figures of one group (the school or a class) over the period."""
+
+    name: str
+    students: int  # students with a conversation in the period
+    suppressed: bool = False
+    weeks: list[str] = field(default_factory=list)  # ISO weeks "2026-W48", oldest first
+    started: list[int] = field(default_factory=list)  # conversations started per week
+    completed: list[int] = field(default_factory=list)  # ... of which completed
+    dropout_step: dict[str, int] = field(default_factory=dict)  # abandoned, by step reached
+    dropout_question: dict[str, int] = field(default_factory=dict)  # by last answered question
+    plans: int = 0
+    plans_followed_up: int = 0
+    plans_worked: int = 0  # gelukt or deels
+    flags: dict[str, int] = field(default_factory=dict)  # per category
+    response_hours: dict[str, float | None] = field(default_factory=dict)  # median, per category
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _weeks(start: date, end: date) -> list[str]:
+    weeks, day = [], start
+    while day <= end:
+        if not weeks or weeks[-1] != iso_week(day):
+            weeks.append(iso_week(day))
+        day += timedelta(days=1)
+    return weeks
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
+
+
+def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
+            school_name: str = "Hele school") -> list[GroupFigures]:
+    """The school's figures and each class's, in the period [since, until)."""
+    sessions = db.execute(
+        select(Session.id, Session.student_id, Session.status, Session.step_reached,
+               Session.started_at, Student.class_id)
+        .join(Student, Session.student_id == Student.id)
+        .where(Student.school_id == school_id, Session.started_at >= since,
+               Session.started_at < until)).all()
+    ids = [s.id for s in sessions]
+    last_question: dict[int, str] = {}
+    if ids:
+        latest = (select(Answer.session_id, func.max(Answer.id).label("last"))
+                  .where(Answer.session_id.in_(ids)).group_by(Answer.session_id).subquery())
+        for session_id, key in db.execute(
+                select(Answer.session_id, Answer.question_key)
+                .join(latest, Answer.id == latest.c.last)).all():
+            last_question[session_id] = key
+    plans = db.execute(
+        select(ActionPlan.session_id, ActionPlan.followup_status)
+        .where(ActionPlan.session_id.in_(ids))).all() if ids else []
+    flags = db.execute(
+        select(Flag.category, Flag.created_at, Flag.acknowledged_at, Flag.resolved_at,
+               Student.class_id)
+        .join(Student, Flag.student_id == Student.id)
+        .where(Student.school_id == school_id, Flag.created_at >= since,
+               Flag.created_at < until)).all()
+    names = dict(db.execute(select(SchoolClass.id, SchoolClass.name)
+                            .where(SchoolClass.school_id == school_id)).all())
+
+    weeks = _weeks(since.date(), (until - timedelta(seconds=1)).date())
+    plan_of = {session_id: status for session_id, status in plans}
+    groups: list[tuple[str, object]] = [(school_name, None)] + [
+        (names[c], c) for c in sorted(names, key=lambda c: names[c])]
+    result = []
+    for name, class_id in groups:
+        mine = [s for s in sessions if class_id is None or s.class_id == class_id]
+        group = GroupFigures(name, len({s.student_id for s in mine}))
+        if group.students < MIN_GROUP:
+            group.suppressed = True
+            result.append(group)
+            continue
+        started = Counter(iso_week(local_date(s.started_at)) for s in mine)
+        done = Counter(iso_week(local_date(s.started_at)) for s in mine
+                       if s.status == "completed")
+        group.weeks = weeks
+        group.started = [started.get(w, 0) for w in weeks]
+        group.completed = [done.get(w, 0) for w in weeks]
+        gone = [s for s in mine if s.status == "abandoned"]
+        group.dropout_step = {step: sum(1 for s in gone if s.step_reached == step)
+                              for step in ("", *STEPS)}
+        group.dropout_question = dict(Counter(last_question.get(s.id, "") for s in gone))
+        statuses = [plan_of[s.id] for s in mine if s.id in plan_of]
+        group.plans = len(statuses)
+        group.plans_followed_up = sum(1 for st in statuses if st)
+        group.plans_worked = sum(1 for st in statuses if st in ("gelukt", "deels"))
+        theirs = [f for f in flags if class_id is None or f.class_id == class_id]
+        group.flags = {key: sum(1 for f in theirs if f.category == key) for key in FLAG_BY_KEY}
+        waits: dict[str, list[float]] = defaultdict(list)
+        for f in theirs:
+            first = f.acknowledged_at or f.resolved_at
+            if first is not None:
+                waits[f.category].append(_hours(f.created_at, first))
+        group.response_hours = {key: (round(statistics.median(waits[key]), 1)
+                                      if waits.get(key) else None) for key in FLAG_BY_KEY}
+        result.append(group)
+    return result
