@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.portal import auth, beheer, chat, cijfers, dossier, mentor, security
+from bot.portal import auth, beheer, chat, cijfers, dossier, importeren, mentor, security
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -91,5 +91,6 @@ def create_app(run_jobs: bool = True) -> web.Application:
     dossier.setup(app)
     beheer.setup(app)
     cijfers.setup(app)
+    importeren.setup(app)
     app.cleanup_ctx.append(_jobs_loop)
     return app

@@ -172,6 +172,15 @@ def _same(a: str | None, b: str | None) -> bool:
         str(a).encode("utf-8", "replace"), str(b).encode("utf-8", "replace"))
 
 
+def require_csrf(request: web.Request, sent: object) -> None:
+    """403 unless `sent` is this session's CSRF token (for forms read another way, such as a
+    file upload streamed by multipart)."""
+    token = request.get(TOKEN_KEY)
+    if token is None or not isinstance(sent, str) or not _same(
+            sent, accounts.csrf_token_for(token)):
+        raise web.HTTPForbidden()
+
+
 async def check_csrf(request: web.Request) -> Any:
     """The form of a logged-in POST, when its CSRF token is right; otherwise 403."""
     form = await request.post()

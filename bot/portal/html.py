@@ -53,6 +53,7 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
             '<header class="top"><a class="brand" href="/mentor">Loopbaancoach</a>'
             f"{_open_count(open_flags)}"
             + ('<a class="beheer" href="/beheer/cijfers">Cijfers</a>'
+               '<a class="beheer" href="/beheer/importeren">Importeren</a>'
                '<a class="beheer" href="/beheer/accounts">Accounts</a>' if user.school_wide
                else "")
             + f'<span class="who">{e(user.name)}</span>'
