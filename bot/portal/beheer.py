@@ -29,10 +29,14 @@ def _table(rows: list[AccountRow], csrf: str) -> str:
     for row in rows:
         action = ""
         if row.may_reset:
+            hidden = f'<input type="hidden" name="csrf" value="{html.e(csrf)}">'
+            switch = "deactiveren" if row.active else "activeren"
             action = (f'<form method="post" action="/beheer/accounts/{html.e(row.key)}/'
-                      f'wachtwoord" class="reset"><input type="hidden" name="csrf" '
-                      f'value="{html.e(csrf)}"><button type="submit">Nieuw wachtwoord'
-                      "</button></form>")
+                      f'wachtwoord" class="reset">{hidden}<button type="submit">Nieuw '
+                      "wachtwoord</button></form>"
+                      f'<form method="post" action="/beheer/accounts/{html.e(row.key)}/'
+                      f'{switch}" class="reset">{hidden}<button type="submit" '
+                      f'class="secundair">{switch.capitalize()}</button></form>')
         lines.append(f"<tr><td>{html.e(row.name)}</td><td>{html.e(row.email)}</td>"
                      f"<td>{html.e(ROLE_LABELS.get(row.role, row.role))}</td>"
                      f"<td>{'ja' if row.active else 'nee'}</td><td>{action}</td></tr>")
@@ -73,7 +77,30 @@ async def reset_password(request: web.Request) -> web.Response:
     return await mentor.render(request, user, "Nieuw wachtwoord", body)
 
 
+async def _switch(request: web.Request, active: bool) -> web.StreamResponse:
+    user = _school_user(request)
+    await auth.check_csrf(request)
+    key = request.match_info["account"]
+    try:
+        await auth.in_db(lambda db: accounts.set_active_by(db, user, key, active))
+    except accounts.NotYours:
+        tried = "activate" if active else "deactivate"
+        await auth.in_db(lambda db: accounts.record_denied_account(db, user, key, tried))
+        raise web.HTTPNotFound() from None
+    return auth.redirect("/beheer/accounts")
+
+
+async def deactivate(request: web.Request) -> web.StreamResponse:
+    return await _switch(request, False)
+
+
+async def activate(request: web.Request) -> web.StreamResponse:
+    return await _switch(request, True)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/beheer/accounts", accounts_page)
     app.router.add_post(f"/beheer/accounts/{ACCOUNT}/wachtwoord", reset_password)
+    app.router.add_post(f"/beheer/accounts/{ACCOUNT}/deactiveren", deactivate)
+    app.router.add_post(f"/beheer/accounts/{ACCOUNT}/activeren", activate)
 

@@ -349,3 +349,25 @@ def student_page(row: StudentRow, flags: Iterable[Flag], story: StudentStory, cs
         f"<h2>LOB-cv</h2>{lob_cv_timeline(story)}"
         f"<h2>Inzichten per onderwerp</h2>{competencies}"
     )
+
+
+def placement_form(row: StudentRow, classes: Sequence[tuple[int, str]],
+                   mentors: Sequence[tuple[int, str]], csrf: str, error: str | None = None) -> str:
+    """Coordinators: put the student in another class or with another mentor."""
+    def select(name: str, label: str, options: Sequence[tuple[int, str]],
+               chosen: int | None) -> str:
+        items = ['<option value="">(geen)</option>'] + [
+            f'<option value="{i}"{" selected" if i == chosen else ""}>{e(n)}</option>'
+            for i, n in options]
+        return (f'<label for="{name}">{label}</label>'
+                f'<select id="{name}" name="{name}">{"".join(items)}</select>')
+
+    notice = f'<p class="melding" role="alert">{e(error)}</p>' if error else ""
+    return (
+        '<section class="indeling"><h2>Klas en mentor</h2>'
+        f'<form method="post" action="/mentor/studenten/{row.id}/indeling" class="klasfilter">'
+        f'{notice}<input type="hidden" name="csrf" value="{e(csrf)}">'
+        f'{select("klas", "Klas", classes, row.class_id)}'
+        f'{select("mentor", "Mentor", mentors, row.mentor_id)}'
+        '<button type="submit">Opslaan</button></form></section>'
+    )

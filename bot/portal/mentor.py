@@ -89,10 +89,40 @@ def _page_data(user: Principal, student_id: int) -> Any:
 
 async def _student_response(request: web.Request, user: Principal, student_id: int,
                             errors: dict[int, str] | None = None,
-                            status: int = 200) -> web.Response:
+                            status: int = 200, placement_error: str | None = None
+                            ) -> web.Response:
     row, flags, story, names = await _visible(_page_data(user, student_id))
-    body = html.student_page(row, flags, story, auth.csrf_token(request), names, errors)
+    csrf = auth.csrf_token(request)
+    body = html.student_page(row, flags, story, csrf, names, errors)
+    if user.school_wide:
+        classes, mentors = await auth.in_db(lambda db: access.placement_options(db, user))
+        body += html.placement_form(row, classes, mentors, csrf, placement_error)
     return await render(request, user, row.display_name, body, status)
+
+
+def _optional_id(value: object) -> int | None:
+    """A select's value: "" is none; anything not a small number is a BadPlacement."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return -1  # not an id of this school: refused by access.move_student
+
+
+async def placement_form(request: web.Request) -> web.StreamResponse:
+    """Coordinators move a student to another class or mentor (others: 404, audited)."""
+    user = auth.require_user(request)
+    form = await auth.check_csrf(request)
+    student_id = _student_id(request)
+    class_id, mentor_id = _optional_id(form.get("klas")), _optional_id(form.get("mentor"))
+    try:
+        await _visible(lambda db: access.move_student(db, user, student_id, class_id,
+                                                      mentor_id))
+    except access.BadPlacement:
+        return await _student_response(request, user, student_id, status=400,
+                                       placement_error="Kies een klas en een mentor van je "
+                                                       "school.")
+    return auth.redirect(f"/mentor/studenten/{student_id}")
 
 
 async def student_page(request: web.Request) -> web.Response:
@@ -289,6 +319,7 @@ async def api_document(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/mentor", my_students)
     app.router.add_get(f"/mentor/studenten/{ID}", student_page)
+    app.router.add_post(f"/mentor/studenten/{ID}/indeling", placement_form)
     app.router.add_get(f"/mentor/signalen/{ID}", flag_page)
     app.router.add_post(f"/mentor/signalen/{ID}/gezien", acknowledge_form)
     app.router.add_post(f"/mentor/signalen/{ID}/afhandelen", resolve_form)

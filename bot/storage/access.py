@@ -86,6 +86,7 @@ class StudentRow:
     class_id: int | None = None
     plan_date: date | None = None  # the latest plan's date (when the student named one)
     plan_followup: str | None = None  # how the latest plan went, once asked
+    mentor_id: int | None = None
 
     def facts(self) -> StudentFacts:
         last = self.last_conversation_at
@@ -139,7 +140,7 @@ def _row(student: Student, class_name: str | None, n: int | None, urgent: int | 
     return StudentRow(student.id, display_name(student), class_name, student.level,
                       int(n or 0), int(urgent or 0), last, student.class_id,
                       plan.when_date if plan is not None else None,
-                      plan.followup_status if plan is not None else None)
+                      plan.followup_status if plan is not None else None, student.mentor_id)
 
 
 def classes_for(db: DbSession, principal: Principal) -> list[tuple[int, str]]:
@@ -270,6 +271,51 @@ def actor_names(db: DbSession, actors: Iterable[str | None]) -> dict[str, str]:
         user = db.get(model, int(number)) if model is not None and number.isdigit() else None
         names[actor] = user.name if user is not None else actor
     return names
+
+
+# --- placing a student (coordinators) ----------------------------------------------------------
+
+
+class BadPlacement(ValueError):
+    """The class or mentor is not one of the school's (or the mentor is inactive)."""
+
+    def __init__(self, student_id: int) -> None:
+        super().__init__(student_id)
+        self.student_id = student_id
+
+
+def placement_options(db: DbSession, principal: Principal
+                      ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The school's classes and active mentors (id, name), for moving a student."""
+    if not principal.school_wide or principal.school_id is None:
+        return [], []
+    classes = db.execute(select(SchoolClass.id, SchoolClass.name)
+                         .where(SchoolClass.school_id == principal.school_id)
+                         .order_by(SchoolClass.name)).all()
+    mentors = db.execute(select(Mentor.id, Mentor.name)
+                         .where(Mentor.school_id == principal.school_id, Mentor.active.is_(True))
+                         .order_by(Mentor.name)).all()
+    return [(i, n) for i, n in classes], [(i, n) for i, n in mentors]
+
+
+def move_student(db: DbSession, principal: Principal, student_id: int,
+                 class_id: int | None, mentor_id: int | None) -> Student:
+    """Put a student of the school in another class and/or with another mentor (None: none).
+    Only coordinators and the school admin; for anyone else the student is "not found".
+    Audited with the ids, never names."""
+    if not principal.school_wide:
+        raise NoAccess(principal.actor, student_id, "student.move")
+    student = student_for(db, principal, student_id, "student.move")
+    classes, mentors = placement_options(db, principal)
+    if (class_id is not None and class_id not in dict(classes)) or (
+            mentor_id is not None and mentor_id not in dict(mentors)):
+        raise BadPlacement(student.id)
+    before = {"class": student.class_id, "mentor": student.mentor_id}
+    student.class_id, student.mentor_id = class_id, mentor_id
+    audit(db, principal.actor, "student.moved", "student", student.id,
+          {"from": before, "to": {"class": class_id, "mentor": mentor_id}})
+    db.flush()
+    return student
 
 
 # --- conversations and insights --------------------------------------------------------------

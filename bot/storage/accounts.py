@@ -336,6 +336,27 @@ def reset_by(db: DbSession, viewer: Principal, key: str) -> tuple[User, str]:
     return user, password
 
 
-def record_denied_account(db: DbSession, viewer: Principal, key: str) -> None:
+def set_active_by(db: DbSession, viewer: Principal, key: str, active: bool) -> User:
+    """(De)activate the account `key` when the viewer may manage it (as for a password
+    reset). A deactivated account cannot log in, its sessions end and its API tokens stop
+    working; its students keep their mentor until moved. NotYours otherwise."""
+    kind, _, number = key.partition("-")
+    model = {"mentor": Mentor, "coordinator": Coordinator}.get(kind)
+    user = db.get(model, int(number)) if model is not None and number.isdigit() else None
+    if user is None or not may_reset(viewer, principal_of(user)):
+        raise NotYours(key)
+    user.active = active
+    if not active:
+        owner = _owner(user)
+        column = next(iter(owner))
+        db.execute(delete(PortalSession).where(getattr(PortalSession, column) == owner[column]))
+    audit(db, viewer.actor, "account.activated" if active else "account.deactivated",
+          principal_of(user).table_role, user.id)
+    db.flush()
+    return user
+
+
+def record_denied_account(db: DbSession, viewer: Principal, key: str,
+                          tried: str = "password_reset") -> None:
     """Audit a refused account change (in its own transaction)."""
-    audit(db, viewer.actor, "account.denied", "account", key[:100], {"tried": "password_reset"})
+    audit(db, viewer.actor, "account.denied", "account", key[:100], {"tried": tried})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.storage import accounts
 from bot.storage import db as dbmod
-from bot.storage.models import AuditLog, PortalSession
+from bot.storage.models import AuditLog, PortalSession, SchoolClass, Student
 from bot.users import add_main
 from tests.storage.test_mentor_portal import PASSWORD, Seed, _csrf, login, portal, seed  # noqa: F401
 
@@ -111,3 +111,71 @@ async def test_mentors_do_not_see_account_management(portal: TestClient,  # noqa
     portal.session.cookie_jar.clear()
     r = await portal.get("/beheer/accounts", allow_redirects=False)
     assert r.status == 303 and r.headers["Location"].startswith("/login")
+
+
+async def test_deactivating_a_mentor_ends_their_access_until_activated(
+        portal: TestClient, seed: Seed) -> None:  # noqa: F811
+    mentor_client = TestClient(portal.server)
+    await mentor_client.start_server()
+    await login(mentor_client, "m1@school.test")
+    await login(portal, "c1@school.test")
+    csrf = await _csrf(portal, "/beheer/accounts")
+    key = _key("m1@school.test")
+    r = await portal.post(f"/beheer/accounts/{key}/deactiveren", data={"csrf": csrf},
+                          allow_redirects=False)
+    assert r.status == 303
+    assert (await mentor_client.get("/mentor", allow_redirects=False)).status == 303
+    await login(mentor_client, "m1@school.test", expect=401)
+    page = await (await portal.get("/beheer/accounts")).text()
+    assert f"/beheer/accounts/{key}/activeren" in page
+    # Not for another school's coordinator, nor for coordinators' accounts.
+    assert (await portal.post(f"/beheer/accounts/{_key('c1@school.test')}/deactiveren",
+                              data={"csrf": csrf})).status == 404
+    await portal.post(f"/beheer/accounts/{key}/activeren", data={"csrf": csrf})
+    await login(mentor_client, "m1@school.test")
+    await login(portal, "c2@elders.test")
+    csrf = await _csrf(portal, "/beheer/accounts")
+    assert (await portal.post(f"/beheer/accounts/{key}/deactiveren",
+                              data={"csrf": csrf})).status == 404
+    with dbmod.session_scope() as db:
+        assert accounts.find_user(db, "m1@school.test").active
+        actions = [a.action for a in db.execute(select(AuditLog)).scalars()]
+    assert actions.count("account.deactivated") == 1 and actions.count("account.activated") == 1
+    await mentor_client.close()  # last: it shares (and closes) the portal's test server
+
+
+async def test_a_coordinator_moves_a_student_to_another_class_and_mentor(
+        portal: TestClient, seed: Seed) -> None:  # noqa: F811
+    with dbmod.session_scope() as db:
+        klas = db.execute(select(SchoolClass)).scalars().first()
+        m2 = accounts.find_user(db, "m2@school.test")
+        klas_id, m2_id = klas.id, m2.id
+    await login(portal, "m1@school.test")
+    csrf = await _csrf(portal, "/mentor")
+    page = await (await portal.get(f"/mentor/studenten/{seed.quiet}")).text()
+    assert "/indeling" not in page  # mentors do not place students
+    r = await portal.post(f"/mentor/studenten/{seed.quiet}/indeling",
+                          data={"csrf": csrf, "klas": str(klas_id), "mentor": str(m2_id)})
+    assert r.status == 404
+
+    await login(portal, "c1@school.test")
+    page = await (await portal.get(f"/mentor/studenten/{seed.quiet}")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert f'action="/mentor/studenten/{seed.quiet}/indeling"' in page
+    for bad in ({"klas": "abc"}, {"mentor": "999999"}, {"klas": "-1"}):
+        r = await portal.post(f"/mentor/studenten/{seed.quiet}/indeling",
+                              data={"csrf": csrf, **bad})
+        assert r.status == 400 and "Kies een klas en een mentor van je school" in await r.text()
+    r = await portal.post(f"/mentor/studenten/{seed.quiet}/indeling", allow_redirects=False,
+                          data={"csrf": csrf, "klas": str(klas_id), "mentor": str(m2_id)})
+    assert r.status == 303
+    with dbmod.session_scope() as db:
+        moved = db.get(Student, seed.quiet)
+        assert (moved.class_id, moved.mentor_id) == (klas_id, m2_id)
+        row = db.execute(select(AuditLog).where(AuditLog.action == "student.moved")
+                         ).scalars().one()
+        assert row.detail["to"] == {"class": klas_id, "mentor": m2_id}
+    await login(portal, "m2@school.test")
+    assert "Aap Rustig" in await (await portal.get("/mentor")).text()
+    await login(portal, "m1@school.test")
+    assert "Aap Rustig" not in await (await portal.get("/mentor")).text()
