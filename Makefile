@@ -19,12 +19,13 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup secrets run test browser bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
+.PHONY: help setup secrets run demo test browser bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055), portal (:8080)"
 	@echo "make test   set up what is missing, then run the whole test suite"
 	@echo "make setup  only the setup part"
+	@echo "make demo   fill the database with a demo school (students, flags, plans) and print the logins"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make eval   evaluation figures: Dutch pipeline, NLU, signals, competencies"
 
@@ -67,12 +68,16 @@ db-upgrade: $(DEPS_STAMP)
 run: setup
 	@$(PY) -m bot.cli run
 
+demo: setup
+	@$(PY) -m bot.demo
+
 test: setup browser
 	@scripts/run_tests.sh
 
 # Chromium for the browser tests: found, or installed (Debian, when permitted), or a clear stop.
 browser:
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_schemathesis.sh
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .
