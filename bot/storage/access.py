@@ -211,7 +211,7 @@ class BadNote(ValueError):
 def clean_note(note: object) -> str | None:
     """The note without control characters (line ends as \\n) and surrounding white space;
     None when it is missing, empty, too long or not valid text (e.g. a lone surrogate)."""
-    if not isinstance(note, str):
+    if not isinstance(note, str) or len(note) > NOTE_MAX_CHARS:  # as sent (the API's maxLength)
         return None
     text = note.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
