@@ -23,10 +23,14 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("secrets",): ("bot.config", "secrets_main",
                    "create Rasa's API token and the action-server secret (var/)"),
     ("jobs",): ("bot.jobs", "main", "run the scheduled jobs once (abandoned sessions, e-mail)"),
+    ("jobs", "run"): ("bot.jobs", "run_main",
+                      "run every job due at --now (default: now) once"),
+    ("worker",): ("bot.worker", "main", "run background jobs until stopped (make run starts it)"),
     ("users", "add"): ("bot.users", "add_main", "create a mentor or coordinator login"),
     ("users", "reset-password"): ("bot.users", "reset_main",
                                   "give a portal login a new password"),
     ("users", "token"): ("bot.users", "token_main", "create an API token for /api/v1/"),
+    ("demo",): ("bot.demo", "main", "fill the database with a demo school (make demo)"),
 }
 
 

@@ -1,52 +1,62 @@
-"""Scheduled jobs: sessions that were left become `abandoned` (flag `afgehaakt`), and due
-mentor notifications are sent. The portal runs `run_due` every minute; `bot jobs` runs it
-once (for cron)."""
+"""Background jobs, for operators and the action server. The jobs themselves are run by
+`bot worker` (bot.worker, from the `jobs` table); here:
+
+- `bot jobs run [--now 2026-05-04T10:00]`: everything due at that moment, once (operations,
+  tests, cron without a worker). A time without zone is Europe/Amsterdam. `bot jobs` alone
+  is the same for the current time.
+- `dispatch_urgent()`: an urgent flag's e-mail goes out at once, from the action server,
+  through the same claim as the worker's (so it is sent exactly once); if this process dies
+  mid-send, the worker takes the job over when its lease expires."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import os
 import threading
-from datetime import timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from bot import notify, service
-from bot.config import settings
-from bot.storage.db import session_scope
+from bot import worker
 
 log = logging.getLogger(__name__)
-INTERVAL_S = 60
+LOCAL = ZoneInfo("Europe/Amsterdam")
 
 
-def deliver_notifications() -> dict[str, int]:
-    with session_scope() as db:
-        return notify.deliver_due(db)
+def parse_now(text: str) -> datetime:
+    """ISO 8601; a naive time is Europe/Amsterdam."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=LOCAL) if moment.tzinfo is None else moment
 
 
-def run_due() -> dict[str, int]:
-    cfg = settings()
-    replayed = service.replay_spool()  # writes kept while the database was down
-    abandoned = service.abandon_stale_sessions(
-        timedelta(hours=cfg.abandon_after_hours),
-        paused_older_than=timedelta(days=cfg.abandon_paused_after_days))
-    counts = deliver_notifications()
-    result = {"replayed": replayed, "abandoned": abandoned, **counts}
-    if abandoned or any(counts.values()):
-        log.info("jobs.ran", extra=result)
-    return result
+def run_due(now: datetime | None = None) -> dict[str, int]:
+    return worker.run_due(now, worker_id=f"jobs-run:{worker.default_worker_id()}")
 
 
-def deliver_in_background() -> None:
-    """Urgent notifications must not wait for the next scheduled run, nor delay the reply."""
+def dispatch_urgent() -> None:
+    """Send due notifications now, without delaying the reply (a daemon thread)."""
 
     def run() -> None:
         try:
-            deliver_notifications()
-        except Exception:
-            log.exception("jobs.delivery_failed")
+            worker.run_due(worker_id=f"urgent:{os.getpid()}", kinds=("notify",),
+                           maintain=False)
+        except Exception as exc:  # noqa: BLE001 - the worker sends it on its next tick
+            log.warning("jobs.urgent_dispatch_failed", extra={"error": type(exc).__name__})
 
-    threading.Thread(target=run, name="notify", daemon=True).start()
+    threading.Thread(target=run, name="urgent-notify", daemon=True).start()
+
+
+def run_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bot jobs run",
+                                     description="run everything due at a moment, once")
+    parser.add_argument("--now", type=parse_now, default=None,
+                        help="e.g. 2026-05-04T10:00 (Europe/Amsterdam unless a zone is given)")
+    args = parser.parse_args(argv or [])
+    worker.setup_logging()
+    print(json.dumps(run_due(args.now), sort_keys=True))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO)
-    print(run_due())
-    return 0
+    return run_main(argv)

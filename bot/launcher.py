@@ -1,6 +1,6 @@
-"""`bot run` (make run): starts Rasa, the action server and the portal, restarts a process
-that crashes (with backoff, logged, visible on the portal's /health), and stops all three
-cleanly on Ctrl-C."""
+"""`bot run` (make run): starts Rasa, the action server, the portal and the background worker,
+restarts a process that crashes (with backoff, logged, visible on the portal's /health), and
+stops them all cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,12 +18,20 @@ from pathlib import Path
 
 from bot.config import settings
 from bot.paths import ROOT, VAR
-from bot.processes import MODEL, actions_argv, portal_argv, rasa_argv, server_env
+from bot.processes import (
+    MODEL,
+    actions_argv,
+    portal_argv,
+    rasa_argv,
+    server_env,
+    worker_argv,
+)
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 240  # Rasa loads TensorFlow and the model: ~20-60 s on a small machine
 BACKOFF_S = (1, 2, 5, 10, 30, 60)  # waits before the 1st, 2nd, ... restart in a row
 STABLE_AFTER_S = 120  # up this long: the next crash starts the backoff from the beginning
+ALIVE_AFTER_S = 2.0  # a process without an HTTP health check is up once it lived this long
 
 
 def status_file() -> Path:
@@ -34,7 +42,7 @@ def status_file() -> Path:
 class Service:
     name: str
     argv: list[str]
-    health_url: str
+    health_url: str | None  # None: no HTTP server (the worker); up once it stays alive
     process: subprocess.Popen | None = None
     restarts: int = 0
     crashes_in_a_row: int = 0
@@ -53,6 +61,7 @@ def services() -> list[Service]:
         Service("rasa", rasa_argv(cfg, cfg.rasa_port), f"http://127.0.0.1:{cfg.rasa_port}/"),
         Service("portal", portal_argv(cfg, cfg.portal_port),
                 f"http://127.0.0.1:{cfg.portal_port}/health"),
+        Service("worker", worker_argv(cfg), None),
     ]
 
 
@@ -60,7 +69,9 @@ def child_env() -> dict[str, str]:
     return server_env(settings())
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str | None, alive_s: float = 0.0) -> bool:
+    if url is None:
+        return alive_s >= ALIVE_AFTER_S
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -116,7 +127,8 @@ def supervise_once(running: list[Service], env: dict[str, str], now: float) -> l
                                                  "exit": process.returncode})
             said.append(f"!! {service.name} stopped (exit {process.returncode}); restarting in "
                         f"{wait}s. See var/log/{service.name}.log")
-        elif service.state != "up" and _healthy(service.health_url):
+        elif service.state != "up" and _healthy(service.health_url,
+                                                now - service.started_at):
             service.state = "up"
             said.append(f"    {service.name} is up ({now - service.started_at:.0f}s)")
     return said
@@ -170,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"  Rasa:    http://localhost:{cfg.rasa_port}/webhooks/rest/webhook\n"
                       f"  Portal:  http://localhost:{cfg.portal_port}/  (web chat: /chat)\n"
                       f"  Actions: 127.0.0.1:{cfg.actions_port} (loopback only)\n"
-                      f"Ctrl-C stops all three.", flush=True)
+                      f"  Worker:  background jobs (log: var/log/worker.log)\n"
+                      f"Ctrl-C stops all four.", flush=True)
             if not announced and time.monotonic() - started > STARTUP_TIMEOUT_S:
                 pending = ", ".join(s.name for s in running if s.state != "up")
                 print(f"!! start-up timed out: {pending}")

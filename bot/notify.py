@@ -1,7 +1,8 @@
 """Telling mentors about flags: an outbox (table `notifications`) filled when a flag is stored
-and emptied by `deliver_due`. Urgent flags go out at once; the others wait for the daily
-digest. E-mail over SMTP and, optionally, a JSON webhook. A failed delivery is retried with
-back-off, stays visible (status, attempts, last error) and is logged; it is never dropped.
+and emptied by the worker (bot.worker: one `notify` job per channel + recipient, see
+`deliver`). Urgent flags go out at once; the others wait for the daily digest. E-mail over
+SMTP and, optionally, a JSON webhook. A failed delivery is retried with back-off, stays
+visible (status, attempts, last error) and is logged; it is never dropped.
 
 Configuration (environment):
   SMTP_HOST, SMTP_PORT (25), SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS (0/1), SMTP_FROM
@@ -23,10 +24,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.storage.db import session_scope
 from bot.storage.models import Flag, Notification
 from bot.storage.types import utcnow
 from bot.taxonomy import FLAG_BY_KEY
@@ -148,16 +151,63 @@ def _body(flags: list[Flag], config: NotifyConfig) -> str:
     return "\n".join(lines)
 
 
-def _send_email(recipient: str, flags: list[Flag], config: NotifyConfig) -> None:
+@dataclass(frozen=True)
+class Delivery:
+    """One message ready to send, built in a short transaction: the notifications it
+    covers, where it goes, and its content (no student text: see `_body`)."""
+
+    channel: str
+    recipient: str
+    notification_ids: tuple[int, ...]
+    subject: str
+    body: str  # e-mail text, or the webhook's JSON
+
+
+def due_groups(db: DbSession, now: datetime) -> list[tuple[tuple[int, ...], int]]:
+    """Due notification ids, grouped per channel + recipient (one e-mail each: the digest),
+    with the attempts made so far for the group's first notification."""
+    rows = db.execute(select(Notification.id, Notification.channel, Notification.recipient,
+                             Notification.attempts)
+                      .where(Notification.status == "pending",
+                             Notification.next_attempt_at <= now)
+                      .order_by(Notification.id)).all()
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    first_attempts: dict[tuple[str, str], int] = {}
+    for note_id, channel, recipient, attempts in rows:
+        groups[(channel, recipient)].append(note_id)
+        first_attempts.setdefault((channel, recipient), attempts)
+    return [(tuple(ids), first_attempts[key]) for key, ids in groups.items()]
+
+
+def build(db: DbSession, ids: tuple[int, ...] | list[int], now: datetime,
+          config: NotifyConfig) -> Delivery | None:
+    """What to send for those of `ids` that are still pending and due; None: nothing."""
+    notes = db.execute(select(Notification).where(Notification.id.in_(list(ids)),
+                                                  Notification.status == "pending",
+                                                  Notification.next_attempt_at <= now)
+                       .order_by(Notification.id)).scalars().all()
+    if not notes:
+        return None
+    channel, recipient = notes[0].channel, notes[0].recipient
+    notes = [n for n in notes if (n.channel, n.recipient) == (channel, recipient)]
+    flags = [n.flag for n in notes]
+    if channel == "email":
+        subject, body = _subject(flags), _body(flags, config)
+    else:
+        subject, body = "", json.dumps(_webhook_payload(flags))
+    return Delivery(channel, recipient, tuple(n.id for n in notes), subject, body)
+
+
+def _send_email(delivery: Delivery, config: NotifyConfig) -> None:
     if not config.smtp_host:
         raise RuntimeError("SMTP_HOST is niet ingesteld")
-    if recipient == "(geen ontvanger)":
+    if delivery.recipient == "(geen ontvanger)":
         raise RuntimeError("geen mentor gekoppeld en NOTIFY_FALLBACK_EMAIL is niet ingesteld")
     message = EmailMessage()
     message["From"] = config.sender
-    message["To"] = recipient
-    message["Subject"] = _subject(flags)
-    message.set_content(_body(flags, config))
+    message["To"] = delivery.recipient
+    message["Subject"] = delivery.subject
+    message.set_content(delivery.body)
     with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15) as smtp:
         if config.smtp_starttls:
             smtp.starttls()
@@ -166,56 +216,92 @@ def _send_email(recipient: str, flags: list[Flag], config: NotifyConfig) -> None
         smtp.send_message(message)
 
 
-def _send_webhook(url: str, flags: list[Flag]) -> None:
-    payload = {"flags": [{"id": f.id, "category": f.category, "severity": f.severity,
-                          "student_id": f.student_id, "status": f.status,
-                          "created_at": f.created_at.isoformat()} for f in flags]}
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+def _webhook_payload(flags: list[Flag]) -> dict[str, Any]:
+    return {"flags": [{"id": f.id, "category": f.category, "severity": f.severity,
+                       "student_id": f.student_id, "status": f.status,
+                       "created_at": f.created_at.isoformat()} for f in flags]}
+
+
+def _send_webhook(delivery: Delivery) -> None:
+    request = urllib.request.Request(delivery.recipient, data=delivery.body.encode(),
+                                     method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         if response.status >= 300:
             raise RuntimeError(f"webhook antwoordde {response.status}")
 
 
-def deliver_due(db: DbSession, now: datetime | None = None,
-                config: NotifyConfig | None = None) -> dict[str, int]:
-    """Send every due notification; group per channel + recipient (the digest)."""
-    config = config or NotifyConfig.from_env()
-    now = now or utcnow()
-    due = db.execute(select(Notification).where(Notification.status == "pending",
-                                                Notification.next_attempt_at <= now)
-                     .order_by(Notification.id)).scalars().all()
-    groups: dict[tuple[str, str], list[Notification]] = defaultdict(list)
-    for note in due:
-        groups[(note.channel, note.recipient)].append(note)
+def send(delivery: Delivery, config: NotifyConfig) -> str | None:
+    """The I/O, outside any transaction. None when sent, else the error (for `record`)."""
+    try:
+        if delivery.channel == "email":
+            _send_email(delivery, config)
+        else:
+            _send_webhook(delivery)
+    except (OSError, smtplib.SMTPException, urllib.error.URLError, RuntimeError) as exc:
+        log.error("notify.delivery_failed", extra={"channel": delivery.channel,
+                                                   "notifications": len(
+                                                       delivery.notification_ids),
+                                                   "error": type(exc).__name__})
+        return f"{type(exc).__name__}: {exc}"[:500]
+    log.info("notify.sent", extra={"channel": delivery.channel,
+                                   "notifications": len(delivery.notification_ids)})
+    return None
+
+
+def record(db: DbSession, delivery: Delivery, now: datetime,
+           error: str | None) -> dict[str, int]:
+    """Store the outcome per notification: sent, or retried with back-off, or failed."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for (channel, recipient), notes in groups.items():
-        flags = [n.flag for n in notes]
-        try:
-            if channel == "email":
-                _send_email(recipient, flags, config)
-            else:
-                _send_webhook(recipient, flags)
-        except (OSError, smtplib.SMTPException, urllib.error.URLError, RuntimeError) as exc:
-            for note in notes:
-                note.attempts += 1
-                note.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                if note.attempts >= MAX_ATTEMPTS:
-                    note.status = "failed"
-                    counts["failed"] += 1
-                else:
-                    note.next_attempt_at = now + BACKOFF[note.attempts - 1]
-                    counts["retry"] += 1
-            log.error("notify.delivery_failed", extra={"channel": channel,
-                                                       "notifications": len(notes),
-                                                       "error": type(exc).__name__})
-            continue
-        for note in notes:
-            note.attempts += 1
+    notes = db.execute(select(Notification)
+                       .where(Notification.id.in_(list(delivery.notification_ids)),
+                              Notification.status == "pending")).scalars().all()
+    for note in notes:
+        note.attempts += 1
+        if error is None:
             note.status, note.sent_at, note.last_error = "sent", now, None
-        counts["sent"] += len(notes)
-        log.info("notify.sent", extra={"channel": channel, "notifications": len(notes)})
+            counts["sent"] += 1
+            continue
+        note.last_error = error
+        if note.attempts >= MAX_ATTEMPTS:
+            note.status = "failed"
+            counts["failed"] += 1
+        else:
+            note.next_attempt_at = now + BACKOFF[note.attempts - 1]
+            counts["retry"] += 1
     return counts
+
+
+def deliver(ids: tuple[int, ...] | list[int], now: datetime,
+            config: NotifyConfig | None = None) -> dict[str, int]:
+    """Send one group: read it (short transaction), send (no transaction open: a slow mail
+    server never blocks a student's write), record the outcome (short transaction)."""
+    config = config or NotifyConfig.from_env()
+    with session_scope() as db:
+        delivery = build(db, ids, now, config)
+    if delivery is None:
+        return {"sent": 0, "retry": 0, "failed": 0}
+    error = send(delivery, config)
+    with session_scope() as db:
+        return record(db, delivery, now, error)
+
+
+def deliver_due(db: DbSession | None = None, now: datetime | None = None,
+                config: NotifyConfig | None = None) -> dict[str, int]:
+    """Send every due notification now, in this process, through the job queue (so that a
+    running worker never sends the same one again). `db`: a caller's session; it is
+    committed first (what it added is sent) and expired afterwards (it sees the outcome)."""
+    from bot import worker
+
+    if db is not None:
+        db.commit()
+    try:
+        totals = worker.run_due(now or utcnow(), kinds=("notify",), maintain=False,
+                                notify_config=config)
+        return {key: totals.get(key, 0) for key in ("sent", "retry", "failed")}
+    finally:
+        if db is not None:
+            db.expire_all()
 
 
 def problems(db: DbSession) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""How the three servers are started: one place for their command lines and environment,
+"""How the servers and the worker are started: one place for their command lines and environment,
 used by `make run` (bot.launcher), the tests and the benchmarks (bot.devservers).
 
 Security defaults live here: Rasa's HTTP API needs its token (`--auth-token`), answers
@@ -40,6 +40,12 @@ def actions_argv(cfg: Settings, port: int, host: str | None = None) -> list[str]
 
 def portal_argv(cfg: Settings, port: int, host: str | None = None) -> list[str]:
     return [sys.executable, "-m", "bot.portal", "--host", host or cfg.host, "--port", str(port)]
+
+
+def worker_argv(cfg: Settings) -> list[str]:
+    """`bot worker`: background jobs (notifications, abandoned sessions; bot.worker)."""
+    del cfg  # same signature as the others; the worker reads its settings from the env
+    return [sys.executable, "-m", "bot.cli", "worker"]
 
 
 def server_env(cfg: Settings, base: dict[str, str] | None = None,

@@ -23,7 +23,14 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import log_privacy, rasa_answer_first, rasa_deletions, rasa_resilience, rasa_stores
+from bot import (
+    log_privacy,
+    rasa_answer_first,
+    rasa_deletions,
+    rasa_linking,
+    rasa_resilience,
+    rasa_stores,
+)
 from bot.channel_input import BadRequest, parse_rest_body
 from bot.config import settings
 
@@ -31,6 +38,7 @@ log = logging.getLogger(__name__)
 
 rasa_resilience.install()
 rasa_answer_first.install()
+rasa_linking.install()
 log_privacy.install()
 
 

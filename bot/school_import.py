@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from bot.storage import accounts
 from bot.storage.audit import audit
+from bot.storage.links import make_code
 from bot.storage.models import ChannelIdentity, Mentor, SchoolClass, Student
 from bot.taxonomy import LEVELS
 
@@ -63,6 +64,7 @@ class Result:
     classes_added: int
     students_added: int
     students_updated: int
+    codes: list[tuple[str, str, str]] = field(default_factory=list)  # (schuilnaam, klas, code)
 
 
 def _rows(text: str, columns: tuple[str, ...], label: str,
@@ -181,6 +183,7 @@ def apply(db: DbSession, school_id: int, plan: Plan, actor: str) -> Result:
     classes = {c.name: c for c in db.execute(
         select(SchoolClass).where(SchoolClass.school_id == school_id)).scalars()}
     classes_added = students_added = students_updated = 0
+    codes = []
     for s in plan.students:
         klas = classes.get(s.class_name)
         if klas is None:
@@ -207,12 +210,16 @@ def apply(db: DbSession, school_id: int, plan: Plan, actor: str) -> Result:
         student.level = s.level or student.level
         student.display_name = s.pseudonym or student.display_name
         student.mentor = mentors.get(s.mentor_email) if s.mentor_email else student.mentor
+        if not (s.channel and s.sender_id):  # the student links their chat with a code
+            db.flush()
+            code, _ = make_code(db, student, actor)
+            codes.append((s.pseudonym, s.class_name, code))
     db.flush()
     audit(db, actor, "school.import", "school", school_id,
           {"mentors": len(plan.mentors), "classes": classes_added,
            "students_added": students_added, "students_updated": students_updated})
     return Result(len(plan.mentors), passwords, classes_added, students_added,
-                  students_updated)
+                  students_updated, codes)
 
 
 def _school_name(db: DbSession, school_id: int) -> str:

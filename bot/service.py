@@ -139,9 +139,9 @@ def save_reply(**kwargs: Any) -> bool:
 def save_flags(**kwargs: Any) -> bool:
     saved = _write("save_flags", **kwargs)
     if saved and any(s["severity"] == "urgent" for s in kwargs.get("signals", [])):
-        from bot.jobs import deliver_in_background
+        from bot.jobs import dispatch_urgent
 
-        deliver_in_background()
+        dispatch_urgent()
     return saved
 
 

@@ -178,6 +178,32 @@ def test_answers_with_side_intent_words_are_answers_in_context(servers, sender) 
     assert servers.tracker(sender)["active_loop"].get("name") == "activeren_form"
 
 
+def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender) -> None:
+    from bot.script import get_script
+    from bot.storage import links
+
+    script = get_script()
+    with db(servers) as s:
+        school = m.School(name="Koppelschool")
+        student = m.Student(school=school, display_name="Vos", level="vmbo")
+        s.add_all([school, student])
+        s.flush()
+        code, _ = links.make_code(s, student, "mentor:1")
+        s.commit()
+        student_id = student.id
+    servers.say(sender, "hoi")
+    servers.say(sender, "ja")
+    assert "Wat was jouw rol" in joined(servers.say(sender, "ik liep stage bij een garage"))
+    replies = servers.say(sender, f"mijn code is {code.lower()}")
+    assert replies == script.text("koppelen_gelukt")
+    # The conversation goes on where it was, now as the school's student.
+    assert "Wat werd er van je verwacht" in joined(servers.say(sender, "ik hielp de monteur"))
+    sessions, answers, *_ = student_rows(servers, sender)
+    assert {x.student_id for x in sessions} == {student_id}
+    assert [a.text for a in answers][:2] == ["ik liep stage bij een garage", "ik hielp de monteur"]
+    assert servers.say(sender, "code ZZZ-999") == script.text("koppelen_onbekend")
+
+
 def test_pause_and_resume_after_restart(servers, sender) -> None:
     servers.say(sender, "hoi")
     servers.say(sender, "ja")
@@ -256,7 +282,12 @@ def test_attention_flag_goes_into_the_daily_digest(servers, sender, mailbox) -> 
     finally:
         dbmod.configure(None)
     (digest,) = mailbox.to("zorg@school.test")
-    assert "Geld als drempel" in digest.get_payload(decode=True).decode()
+    text = digest.get_payload(decode=True).decode()
+    # The digest names the student and links to their page; what it is about stays in the
+    # portal.
+    assert f"student #{flags[0].student_id}: 1 nieuw signaal" in text
+    assert f"/mentor/studenten/{flags[0].student_id}" in text
+    assert "Geld als drempel" not in text and "geld" not in text.lower()
 
 
 def test_repeated_dont_know_is_flagged_silently(servers, sender) -> None:

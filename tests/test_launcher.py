@@ -1,5 +1,5 @@
-"""`bot run` (what `make run` starts): Rasa, the action server and the portal come up on
-the configured ports, answer, and all stop cleanly on Ctrl-C (SIGINT)."""
+"""`bot run` (what `make run` starts): Rasa, the action server, the portal and the worker come
+up (the servers on the configured ports), answer, and all stop cleanly on Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
@@ -55,16 +55,17 @@ def test_run_starts_all_three_and_ctrl_c_stops_them(tmp_path) -> None:
         if not line:
             break
         output.append(line)
-        if line.startswith("Ctrl-C stops all three"):
+        if line.startswith("Ctrl-C stops all"):
             break
     assert any("Loopbaancoach runs" in line for line in output), "".join(output)
     children = _children(launcher.pid)
-    assert len(children) == 3
+    assert len(children) == 4  # rasa, actions, portal, worker
     replies = http_json("POST", f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
                         {"sender": "launcher-test", "message": "hoi"})
     assert any("Loopbaancoach" in r.get("text", "") for r in replies)
     health = http_json("GET", f"http://127.0.0.1:{ports['PORTAL_PORT']}/health")
     assert health["status"] == "ok" and health["database"] == "ok"
+    assert health["processes"]["worker"]["state"] == "up" and "due" in health["jobs"]
     # Rasa's API wants the token the launcher generated under var/
     token = (tmp_path / "rasa_api_token").read_text().strip()
     with pytest.raises(Exception, match="401"):

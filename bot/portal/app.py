@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,6 @@ from bot.portal import auth, beheer, chat, cijfers, dossier, importeren, mentor,
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
-JOBS_KEY = web.AppKey("jobs", bool)
 
 
 async def _blocking(fn: Callable[[], Any]) -> Any:
@@ -23,11 +21,13 @@ async def _blocking(fn: Callable[[], Any]) -> Any:
 
 
 def _database_status() -> dict[str, Any]:
-    from bot import notify
+    from bot import jobqueue, notify
     from bot.storage.db import session_scope
+    from bot.storage.types import utcnow
 
     with session_scope() as db:
-        return {"database": "ok", "notifications": notify.problems(db)}
+        return {"database": "ok", "notifications": notify.problems(db),
+                "jobs": jobqueue.stats(db, utcnow())}
 
 
 def _process_status() -> dict[str, Any]:
@@ -43,8 +43,9 @@ def _process_status() -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 while the portal is up; also reports the database, failed notifications and the
-    processes `make run` supervises (restarts included)."""
+    """200 while the portal is up; also reports the database, failed notifications, the
+    worker's jobs (counts: due, running, failed, retrying) and the processes `make run`
+    supervises (restarts included)."""
     try:
         status = await _blocking(_database_status)
     except Exception as exc:  # reported, not raised: the portal itself is up
@@ -59,31 +60,12 @@ async def health(request: web.Request) -> web.Response:
     })
 
 
-async def _jobs_loop(app: web.Application) -> AsyncIterator[None]:
-    """Scheduled jobs (abandoned sessions, notifications) while the portal runs."""
-    from bot import jobs
-
-    async def loop() -> None:
-        while True:
-            try:
-                await _blocking(jobs.run_due)
-            except Exception:
-                log.exception("portal.jobs_failed")
-            await asyncio.sleep(jobs.INTERVAL_S)
-
-    task = asyncio.create_task(loop()) if app[JOBS_KEY] else None
-    yield
-    if task:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def create_app(run_jobs: bool = True) -> web.Application:
+def create_app(run_jobs: bool = False) -> web.Application:
+    """`run_jobs` is kept for old callers and ignored: jobs run in `bot worker`."""
+    del run_jobs
     app = web.Application(client_max_size=64 * 1024)
     security.setup(app)
     app[STARTED_KEY] = time.monotonic()
-    app[JOBS_KEY] = run_jobs
     app.router.add_get("/health", health)
     chat.setup(app)
     auth.setup(app)
@@ -92,5 +74,4 @@ def create_app(run_jobs: bool = True) -> web.Application:
     beheer.setup(app)
     cijfers.setup(app)
     importeren.setup(app)
-    app.cleanup_ctx.append(_jobs_loop)
     return app

@@ -297,14 +297,18 @@ def going_well(story: StudentStory) -> str:
     return f'<section class="gaat-goed"><h2>Wat goed gaat</h2><ul>{shown}</ul></section>'
 
 
-def _for_the_conversation(student_id: int) -> str:
-    """Links for the personal conversation: the printable gesprekskaart and the dossier."""
+def _for_the_conversation(student_id: int, csrf: str) -> str:
+    """Links for the personal conversation (the printable gesprekskaart, the dossier) and a
+    koppelcode for the student's chat."""
     base = f"/mentor/studenten/{student_id}"
     return (
         '<nav class="voor-gesprek" aria-label="Voor het gesprek">'
         f'<a href="{base}/gesprekskaart">Gesprekskaart</a> · Loopbaandossier: '
         f'<a href="{base}/dossier.pdf">PDF</a> · <a href="{base}/dossier.csv">CSV</a> · '
-        f'<a href="{base}/dossier.json">JSON</a></nav>'
+        f'<a href="{base}/dossier.json">JSON</a>'
+        f'<form method="post" action="{base}/koppelcode" class="koppelcode">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        '<button type="submit" class="secundair">Koppelcode maken</button></form></nav>'
     )
 
 
@@ -339,7 +343,7 @@ def student_page(row: StudentRow, flags: Iterable[Flag], story: StudentStory, cs
         f"<h1>{e(row.display_name)}</h1>"
         f"<p>Klas: {e(row.class_name or '-')} · Laatste gesprek: "
         f"{e(when(row.last_conversation_at))}</p>"
-        f"{_for_the_conversation(row.id)}"
+        f"{_for_the_conversation(row.id, csrf)}"
         f"<h2>Signalen</h2>{flag_list}"
         f"{going_well(story)}"
         "<h2>Gesprekken</h2>"

@@ -75,9 +75,17 @@ def _result_html(result: Result) -> str:
              "persoonlijk door):</p>"
              f'<table class="studenten"><tbody>{passwords}</tbody></table>'
              if passwords else "")
+    codes = "".join(f"<tr><td>{html.e(name)}</td><td>{html.e(klas)}</td>"
+                    f"<td><code>{html.e(code)}</code></td></tr>"
+                    for name, klas, code in result.codes)
+    code_table = ('<p class="hulp">Koppelcodes (30 dagen geldig; worden niet nog eens getoond). '
+                  "De student typt in de chat: mijn code is ...</p>"
+                  '<table class="studenten"><thead><tr><th>Schuilnaam</th><th>Klas</th>'
+                  f"<th>Koppelcode</th></tr></thead><tbody>{codes}</tbody></table>"
+                  if codes else "")
     return (f'<section class="gelukt"><h2>Geïmporteerd</h2><p>{result.mentors_added} mentoren, '
             f"{result.classes_added} klassen, {result.students_added} nieuwe en "
-            f"{result.students_updated} bijgewerkte studenten.</p>{table}</section>")
+            f"{result.students_updated} bijgewerkte studenten.</p>{table}{code_table}</section>")
 
 
 async def import_page(request: web.Request) -> web.Response:

@@ -155,6 +155,23 @@ async def _flag_form(request: web.Request, status: str) -> web.StreamResponse:
     return auth.redirect(f"/mentor/studenten/{flag.student_id}#signaal-{flag.id}")
 
 
+async def link_code_form(request: web.Request) -> web.Response:
+    """A new koppelcode for the student, shown once, with what to tell the student."""
+    user = auth.require_user(request)
+    await auth.check_csrf(request)
+    student_id = _student_id(request)
+    code, expires = await _visible(lambda db: access.new_link_code(db, user, student_id))
+    body = (f'<p><a href="/mentor/studenten/{student_id}">← Terug naar de student</a></p>'
+            "<h1>Koppelcode</h1>"
+            f'<p class="eenmalig"><code>{html.e(code)}</code></p>'
+            "<p>Geef deze code aan de student. De student typt in de chat: "
+            f"<strong>mijn code is {html.e(code)}</strong>. Daarna horen de gesprekken bij deze "
+            "student, ook wat de student al eerder vertelde.</p>"
+            f'<p class="hulp">De code werkt één keer, tot {html.e(html.when(expires))}. Een '
+            "nieuwe code maken zet de oude uit. Deze code wordt maar één keer getoond.</p>")
+    return await render(request, user, "Koppelcode", body)
+
+
 async def flag_page(request: web.Request) -> web.StreamResponse:
     """A flag's own address (the link in an e-mail): its place on the student's page."""
     user = auth.require_user(request)
@@ -320,6 +337,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/mentor", my_students)
     app.router.add_get(f"/mentor/studenten/{ID}", student_page)
     app.router.add_post(f"/mentor/studenten/{ID}/indeling", placement_form)
+    app.router.add_post(f"/mentor/studenten/{ID}/koppelcode", link_code_form)
     app.router.add_get(f"/mentor/signalen/{ID}", flag_page)
     app.router.add_post(f"/mentor/signalen/{ID}/gezien", acknowledge_form)
     app.router.add_post(f"/mentor/signalen/{ID}/afhandelen", resolve_form)

@@ -318,6 +318,16 @@ def move_student(db: DbSession, principal: Principal, student_id: int,
     return student
 
 
+def new_link_code(db: DbSession, principal: Principal, student_id: int
+                  ) -> tuple[str, datetime]:
+    """A koppelcode for a visible student (their mentor or the school's coordinators);
+    NoAccess otherwise. Audited (bot.storage.links)."""
+    from bot.storage.links import make_code
+
+    student = student_for(db, principal, student_id, "student.link_code")
+    return make_code(db, student, principal.actor)
+
+
 # --- conversations and insights --------------------------------------------------------------
 
 MAX_CONVERSATIONS = 20  # on the student page; older ones are counted

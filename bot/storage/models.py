@@ -347,6 +347,37 @@ class TrackerDeletion(Base):
     done_at = Column(UTCDateTime())
 
 
+# --- linking a chat identity to a student ------------------------------------------------------
+
+
+class LinkCode(Base):
+    """A koppelcode: typed once by a student in any channel, it attaches that channel's
+    identity to the student the school made (class, mentor). Stored as SHA-256, single use."""
+
+    __tablename__ = "link_codes"
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    code_hash = Column(String(64), nullable=False, unique=True)
+    created_by = Column(String(200), nullable=False)
+    created_at = _created()
+    expires_at = Column(UTCDateTime(), nullable=False)
+    used_at = Column(UTCDateTime())
+
+
+class LinkFailure(Base):
+    """A wrong koppelcode, for rate limiting guesses per chat identity. No code kept."""
+
+    __tablename__ = "link_failures"
+    __table_args__ = (Index("ix_link_failures_sender_at", "channel", "sender_id", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(50), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
 # --- portal logins ----------------------------------------------------------------------------
 # A session, an API token and a login failure belong to exactly one mentor or coordinator.
 _ONE_OWNER = "(mentor_id IS NULL) <> (coordinator_id IS NULL)"
@@ -394,3 +425,34 @@ class LoginFailure(Base):
     email = Column(String(320), nullable=False)
     ip = Column(String(64), nullable=False)
     at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+
+
+# --- background jobs ---------------------------------------------------------------------------
+JOB_STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+
+
+class Job(Base):
+    """One background job, run by `bot worker` (bot.worker). The payload holds ids and
+    settings only, never student text. `locked_by`/`locked_until` are a lease: a job whose
+    worker died is claimed again once the lease has expired. Scheduling the same
+    `dedupe_key` twice makes one job."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        one_of("status", JOB_STATUSES),
+        Index("ix_jobs_status_due", "status", "due_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(50), nullable=False)
+    due_at = Column(UTCDateTime(), nullable=False)
+    payload = Column(JSON, nullable=False, default=dict)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    status = Column(String(20), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(String(200))
+    locked_by = Column(String(100))
+    locked_until = Column(UTCDateTime())
+    dedupe_key = Column(String(200), nullable=False, unique=True)
+    created_at = _created()
+    done_at = Column(UTCDateTime())

@@ -17,7 +17,7 @@ from tests.storage.test_mentor_portal import Seed, login, portal, seed  # noqa: 
 PLAN_WORDS = "mijn stagebegeleider mailen over de planning"
 
 
-def _history(seed: Seed) -> None:
+def _history(seed: Seed) -> None:  # noqa: F811
     """The quiet student gets a class of their own, two conversations with insights and an
     overdue plan that has not been followed up yet."""
     with dbmod.session_scope() as db:

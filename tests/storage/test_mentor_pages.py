@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.storage import db as dbmod
+from bot.storage import links
 from bot.storage import repository as repo
 from bot.storage.access import NOTE_MAX_CHARS
 from bot.storage.models import AuditLog, Flag, Mentor, Student
@@ -353,3 +354,21 @@ async def test_logging_in_never_redirects_elsewhere(portal: TestClient, seed: Se
     r = await portal.post("/login", allow_redirects=False, data={
         "csrf": csrf, "email": "m1@school.test", "wachtwoord": PASSWORD, "volgende": target})
     assert r.status == 303 and r.headers["Location"] == "/mentor"
+
+
+async def test_a_mentor_makes_a_koppelcode_the_student_types_in_the_chat(
+        portal: TestClient, seed: Seed) -> None:
+    await login(portal, "m1@school.test")
+    page = await (await portal.get(f"/mentor/studenten/{seed.quiet}")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert f'action="/mentor/studenten/{seed.quiet}/koppelcode"' in page
+    r = await portal.post(f"/mentor/studenten/{seed.quiet}/koppelcode", data={"csrf": csrf})
+    text = await r.text()
+    assert r.status == 200
+    code = re.search(r'class="eenmalig"><code>([A-Z0-9-]+)</code>', text).group(1)
+    assert f"mijn code is {code}" in text
+    with dbmod.session_scope() as db:
+        assert links.redeem(db, "rest", "s-aap", code) is links.Outcome.LINKED
+        assert repo.get_or_create_student(db, "rest", "s-aap").id == seed.quiet
+    r = await portal.post(f"/mentor/studenten/{seed.quiet}/koppelcode", data={"csrf": "vals"})
+    assert r.status == 403

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot import school_import
-from bot.storage import accounts
+from bot.storage import accounts, links
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import School, SchoolClass, Student
@@ -116,12 +116,18 @@ async def test_check_then_import_all_or_nothing(portal: TestClient,  # noqa: F81
     assert status == 200 and "Geïmporteerd" in text, text
     assert "2 mentoren, 2 klassen, 2 nieuwe en 1 bijgewerkte studenten" in text
     password = re.search(r"devries@school.test</td><td><code>([^<]+)<", text).group(1)
+    # Uïl has no chat id yet: a koppelcode to hand out (Vos and Das are linked already).
+    codes = re.findall(r"<td>([^<]+)</td><td>3B</td><td><code>([A-Z0-9-]+)</code>", text)
+    assert [name for name, _ in codes] == ["Uïl"]
+    with dbmod.session_scope() as db:
+        assert links.redeem(db, "rest", "s-uil", codes[0][1]) is links.Outcome.LINKED
     with dbmod.session_scope() as db:
         vos = repo.get_or_create_student(db, "rest", "s-vos")
         assert (vos.display_name, vos.school_class.name, vos.mentor.email, vos.level) == (
             "Vos", "3B", "devries@school.test", "vmbo")
         uil = db.execute(select(Student).where(Student.display_name == "Uïl")).scalar_one()
-        assert uil.identities == [] and uil.school_class.name == "3B"
+        assert [i.sender_id for i in uil.identities] == ["s-uil"]
+        assert uil.school_class.name == "3B"
     await login(portal, "devries@school.test", password)
     mine = await (await portal.get("/mentor")).text()
     assert "Vos" in mine and "Uïl" in mine and "Das" not in mine
