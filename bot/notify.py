@@ -6,7 +6,8 @@ visible (status, attempts, last error) and is logged; it is never dropped.
 
 Configuration (environment):
   SMTP_HOST, SMTP_PORT (25), SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS (0/1), SMTP_FROM
-  NOTIFY_FALLBACK_EMAIL  who is told when a student has no mentor yet (e.g. the zorgcoördinator)
+  NOTIFY_FALLBACK_EMAIL  who is told when a student has no mentor yet and their school set no
+                         address in the portal (e.g. the zorgcoördinator)
   NOTIFY_WEBHOOK_URL     optional: every notification is also POSTed there as JSON
   DIGEST_HOUR            hour (local time) of the daily digest, default 7
   PORTAL_PUBLIC_URL      link in the e-mails, default http://localhost:8080
@@ -87,7 +88,9 @@ def enqueue(db: DbSession, flag: Flag, config: NotifyConfig | None = None) -> li
     now = utcnow()
     due = now if flag.severity == "urgent" else next_digest(now, config.digest_hour)
     mentor = flag.student.mentor if flag.student else None
-    recipient = (mentor.email if mentor and mentor.active else None) or config.fallback_email
+    school = flag.student.school if flag.student else None
+    recipient = ((mentor.email if mentor and mentor.active else None)
+                 or (school.notify_email if school else None) or config.fallback_email)
     rows = [Notification(flag=flag, channel="email", recipient=recipient or "(geen ontvanger)",
                          next_attempt_at=due)]
     if config.webhook_url:

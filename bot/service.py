@@ -79,7 +79,8 @@ def student_view(channel: str, sender_id: str) -> StudentView:
             experience = next((s.experience for s in previous if s.experience), None)
             return StudentView(
                 student_id=student.id,
-                level=student.level,
+                level=student.level or (student.school.default_level if student.school
+                                        else None),
                 first_time=not previous and open_session is None,
                 open_session_id=open_session.id if open_session else None,
                 previous_experience=experience,

@@ -110,7 +110,14 @@ def maintenance(abandon: bool = True) -> dict[str, int]:
         counts["replayed"] = service.replay_spool()
     except Exception as exc:  # noqa: BLE001 - the database may be down; next tick again
         log.warning("worker.replay_failed", extra={"error": type(exc).__name__})
-    if abandon:
+    if abandon:  # the slower, periodic part (every WORKER_MAINTENANCE_S)
+        try:
+            from bot.storage.schools import purge_expired
+
+            with session_scope() as db:
+                counts["purged"] = purge_expired(db, utcnow())["sessions"]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("worker.retention_failed", extra={"error": type(exc).__name__})
         cfg = settings()
         try:
             counts["abandoned"] = service.abandon_stale_sessions(

@@ -10,8 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.portal import auth, html, mentor
-from bot.storage import accounts
+from bot.storage import accounts, schools
 from bot.storage.accounts import AccountRow, Principal
+from bot.taxonomy import LEVELS
 
 ACCOUNT = r"{account:(?:mentor|coordinator)-\d{1,9}}"
 ROLE_LABELS = {"mentor": "Mentor", "coordinator": "LOB-coördinator", "admin": "Schoolbeheerder"}
@@ -98,8 +99,59 @@ async def activate(request: web.Request) -> web.StreamResponse:
     return await _switch(request, True)
 
 
+def _settings_form(settings: schools.Settings, csrf: str, errors: list[str],
+                   saved: bool) -> str:
+    notice = ("".join(f'<p class="melding" role="alert">{html.e(x)}</p>' for x in errors)
+              or ('<p class="gelukt">Opgeslagen.</p>' if saved else ""))
+    levels = [("", "geen (de student kiest niets: standaard van het script)")] + [
+        (level, level) for level in LEVELS]
+    options = "".join(f'<option value="{html.e(v)}"'
+                      f'{" selected" if v == (settings.default_level or "") else ""}>'
+                      f"{html.e(label)}</option>" for v, label in levels)
+    return (
+        f'{notice}<form method="post" action="/beheer/instellingen" class="import">'
+        f'<input type="hidden" name="csrf" value="{html.e(csrf)}">'
+        '<label for="niveau">Niveau als een student geen niveau heeft</label>'
+        f'<select id="niveau" name="niveau">{options}</select>'
+        '<label for="email">E-mailadres voor signalen van studenten zonder mentor</label>'
+        f'<input id="email" name="email" type="email" maxlength="320" '
+        f'value="{html.e(settings.notify_email or "")}">'
+        '<p class="hulp">Bijvoorbeeld de zorgcoördinator. Leeg: het adres dat de beheerder van '
+        "de server instelde.</p>"
+        '<label for="bewaren">Bewaartermijn van gesprekken (maanden)</label>'
+        f'<input id="bewaren" name="bewaren" inputmode="numeric" maxlength="3" '
+        f'value="{settings.retention_months or ""}">'
+        '<p class="hulp">Oudere gesprekken worden automatisch verwijderd, met de antwoorden, '
+        "inzichten en plannen. Leeg: alles blijft bewaard.</p>"
+        '<button type="submit">Opslaan</button></form>')
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    user = _school_user(request)
+    current = await auth.in_db(lambda db: schools.settings_of(db, user))
+    saved = request.query.get("opgeslagen") == "1"
+    body = ('<p><a href="/mentor">← Studenten</a></p><h1>Instellingen van je school</h1>'
+            f"{_settings_form(current, auth.csrf_token(request), [], saved)}")
+    return await mentor.render(request, user, "Instellingen", body)
+
+
+async def settings_post(request: web.Request) -> web.StreamResponse:
+    user = _school_user(request)
+    form = await auth.check_csrf(request)
+    settings, errors = schools.parse(dict(form))
+    if settings is None:
+        shown = schools.Settings(None, None, None)
+        body = ('<p><a href="/mentor">← Studenten</a></p><h1>Instellingen van je school</h1>'
+                f"{_settings_form(shown, auth.csrf_token(request), errors, False)}")
+        return await mentor.render(request, user, "Instellingen", body, 400)
+    await auth.in_db(lambda db: schools.save(db, user, settings))
+    return auth.redirect("/beheer/instellingen?opgeslagen=1")
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/beheer/accounts", accounts_page)
+    app.router.add_get("/beheer/instellingen", settings_page)
+    app.router.add_post("/beheer/instellingen", settings_post)
     app.router.add_post(f"/beheer/accounts/{ACCOUNT}/wachtwoord", reset_password)
     app.router.add_post(f"/beheer/accounts/{ACCOUNT}/deactiveren", deactivate)
     app.router.add_post(f"/beheer/accounts/{ACCOUNT}/activeren", activate)

@@ -54,7 +54,8 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
             f"{_open_count(open_flags)}"
             + ('<a class="beheer" href="/beheer/cijfers">Cijfers</a>'
                '<a class="beheer" href="/beheer/importeren">Importeren</a>'
-               '<a class="beheer" href="/beheer/accounts">Accounts</a>' if user.school_wide
+               '<a class="beheer" href="/beheer/accounts">Accounts</a>'
+               '<a class="beheer" href="/beheer/instellingen">Instellingen</a>' if user.school_wide
                else "")
             + f'<span class="who">{e(user.name)}</span>'
             '<form method="post" action="/logout" class="logout">'

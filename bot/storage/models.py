@@ -57,10 +57,19 @@ def _created() -> Column:
 
 class School(Base):
     __tablename__ = "schools"
+    __table_args__ = (
+        one_of("default_level", LEVELS, nullable=True),
+        CheckConstraint("retention_months IS NULL OR retention_months BETWEEN 1 AND 120",
+                        name="retention"),
+    )
 
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, unique=True)
     created_at = _created()
+    # Settings a coordinator changes in the portal (/beheer/instellingen).
+    default_level = Column(String(20))  # for students whose level the school did not set
+    notify_email = Column(String(320))  # e.g. the zorgcoördinator: flags of students without mentor
+    retention_months = Column(Integer)  # conversations older than this are removed (None: kept)
 
     classes = relationship("SchoolClass", back_populates="school")
 

@@ -1,0 +1,94 @@
+"""A school's settings in the portal (default level, notification address, retention) and
+what they do: the level a student starts with, who hears of a flag without a mentor, and the
+worker's retention purge. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from bot import notify, service
+from bot.storage import db as dbmod
+from bot.storage import repository as repo
+from bot.storage.models import (
+    ActionPlan,
+    Answer,
+    Flag,
+    Insight,
+    School,
+    Session,
+    TrackerDeletion,
+)
+from bot.storage.schools import purge_expired
+from bot.storage.types import utcnow
+from tests.storage.test_mentor_portal import Seed, _csrf, login, portal, seed  # noqa: F401
+
+
+async def test_coordinators_change_the_settings_with_checks(portal: TestClient,  # noqa: F811
+                                                            seed: Seed) -> None:  # noqa: F811
+    await login(portal, "c1@school.test")
+    csrf = await _csrf(portal, "/beheer/instellingen")
+    bad = {"csrf": csrf, "niveau": "havo", "email": "geen adres", "bewaren": "999"}
+    r = await portal.post("/beheer/instellingen", data=bad)
+    text = await r.text()
+    assert r.status == 400
+    for message in ("Kies als niveau", "geen geldig adres", "Bewaartermijn"):
+        assert message in text
+    good = {"csrf": csrf, "niveau": "vmbo", "email": "Zorg@School.test", "bewaren": "24"}
+    r = await portal.post("/beheer/instellingen", data=good, allow_redirects=False)
+    assert r.status == 303
+    page = await (await portal.get("/beheer/instellingen?opgeslagen=1")).text()
+    assert "Opgeslagen." in page and 'value="zorg@school.test"' in page
+    with dbmod.session_scope() as db:
+        school = db.execute(select(School).where(School.name == "Het College")).scalar_one()
+        assert (school.default_level, school.notify_email, school.retention_months) == (
+            "vmbo", "zorg@school.test", 24)
+    await login(portal, "m1@school.test")
+    assert (await portal.get("/beheer/instellingen")).status == 404
+
+
+def test_default_level_and_the_schools_own_address_are_used(storage: str) -> None:
+    with dbmod.session_scope() as db:
+        school = School(name="Instelschool", default_level="vmbo", notify_email="zorg@i.test")
+        db.add(school)
+        student = repo.get_or_create_student(db, "rest", "s-inst")
+        student.school = school
+        session = repo.start_session(db, student, "rest", None)
+        flag = repo.save_flag(db, student, session, "financien", "x", "x", "m-inst")
+        rows = notify.enqueue(db, flag, notify.NotifyConfig.from_env())
+        assert rows[0].recipient == "zorg@i.test"
+    assert service.student_view("rest", "s-inst").level == "vmbo"
+
+
+def test_retention_removes_old_conversations_and_their_tracker(storage: str) -> None:
+    now = utcnow()
+    with dbmod.session_scope() as db:
+        keep = School(name="Bewaart alles")
+        short = School(name="Kort", retention_months=6)
+        db.add_all([keep, short])
+        made = {}
+        for name, school, age in (("oud", short, 400), ("nieuw", short, 10),
+                                  ("ander", keep, 400)):
+            student = repo.get_or_create_student(db, "rest", f"s-{name}")
+            student.school = school
+            session = repo.start_session(db, student, "rest", None)
+            session.status, session.ended_at = "completed", now - timedelta(days=age)
+            db.add(Answer(session_id=session.id, question_key="ervaring", kind="answer",
+                          text="woorden"))
+            db.add(Insight(student_id=student.id, session_id=session.id,
+                           competency="kwaliteiten", method="t", text="woorden"))
+            db.add(ActionPlan(student_id=student.id, session_id=session.id, what="woorden"))
+            repo.save_flag(db, student, session, "financien", "x", "x", f"m-{name}")
+            made[name] = session.id
+    with dbmod.session_scope() as db:
+        assert purge_expired(db, now) == {"sessions": 1, "trackers": 1}
+    with dbmod.session_scope() as db:
+        left = set(db.execute(select(Session.id)).scalars())
+        assert left == {made["nieuw"], made["ander"]}
+        for model in (Answer, Insight, ActionPlan):
+            assert db.execute(select(func.count()).select_from(model)).scalar_one() == 2
+        assert db.execute(select(func.count(Flag.id))).scalar_one() == 3  # flags stay
+        assert [d.sender_id for d in db.execute(select(TrackerDeletion)).scalars()] == ["s-oud"]
+        assert purge_expired(db, now) == {"sessions": 0, "trackers": 0}
