@@ -166,20 +166,22 @@ class Delivery:
     body: str  # e-mail text, or the webhook's JSON
 
 
-def due_groups(db: DbSession, now: datetime) -> list[tuple[tuple[int, ...], int]]:
+def due_groups(db: DbSession, now: datetime) -> list[tuple[tuple[int, ...], str]]:
     """Due notification ids, grouped per channel + recipient (one e-mail each: the digest),
-    with the attempts made so far for the group's first notification."""
+    each with a key naming the group's first notification and its attempt. The key holds
+    the creation time as well: SQLite may reuse the id of a deleted notification."""
     rows = db.execute(select(Notification.id, Notification.channel, Notification.recipient,
-                             Notification.attempts)
+                             Notification.attempts, Notification.created_at)
                       .where(Notification.status == "pending",
                              Notification.next_attempt_at <= now)
                       .order_by(Notification.id)).all()
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    first_attempts: dict[tuple[str, str], int] = {}
-    for note_id, channel, recipient, attempts in rows:
+    keys: dict[tuple[str, str], str] = {}
+    for note_id, channel, recipient, attempts, created_at in rows:
         groups[(channel, recipient)].append(note_id)
-        first_attempts.setdefault((channel, recipient), attempts)
-    return [(tuple(ids), first_attempts[key]) for key, ids in groups.items()]
+        stamp = int(created_at.timestamp() * 1_000_000) if created_at else 0
+        keys.setdefault((channel, recipient), f"{note_id}:{stamp}:{attempts}")
+    return [(tuple(ids), keys[key]) for key, ids in groups.items()]
 
 
 def build(db: DbSession, ids: tuple[int, ...] | list[int], now: datetime,

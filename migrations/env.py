@@ -51,10 +51,20 @@ def run_migrations_online() -> None:
     engine = db.make_engine(_url(), poolclass=NullPool)
     try:
         with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # A batch migration rebuilds a table (copy, drop, rename). With foreign keys
+                # on, dropping the old `students` would cascade into sessions, answers, ...
+                # The pragma only works outside a transaction, hence on the raw connection.
+                conn.connection.cursor().execute("PRAGMA foreign_keys = OFF")
             # bot.storage.db makes SQLite DDL transactional: a failed upgrade leaves no half.
             _configure(connection=conn, transactional_ddl=True)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:  # roll the whole upgrade back rather than keep dangling rows
+                        raise RuntimeError(f"migration left {len(broken)} broken references")
     finally:
         engine.dispose()
 

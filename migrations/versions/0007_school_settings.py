@@ -24,7 +24,8 @@ def upgrade() -> None:
             op.f("ck_schools_default_level"),
             "default_level IS NULL OR default_level IN ('vmbo', 'mbo-bol', 'mbo-bbl')")
         batch.create_check_constraint(
-            op.f("ck_schools_retention"), "retention_months IS NULL OR retention_months BETWEEN 1 AND 120")
+            op.f("ck_schools_retention"),
+            "retention_months IS NULL OR retention_months BETWEEN 1 AND 120")
 
 
 def downgrade() -> None:

@@ -9,9 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session as DbSession
 
 from bot.storage import db as dbmod
 from bot.storage import migrate
+from bot.storage import models as m
 from bot.storage.models import Base
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/x"
@@ -117,5 +119,61 @@ def test_database_enforces_constraints(storage: str) -> None:
             conn.execute(text("INSERT INTO sessions (student_id, channel, status, started_at, "
                               "updated_at) VALUES (:s, 'rest', 'klaar', CURRENT_TIMESTAMP, "
                               "CURRENT_TIMESTAMP)"), {"s": student_id})
+    finally:
+        engine.dispose()
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    engine = dbmod.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            return {t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one()
+                    for t in tables if t != "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_migrations_keep_the_data_of_a_school(empty_url: str) -> None:
+    """SQLite batch migrations rebuild tables; a rebuilt `students` or `schools` must not
+    cascade into sessions, answers and flags (foreign keys are on in normal use)."""
+    from bot.storage import repository as repo
+
+    migrate.upgrade(empty_url)
+    engine = dbmod.make_engine(empty_url)
+    try:
+        with DbSession(engine) as db:
+            school = m.School(name="Migratiecollege")
+            db.add(school)
+            db.flush()
+            klas = m.SchoolClass(school_id=school.id, name="3B")
+            mentor = m.Mentor(school_id=school.id, name="M", email="m@example.org",
+                              password_hash="x")
+            db.add_all([klas, mentor, m.Coordinator(school_id=school.id, name="C",
+                                                    email="c@example.org", password_hash="x")])
+            db.flush()
+            student = repo.get_or_create_student(db, "rest", "migratie-1")
+            student.school_id, student.class_id, student.mentor_id = school.id, klas.id, mentor.id
+            session = repo.start_session(db, student, "rest", "vmbo")
+            repo.save_answer(db, session, "terugkijken", "ervaring", "een ervaring", "answer",
+                             "m-1")
+            repo.save_flag(db, student, session, "crisis", None, None, "m-1")
+            db.commit()
+            student_id, expected = student.id, (school.id, klas.id, mentor.id)
+    finally:
+        engine.dispose()
+    before = _row_counts(empty_url)
+    assert before["sessions"] == before["answers"] == before["flags"] == 1
+    assert before["school_classes"] == before["mentors"] == 1
+    migrate.downgrade(empty_url, "0003")
+    after_down = _row_counts(empty_url)
+    assert {t: n for t, n in before.items() if t in after_down} == after_down
+    migrate.upgrade(empty_url)
+    assert {t: n for t, n in _row_counts(empty_url).items() if t in after_down} == after_down
+    engine = dbmod.make_engine(empty_url)
+    try:
+        with DbSession(engine) as db:
+            kept = db.get(m.Student, student_id)
+            assert (kept.school_id, kept.class_id, kept.mentor_id) == expected
     finally:
         engine.dispose()
