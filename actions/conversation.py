@@ -18,7 +18,7 @@ from actions.common import (
     take_in,
     turn_of,
 )
-from bot import service
+from bot import checkins, service
 from bot.coaching import SKIPPED, overview_messages
 from bot.dates import parse_when
 from bot.script import Script, get_script
@@ -93,7 +93,10 @@ class ActionStartGesprek(CoachAction):
             session_id = service.start_session(turn.channel, turn.sender_id, level)
         except StorageUnavailable:
             say(dispatcher, script.text("opslaan_mislukt", level))
-        if view and view.first_time:
+        latest = (tracker.latest_message or {}).get("text")
+        if checkins.is_checkin(latest):  # the coach writes first, on the plan's day
+            say(dispatcher, script.text("checkin_begin", level))
+        elif view and view.first_time:
             say(dispatcher, script.text("privacy_eerste_keer", level))
         return events + reset_conversation(
             script,

@@ -13,6 +13,7 @@ and logs the student's text at ERROR level when a turn fails. This one:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,26 @@ async def handle(on_new_message: Callable[[UserMessage], Awaitable[Any]],
         rasa_stores.IN_TURN.reset(token)
 
 
+def _take_waiting(channel: str, sender_id: str) -> list[str]:
+    from bot.checkins import take_pending
+    from bot.storage.db import session_scope
+    from bot.storage.types import utcnow
+
+    with session_scope() as db:
+        return take_pending(db, channel, sender_id, utcnow())
+
+
+async def _waiting(channel: str, sender_id: str) -> list[str]:
+    """What the coach wrote first while this student was away (a check-in): shown before
+    the reply. A database problem only delays them to a later message."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, _take_waiting, channel, sender_id)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("channel.waiting_failed", extra={"error": type(exc).__name__})
+        return []
+
+
 async def _say(output: Any, recipient: str, key: str, **context: Any) -> None:
     """Say a text of the conversation script."""
     from bot.script import get_script
@@ -95,10 +116,12 @@ class RestChannel(InputChannel):
                 log.info("channel.too_long", extra={"channel": "rest"})
                 await _say(collector, incoming.sender, "te_lang", max_tekens=limit)
                 return response.json(collector.messages)
+            waiting = await _waiting(self.name(), incoming.sender)
             await handle(on_new_message, UserMessage(
                 incoming.text, collector, incoming.sender, input_channel=self.name(),
                 message_id=incoming.message_id or uuid.uuid4().hex))
             rasa_deletions.wake()
-            return response.json(collector.messages)
+            first = [{"recipient_id": incoming.sender, "text": text} for text in waiting]
+            return response.json(first + collector.messages)
 
         return bp

@@ -1,6 +1,7 @@
-"""Rasa plug-in: a message that is a koppelcode ("mijn code is K7P-2QF") links the sender's
-channel identity to the school's student (bot.storage.links) and is answered here, in any
-channel, without entering the conversation (its state stays as it was)."""
+"""Rasa plug-in for commands outside the conversation, answered here in any channel without
+entering the conversation (its state stays as it was): a koppelcode ("mijn code is K7P-2QF")
+links the sender's channel identity to the school's student (bot.storage.links), and "stop
+met herinneringen" / "herinneringen aan" switch the coach's check-ins off and on."""
 
 from __future__ import annotations
 
@@ -27,6 +28,19 @@ def link(channel: str, sender_id: str, code: str) -> list[str]:
     return get_script().text(REPLY_KEYS[outcome.value])
 
 
+def switch_reminders(channel: str, sender_id: str, on: bool) -> list[str]:
+    from bot.script import get_script
+    from bot.storage import repository as repo
+    from bot.storage.audit import audit
+    from bot.storage.db import session_scope
+
+    with session_scope() as db:
+        student = repo.get_or_create_student(db, channel, sender_id)
+        student.reminders_off = not on
+        audit(db, f"{channel}:student", "student.reminders", "student", student.id, {"on": on})
+    return get_script().text("herinneringen_aan" if on else "herinneringen_uit")
+
+
 def install() -> None:
     """Wrap MessageProcessor.handle_message once."""
     global _installed
@@ -35,18 +49,25 @@ def install() -> None:
     from rasa.core.channels.channel import CollectingOutputChannel
     from rasa.core.processor import MessageProcessor
 
+    from bot.followups import reminders_command
     from bot.linking import find_code
 
     original = MessageProcessor.handle_message
 
     async def handle_message(self: Any, message: Any) -> Any:
-        code = find_code(message.text or "")
-        if code is None:
+        text = message.text or ""
+        code = find_code(text)
+        switch = reminders_command(text) if code is None else None
+        if code is None and switch is None:
             return await original(self, message)
         channel = message.input_channel or "rest"
         try:
-            lines = await asyncio.get_running_loop().run_in_executor(
-                None, link, channel, message.sender_id, code)
+            if code is not None:
+                lines = await asyncio.get_running_loop().run_in_executor(
+                    None, link, channel, message.sender_id, code)
+            else:
+                lines = await asyncio.get_running_loop().run_in_executor(
+                    None, switch_reminders, channel, message.sender_id, bool(switch))
         except Exception as exc:  # the database is down: the student may simply try again
             from bot.script import get_script
 

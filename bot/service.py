@@ -238,13 +238,16 @@ def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
     student = _student(db, channel, sender_id)
     gesprek = repo.session_of(db, student, session_id)
     when = plan.get("when_date")
-    repo.save_action_plan(
+    saved = repo.save_action_plan(
         db, student, gesprek, what=plan.get("what"), who=plan.get("who"), how=plan.get("how"),
         when_text=plan.get("when_text"),
         when_date=date.fromisoformat(when) if isinstance(when, str) else when,
         obstacle=plan.get("obstacle"), solution=plan.get("solution"),
     )
     repo.set_session_status(db, gesprek, "completed", step="activeren")
+    from bot import checkins  # the coach asks how it went, on the plan's day
+
+    checkins.schedule(db, saved)
 
 
 def _op_decline_contact(db, channel: str, sender_id: str, message_id: str) -> None:

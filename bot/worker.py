@@ -85,17 +85,25 @@ def _notify(job: ClaimedJob, ctx: Context) -> dict[str, int]:
     return notify.deliver(job.payload["ids"], ctx.now, ctx.notify_config)
 
 
+@register("checkin")
+def _checkin(job: ClaimedJob, ctx: Context) -> dict[str, int]:
+    """Ask the student how their plan went (bot.checkins)."""
+    from bot import checkins
+
+    return checkins.run(int(job.payload["plan"]), ctx.now)
+
+
 # --- scheduling -------------------------------------------------------------------------------
 
 
 def schedule_notifications(now: datetime) -> int:
     """A `notify` job per group of due notifications. The key names the group's first
-    notification and its attempt, so scheduling again (this worker's next tick, another
-    worker) adds nothing until that attempt has been made."""
+    notification and its attempt (notify.due_groups), so scheduling again (this worker's
+    next tick, another worker) adds nothing until that attempt has been made."""
     added = 0
     with session_scope() as db:
-        for ids, attempts in notify.due_groups(db, now):
-            added += jobqueue.schedule(db, "notify", now, f"notify:{ids[0]}:{attempts}",
+        for ids, key in notify.due_groups(db, now):
+            added += jobqueue.schedule(db, "notify", now, f"notify:{key}",
                                        {"ids": list(ids)})
     return added
 

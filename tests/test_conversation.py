@@ -3,6 +3,8 @@ action server and a real SQLite database (PRODUCT.md §3-§5)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
@@ -202,6 +204,60 @@ def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender)
     assert {x.student_id for x in sessions} == {student_id}
     assert [a.text for a in answers][:2] == ["ik liep stage bij een garage", "ik hielp de monteur"]
     assert servers.say(sender, "code ZZZ-999") == script.text("koppelen_onbekend")
+
+
+def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
+    """A plan for "vrijdag" -> on Friday 10:00 the worker (`bot jobs run --now`, twice at
+    once, after a restart of Rasa and the action server) starts the check-in through Rasa; a
+    REST student gets it with the reply to their next message; the answer is the plan's
+    follow-up."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.devservers import ROOT
+    from bot.followups import LOCAL
+    from bot.script import get_script
+
+    script = get_script()
+    hold_full_conversation(servers, sender)
+    sessions, _, _, plans, _ = student_rows(servers, sender)
+    with db(servers) as s:
+        job = s.execute(select(m.Job).where(m.Job.student_id == sessions[0].student_id,
+                                            m.Job.kind == "checkin")).scalar_one()
+        due = job.due_at.astimezone(LOCAL)
+    assert (due.weekday(), due.hour) == (4, 10)  # Friday, 10:00
+    servers.restart()  # nothing is lost between scheduling and the due time
+    # The worker reaches Rasa as `make run` configures it: its URL and its API token.
+    env = dict(servers.env, RASA_URL=servers.rasa_url, RASA_API_TOKEN=servers.token)
+
+    def run_jobs(when: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "jobs", "run", "--now", when],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    early = (due - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert "checkins_sent" not in run_jobs(early)  # not yet
+    with ThreadPoolExecutor(2) as pool:  # two workers: one check-in
+        outputs = list(pool.map(run_jobs, [due.strftime("%Y-%m-%dT%H:%M")] * 2))
+    with db(servers) as s:
+        errors = s.execute(select(m.Job.last_error).where(m.Job.kind == "checkin")).all()
+    assert sum("checkins_sent" in out for out in outputs) == 1, (outputs, errors)
+    with db(servers) as s:
+        waiting = s.execute(select(m.PendingMessage.text).where(
+            m.PendingMessage.sender_id == sender)).scalars().all()
+    assert waiting[0] == script.text("checkin_begin")[0]
+    assert any(plans[0].what in text for text in waiting)  # "Vorige keer wilde je dit doen"
+
+    replies = servers.say(sender, "ja het is gelukt")
+    assert replies[:len(waiting)] == list(waiting)
+    assert script.text("vorige_stap_gelukt")[0] in replies[len(waiting):]
+    _, _, _, plans, _ = student_rows(servers, sender)
+    assert plans[0].followup_status == "gelukt"
+    assert servers.say(sender, "stop met herinneringen") == script.text("herinneringen_uit")
+    with db(servers) as s:
+        assert s.get(m.Student, sessions[0].student_id).reminders_off
 
 
 def test_pause_and_resume_after_restart(servers, sender) -> None:

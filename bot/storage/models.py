@@ -70,6 +70,11 @@ class School(Base):
     default_level = Column(String(20))  # for students whose level the school did not set
     notify_email = Column(String(320))  # e.g. the zorgcoördinator: flags of students without mentor
     retention_months = Column(Integer)  # conversations older than this are removed (None: kept)
+    # When the coach may write first (bot.followups.QuietHours); None: the default.
+    quiet_from = Column(String(5))  # "21:00"
+    quiet_until = Column(String(5))  # "08:00"
+    quiet_sunday = Column(Boolean)
+    reminder_days = Column(Integer)  # a paused conversation is reminded after this; 0: never
 
     classes = relationship("SchoolClass", back_populates="school")
 
@@ -129,6 +134,8 @@ class Student(Base):
     level = Column(String(20))
     display_name = Column(String(200))  # a pseudonym chosen by the school, never required
     created_at = _created()
+    reminders_off = Column(Boolean, nullable=False, default=False, server_default=false())
+    last_proactive_at = Column(UTCDateTime())  # the coach's last message written first
 
     school = relationship("School")
     school_class = relationship("SchoolClass")
@@ -175,6 +182,8 @@ class Session(Base):
     started_at = _created()
     updated_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     ended_at = Column(UTCDateTime())
+    reminded_at = Column(UTCDateTime())  # the one reminder to go on (bot.reminders)
+    script_version = Column(Integer)  # the script version it started with (None: the file)
 
     student = relationship("Student")
     answers = relationship("Answer", back_populates="session", passive_deletes=True)
@@ -387,6 +396,21 @@ class LinkFailure(Base):
     at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
+class PendingMessage(Base):
+    """A message the coach wrote first (a check-in) to a chat identity whose channel cannot
+    receive it now (REST): delivered before the reply to the student's next message."""
+
+    __tablename__ = "pending_messages"
+    __table_args__ = (Index("ix_pending_messages_to", "channel", "sender_id", "delivered_at"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(50), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    text = Column(Text, nullable=False)  # the coach's words, never the student's
+    created_at = _created()
+    delivered_at = Column(UTCDateTime())
+
+
 # --- portal logins ----------------------------------------------------------------------------
 # A session, an API token and a login failure belong to exactly one mentor or coordinator.
 _ONE_OWNER = "(mentor_id IS NULL) <> (coordinator_id IS NULL)"
@@ -465,3 +489,30 @@ class Job(Base):
     dedupe_key = Column(String(200), nullable=False, unique=True)
     created_at = _created()
     done_at = Column(UTCDateTime())
+
+
+CONFIG_KINDS: tuple[str, ...] = ("script", "signal_rules")
+
+
+class ConfigVersion(Base):
+    """A saved version of what a coordinator edits (the conversation script, the flag rules),
+    for one school (school_id) or the whole installation (None). The newest number is in use;
+    a rollback saves an older content again as a new version, so history is never lost."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        one_of("kind", CONFIG_KINDS),
+        UniqueConstraint("kind", "school_id", "number",
+                         name="uq_config_versions_kind_school_number"),
+        Index("ix_config_versions_current", "kind", "school_id", "number"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(30), nullable=False)
+    school_id = Column(Integer, ForeignKey("schools.id", ondelete="CASCADE"))
+    number = Column(Integer, nullable=False)
+    content = Column(Text, nullable=False)  # YAML, as the file in data/ would hold it
+    summary = Column(Text)  # what changed, in Dutch, for the version list
+    author_id = Column(Integer, ForeignKey("coordinators.id", ondelete="SET NULL"))
+    author_name = Column(String(200))
+    created_at = _created()

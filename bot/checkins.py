@@ -1,0 +1,139 @@
+"""The check-in on a plan's day: scheduled when a conversation ends with a plan, run by the
+worker (kind "checkin"). The coach writes first through Rasa, so the conversation's state
+stays right: Rasa starts a new conversation that opens with the previous plan's question
+("Is het gelukt?"); the student's answer is stored with the plan (its follow-up).
+
+Respect first: no check-in when the student already told how it went, switched reminders off,
+or is in the middle of a conversation; never in quiet hours; at most one proactive message a
+day. Channels that cannot receive a message now (REST) get it before the reply to the
+student's next message (PendingMessage)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from bot import followups, jobqueue
+from bot.storage.db import session_scope
+from bot.storage.models import ActionPlan, ChannelIdentity, PendingMessage, Session, Student
+
+log = logging.getLogger(__name__)
+KIND = "checkin"
+TRIGGER_INTENT = "start_gesprek"  # arrives as "EXTERNAL: start_gesprek" (bot.checkins)
+EXTERNAL_PREFIX = "EXTERNAL: "
+PUSH_CHANNELS = frozenset({"matrix"})  # channels whose output channel delivers at once
+
+
+def schedule(db: DbSession, plan: ActionPlan) -> bool:
+    """The check-in job for a new plan (once per plan, also when saved again)."""
+    due = followups.checkin_due(plan.when_date, plan.created_at)
+    return jobqueue.schedule(db, KIND, due, f"{KIND}:{plan.id}", {"plan": plan.id},
+                             student_id=plan.student_id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "skip", "later" or "send"
+    reason: str = ""
+    until: datetime | None = None
+    channel: str | None = None
+    sender_id: str | None = None
+    student_id: int | None = None
+
+
+def decide(db: DbSession, plan_id: int, now: datetime) -> Decision:
+    plan = db.get(ActionPlan, plan_id)
+    if plan is None:
+        return Decision("skip", "plan_gone")
+    student = db.get(Student, plan.student_id)
+    if plan.followup_status is not None:
+        return Decision("skip", "already_followed_up")
+    if student is None or student.reminders_off:
+        return Decision("skip", "reminders_off")
+    busy = db.execute(select(Session.id).where(Session.student_id == student.id,
+                                               Session.status.in_(("active", "paused")))
+                      ).first()
+    if busy is not None:  # asked in that conversation instead, or tomorrow
+        return Decision("later", "in_conversation", followups.tomorrow_morning(now))
+    if followups.is_quiet(now):
+        return Decision("later", "quiet_hours", followups.next_allowed(now))
+    if not followups.may_write_today(student.last_proactive_at, now):
+        return Decision("later", "already_today", followups.tomorrow_morning(now))
+    last = db.execute(select(Session.channel).where(Session.student_id == student.id)
+                      .order_by(Session.started_at.desc(), Session.id.desc())).first()
+    channel = last[0] if last else None
+    identity = db.execute(select(ChannelIdentity).where(
+        ChannelIdentity.student_id == student.id,
+        *([ChannelIdentity.channel == channel] if channel else []))
+        .order_by(ChannelIdentity.id.desc())).scalars().first()
+    if identity is None:
+        return Decision("skip", "no_channel")
+    return Decision("send", channel=identity.channel, sender_id=identity.sender_id,
+                    student_id=student.id)
+
+
+def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30) -> list[str]:
+    """Start the check-in in Rasa; the texts Rasa could not deliver itself (REST)."""
+    query = urllib.parse.urlencode({"output_channel": "latest", "token": token})
+    url = (f"{rasa_url}/conversations/{urllib.parse.quote(sender_id, safe='')}"
+           f"/trigger_intent?{query}")
+    body = json.dumps({"name": TRIGGER_INTENT, "entities": {}}).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        data = json.loads(response.read() or b"{}")
+    return [m["text"] for m in data.get("messages") or [] if isinstance(m.get("text"), str)]
+
+
+def run(plan_id: int, now: datetime) -> dict[str, int]:
+    """The worker's handler: decide, write through Rasa (no transaction open), record."""
+    from bot.config import settings
+
+    with session_scope() as db:
+        decision = decide(db, plan_id, now)
+        if decision.action == "later" and decision.until is not None:
+            jobqueue.schedule(db, KIND, decision.until,
+                              f"{KIND}:{plan_id}:{decision.until.isoformat()}",
+                              {"plan": plan_id})
+    if decision.action != "send":
+        log.info("checkin.not_now", extra={"plan": plan_id, "decision": decision.action,
+                                           "reason": decision.reason})
+        return {"checkins_postponed" if decision.action == "later" else "checkins_skipped": 1}
+    assert decision.sender_id is not None and decision.channel is not None
+    cfg = settings()
+    texts = trigger(cfg.rasa_url, cfg.rasa_api_token, decision.sender_id)
+    with session_scope() as db:
+        student = db.get(Student, decision.student_id)
+        if student is not None:
+            student.last_proactive_at = now
+        if decision.channel not in PUSH_CHANNELS:
+            db.add_all(PendingMessage(channel=decision.channel, sender_id=decision.sender_id,
+                                      text=text) for text in texts)
+    log.info("checkin.sent", extra={"plan": plan_id, "channel": decision.channel,
+                                    "messages": len(texts)})
+    return {"checkins_sent": 1}
+
+
+def take_pending(db: DbSession, channel: str, sender_id: str,
+                 now: datetime) -> list[str]:
+    """The waiting messages for this identity (oldest first), marked as delivered."""
+    rows = db.execute(select(PendingMessage).where(
+        PendingMessage.channel == channel, PendingMessage.sender_id == sender_id,
+        PendingMessage.delivered_at.is_(None)).order_by(PendingMessage.id)
+        .with_for_update()).scalars().all()
+    for row in rows:
+        row.delivered_at = now
+    return [row.text for row in rows]
+
+
+def is_checkin(latest_text: str | None) -> bool:
+    """Rasa's turn is the check-in (an intent triggered from outside, not a student)."""
+    return bool(latest_text) and str(latest_text).startswith(EXTERNAL_PREFIX)
+

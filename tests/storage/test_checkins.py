@@ -1,0 +1,81 @@
+"""Check-ins on the plan's day (bot.checkins) on SQLite and PostgreSQL: scheduled once per
+plan when a conversation ends, and not sent when the student already told how it went,
+switched reminders off, is in a conversation, in quiet hours or was written to today."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import checkins, service
+from bot.followups import LOCAL
+from bot.storage import db as dbmod
+from bot.storage import repository as repo
+from bot.storage.models import ActionPlan, Job, PendingMessage
+
+
+def _plan(sender: str, day: date | None) -> int:
+    session_id = service.start_session("rest", sender, "vmbo")
+    service.complete_session(channel="rest", sender_id=sender, session_id=session_id,
+                             plan={"what": "mijn tante appen", "when_text": "vrijdag",
+                                   "when_date": day.isoformat() if day else None})
+    with dbmod.session_scope() as db:
+        return db.execute(select(ActionPlan.id).join(ActionPlan.session)
+                          .where(ActionPlan.session_id == session_id)).scalar_one()
+
+
+def test_a_plan_schedules_one_checkin_on_its_day(storage: str) -> None:
+    day = date.today() + timedelta(days=3)
+    if day.weekday() == 6:
+        day += timedelta(days=1)
+    plan_id = _plan("s-plan", day)
+    with dbmod.session_scope() as db:
+        jobs = db.execute(select(Job).where(Job.kind == "checkin")).scalars().all()
+        assert [j.dedupe_key for j in jobs] == [f"checkin:{plan_id}"]
+        due = jobs[0].due_at.astimezone(LOCAL)
+        assert (due.date(), due.hour) == (day, 10)
+        assert jobs[0].payload == {"plan": plan_id} and jobs[0].student_id is not None
+        plan = db.get(ActionPlan, plan_id)
+        assert checkins.schedule(db, plan) is False  # once per plan
+
+
+def _decide(plan_id: int, when: str) -> checkins.Decision:
+    with dbmod.session_scope() as db:
+        return checkins.decide(db, plan_id, datetime.fromisoformat(when).replace(tzinfo=LOCAL))
+
+
+def test_when_the_coach_writes_and_when_not(storage: str) -> None:
+    plan_id = _plan("s-dec", date(2026, 12, 2))
+    sent = _decide(plan_id, "2026-12-02T10:00")
+    assert (sent.action, sent.channel, sent.sender_id) == ("send", "rest", "s-dec")
+    quiet = _decide(plan_id, "2026-12-02T22:00")
+    assert quiet.action == "later" and quiet.reason == "quiet_hours"
+    assert quiet.until == datetime(2026, 12, 3, 8, 0, tzinfo=LOCAL)
+    with dbmod.session_scope() as db:
+        student = repo.get_or_create_student(db, "rest", "s-dec")
+        student.last_proactive_at = datetime(2026, 12, 2, 9, 0, tzinfo=LOCAL)
+    assert _decide(plan_id, "2026-12-02T10:00").reason == "already_today"
+    assert _decide(plan_id, "2026-12-03T10:00").action == "send"
+    busy = service.start_session("rest", "s-dec", "vmbo")
+    assert _decide(plan_id, "2026-12-03T10:00").reason == "in_conversation"
+    service.set_status(channel="rest", sender_id="s-dec", session_id=busy, status="abandoned")
+    with dbmod.session_scope() as db:
+        repo.get_or_create_student(db, "rest", "s-dec").reminders_off = True
+    assert _decide(plan_id, "2026-12-03T10:00").reason == "reminders_off"
+    with dbmod.session_scope() as db:
+        repo.get_or_create_student(db, "rest", "s-dec").reminders_off = False
+        repo.record_followup(db, db.get(ActionPlan, plan_id), "ja gelukt", "gelukt")
+    assert _decide(plan_id, "2026-12-03T10:00").reason == "already_followed_up"
+
+
+def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
+    with dbmod.session_scope() as db:
+        db.add_all([PendingMessage(channel="rest", sender_id="s-w", text=t)
+                    for t in ("een", "twee")])
+        db.add(PendingMessage(channel="rest", sender_id="ander", text="niet voor jou"))
+    now = datetime.now(LOCAL)
+    with dbmod.session_scope() as db:
+        assert checkins.take_pending(db, "rest", "s-w", now) == ["een", "twee"]
+    with dbmod.session_scope() as db:
+        assert checkins.take_pending(db, "rest", "s-w", now) == []

@@ -1,0 +1,66 @@
+"""When the coach may write first (bot.followups): quiet hours, the check-in moment, one
+proactive message a day, and the reminders switch."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from bot.followups import (
+    LOCAL,
+    checkin_due,
+    is_quiet,
+    may_write_today,
+    next_allowed,
+    reminders_command,
+    tomorrow_morning,
+)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=LOCAL)
+
+
+@pytest.mark.parametrize(("moment", "quiet"), [
+    ("2026-12-01T07:59", True), ("2026-12-01T08:00", False), ("2026-12-01T20:59", False),
+    ("2026-12-01T21:00", True), ("2026-12-06T12:00", True),  # a Sunday
+    ("2026-12-05T12:00", False),  # a Saturday
+])
+def test_quiet_hours(moment: str, quiet: bool) -> None:
+    assert is_quiet(at(moment)) is quiet
+
+
+def test_next_allowed_moves_out_of_quiet_hours_and_sundays() -> None:
+    assert next_allowed(at("2026-12-01T22:30")) == at("2026-12-02T08:00")
+    assert next_allowed(at("2026-12-02T06:00")) == at("2026-12-02T08:00")
+    assert next_allowed(at("2026-12-05T23:00")) == at("2026-12-07T08:00")  # Sat night -> Mon
+    assert next_allowed(at("2026-12-02T10:00")) == at("2026-12-02T10:00")
+
+
+def test_checkin_on_the_plans_day_or_after_a_week() -> None:
+    made = at("2026-12-01T14:00").astimezone(timezone.utc)
+    assert checkin_due(date(2026, 12, 4), made) == at("2026-12-04T10:00")
+    assert checkin_due(None, made) == at("2026-12-08T10:00")  # "binnenkort": a week
+    assert checkin_due(date(2026, 11, 20), made) == at("2026-12-02T10:00")  # in the past
+    assert checkin_due(date(2026, 12, 6), made) == at("2026-12-07T08:00")  # a Sunday
+    assert checkin_due(date(2026, 12, 4), made).tzinfo == timezone.utc
+
+
+def test_one_proactive_message_a_day() -> None:
+    now = at("2026-12-02T10:00")
+    assert may_write_today(None, now)
+    assert not may_write_today(at("2026-12-02T08:30"), now)
+    assert may_write_today(at("2026-12-01T20:30"), now)
+    assert tomorrow_morning(now) == at("2026-12-03T10:00")
+
+
+@pytest.mark.parametrize(("text", "switch"), [
+    ("stop met herinneringen", False), ("Stop met de herinneringen!", False),
+    ("geen herinneringen meer", False), ("herinneringen uit", False),
+    ("herinneringen aan", True), ("Herinneringen weer aan.", True),
+    ("ik wil stoppen met mijn stage", None), ("herinneringen", None),
+    ("ik kreeg herinneringen van mijn baas", None), ("", None),
+])
+def test_the_reminders_switch(text: str, switch: bool | None) -> None:
+    assert reminders_command(text) is switch
