@@ -68,7 +68,12 @@ class ActionAanbod(CoachAction):
             return []
         view, events = _student_slots(tracker)
         level = view.level if view and view.level else level_of(tracker)
-        if tracker.get_slot("stap"):
+        latest = (tracker.latest_message or {}).get("text")
+        if tracker.get_slot("stap") and checkins.is_checkin(latest):  # bot.reminders
+            experience = tracker.get_slot("ervaring")
+            say(dispatcher, script.text("herinnering_verder", level, ervaring=experience)
+                if experience else script.text("herinnering_verder_kort", level))
+        elif tracker.get_slot("stap"):
             say(dispatcher, script.text("aanbod_gepauzeerd", level))
         elif view and view.previous_experience:
             say(dispatcher, script.text("aanbod_terug", level,

@@ -17,12 +17,19 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from bot import followups, jobqueue
 from bot.storage.db import session_scope
-from bot.storage.models import ActionPlan, ChannelIdentity, PendingMessage, Session, Student
+from bot.storage.models import (
+    ActionPlan,
+    ChannelIdentity,
+    PendingMessage,
+    School,
+    Session,
+    Student,
+)
 
 log = logging.getLogger(__name__)
 KIND = "checkin"
@@ -31,9 +38,15 @@ EXTERNAL_PREFIX = "EXTERNAL: "
 PUSH_CHANNELS = frozenset({"matrix"})  # channels whose output channel delivers at once
 
 
+def _school(db: DbSession, student_id: int | None) -> School | None:
+    student = db.get(Student, student_id) if student_id is not None else None
+    return db.get(School, student.school_id) if student and student.school_id else None
+
+
 def schedule(db: DbSession, plan: ActionPlan) -> bool:
     """The check-in job for a new plan (once per plan, also when saved again)."""
-    due = followups.checkin_due(plan.when_date, plan.created_at)
+    quiet = followups.quiet_hours_of(_school(db, plan.student_id))
+    due = followups.checkin_due(plan.when_date, plan.created_at, quiet)
     return jobqueue.schedule(db, KIND, due, f"{KIND}:{plan.id}", {"plan": plan.id},
                              student_id=plan.student_id)
 
@@ -48,24 +61,22 @@ class Decision:
     student_id: int | None = None
 
 
-def decide(db: DbSession, plan_id: int, now: datetime) -> Decision:
-    plan = db.get(ActionPlan, plan_id)
-    if plan is None:
-        return Decision("skip", "plan_gone")
-    student = db.get(Student, plan.student_id)
-    if plan.followup_status is not None:
-        return Decision("skip", "already_followed_up")
+def may_write(db: DbSession, student: Student | None, now: datetime,
+              except_session: int | None = None) -> Decision:
+    """Whether the coach may write to this student first now, and where (the identity in the
+    channel they last used). Shared by check-ins and reminders (bot.reminders)."""
     if student is None or student.reminders_off:
         return Decision("skip", "reminders_off")
-    busy = db.execute(select(Session.id).where(Session.student_id == student.id,
-                                               Session.status.in_(("active", "paused")))
-                      ).first()
+    quiet = followups.quiet_hours_of(_school(db, student.id))
+    busy = db.execute(select(Session.id).where(
+        Session.student_id == student.id, Session.status.in_(("active", "paused")),
+        *([Session.id != except_session] if except_session is not None else []))).first()
     if busy is not None:  # asked in that conversation instead, or tomorrow
-        return Decision("later", "in_conversation", followups.tomorrow_morning(now))
-    if followups.is_quiet(now):
-        return Decision("later", "quiet_hours", followups.next_allowed(now))
+        return Decision("later", "in_conversation", followups.tomorrow_morning(now, quiet))
+    if followups.is_quiet(now, quiet):
+        return Decision("later", "quiet_hours", followups.next_allowed(now, quiet))
     if not followups.may_write_today(student.last_proactive_at, now):
-        return Decision("later", "already_today", followups.tomorrow_morning(now))
+        return Decision("later", "already_today", followups.tomorrow_morning(now, quiet))
     last = db.execute(select(Session.channel).where(Session.student_id == student.id)
                       .order_by(Session.started_at.desc(), Session.id.desc())).first()
     channel = last[0] if last else None
@@ -79,12 +90,22 @@ def decide(db: DbSession, plan_id: int, now: datetime) -> Decision:
                     student_id=student.id)
 
 
-def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30) -> list[str]:
+def decide(db: DbSession, plan_id: int, now: datetime) -> Decision:
+    plan = db.get(ActionPlan, plan_id)
+    if plan is None:
+        return Decision("skip", "plan_gone")
+    if plan.followup_status is not None:
+        return Decision("skip", "already_followed_up")
+    return may_write(db, db.get(Student, plan.student_id), now)
+
+
+def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30,
+            intent: str = TRIGGER_INTENT) -> list[str]:
     """Start the check-in in Rasa; the texts Rasa could not deliver itself (REST)."""
     query = urllib.parse.urlencode({"output_channel": "latest", "token": token})
     url = (f"{rasa_url}/conversations/{urllib.parse.quote(sender_id, safe='')}"
            f"/trigger_intent?{query}")
-    body = json.dumps({"name": TRIGGER_INTENT, "entities": {}}).encode()
+    body = json.dumps({"name": intent, "entities": {}}).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -94,8 +115,6 @@ def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30) -> l
 
 def run(plan_id: int, now: datetime) -> dict[str, int]:
     """The worker's handler: decide, write through Rasa (no transaction open), record."""
-    from bot.config import settings
-
     with session_scope() as db:
         decision = decide(db, plan_id, now)
         if decision.action == "later" and decision.until is not None:
@@ -106,9 +125,20 @@ def run(plan_id: int, now: datetime) -> dict[str, int]:
         log.info("checkin.not_now", extra={"plan": plan_id, "decision": decision.action,
                                            "reason": decision.reason})
         return {"checkins_postponed" if decision.action == "later" else "checkins_skipped": 1}
+    count = send(decision, now, TRIGGER_INTENT)
+    log.info("checkin.sent", extra={"plan": plan_id, "channel": decision.channel,
+                                    "messages": count})
+    return {"checkins_sent": 1}
+
+
+def send(decision: Decision, now: datetime, intent: str) -> int:
+    """Write first through Rasa; keep what a channel without push could not deliver, and
+    remember the day (one proactive message a day). The number of messages."""
+    from bot.config import settings
+
     assert decision.sender_id is not None and decision.channel is not None
     cfg = settings()
-    texts = trigger(cfg.rasa_url, cfg.rasa_api_token, decision.sender_id)
+    texts = trigger(cfg.rasa_url, cfg.rasa_api_token, decision.sender_id, intent=intent)
     with session_scope() as db:
         student = db.get(Student, decision.student_id)
         if student is not None:
@@ -116,16 +146,24 @@ def run(plan_id: int, now: datetime) -> dict[str, int]:
         if decision.channel not in PUSH_CHANNELS:
             db.add_all(PendingMessage(channel=decision.channel, sender_id=decision.sender_id,
                                       text=text) for text in texts)
-    log.info("checkin.sent", extra={"plan": plan_id, "channel": decision.channel,
-                                    "messages": len(texts)})
-    return {"checkins_sent": 1}
+    return len(texts)
 
 
 def take_pending(db: DbSession, channel: str, sender_id: str,
                  now: datetime) -> list[str]:
-    """The waiting messages for this identity (oldest first), marked as delivered."""
+    """The waiting messages for this student (oldest first), marked as delivered: those
+    kept for this identity and for the student's other identities in channels without push
+    (a web chat forgets its id; after a koppelcode the student is still the same student)."""
+    identity = db.execute(select(ChannelIdentity).where(
+        ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
+    ).scalar_one_or_none()
+    to = [(channel, sender_id)]
+    if identity is not None:
+        others = db.execute(select(ChannelIdentity.channel, ChannelIdentity.sender_id).where(
+            ChannelIdentity.student_id == identity.student_id)).all()
+        to += [(c, s) for c, s in others if c not in PUSH_CHANNELS and (c, s) not in to]
     rows = db.execute(select(PendingMessage).where(
-        PendingMessage.channel == channel, PendingMessage.sender_id == sender_id,
+        tuple_(PendingMessage.channel, PendingMessage.sender_id).in_(to),
         PendingMessage.delivered_at.is_(None)).order_by(PendingMessage.id)
         .with_for_update()).scalars().all()
     for row in rows:

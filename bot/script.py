@@ -34,7 +34,8 @@ REQUIRED_TEXTS = (
     "opslaan_mislukt", "overzicht_kop", "overzicht_regel", "overzicht_leeg", "verwijderen_vraag",
     "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint", "even_geduld", "te_lang",
     "koppelen_gelukt", "koppelen_al", "koppelen_onbekend", "koppelen_ander", "koppelen_te_vaak",
-    "checkin_begin", "herinneringen_uit", "herinneringen_aan",
+    "checkin_begin", "herinneringen_uit", "herinneringen_aan", "herinnering_verder",
+    "herinnering_verder_kort",
 )
 # Intents that get a side-track answer and then return to the question.
 # Side requests that end or leave the conversation: inside it they stand only when explicit.

@@ -85,6 +85,14 @@ def _notify(job: ClaimedJob, ctx: Context) -> dict[str, int]:
     return notify.deliver(job.payload["ids"], ctx.now, ctx.notify_config)
 
 
+@register("reminder")
+def _reminder(job: ClaimedJob, ctx: Context) -> dict[str, int]:
+    """One reminder for a conversation left midway (bot.reminders)."""
+    from bot import reminders
+
+    return reminders.run(int(job.payload["session"]), ctx.now)
+
+
 @register("checkin")
 def _checkin(job: ClaimedJob, ctx: Context) -> dict[str, int]:
     """Ask the student how their plan went (bot.checkins)."""
@@ -106,6 +114,18 @@ def schedule_notifications(now: datetime) -> int:
             added += jobqueue.schedule(db, "notify", now, f"notify:{key}",
                                        {"ids": list(ids)})
     return added
+
+
+def schedule_reminders(now: datetime) -> int:
+    """A `reminder` job per conversation left midway long enough (bot.reminders)."""
+    from bot import reminders
+
+    try:
+        with session_scope() as db:
+            return reminders.schedule_due(db, now)
+    except Exception as exc:  # noqa: BLE001 - the rest of the tick goes on
+        log.warning("worker.reminders_failed", extra={"error": type(exc).__name__})
+        return 0
 
 
 def maintenance(abandon: bool = True) -> dict[str, int]:
@@ -182,6 +202,7 @@ def run_due(now: datetime | None = None, *, worker_id: str | None = None,
     if maintain:
         totals.update(maintenance(abandon=abandon))
     totals["scheduled"] += schedule_notifications(now)
+    totals["scheduled"] += schedule_reminders(now)
     while stop is None or not stop.is_set():
         with session_scope() as db:
             claimed = jobqueue.claim(db, ctx.worker_id, now, limit=limit, kinds=kinds)

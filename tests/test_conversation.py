@@ -206,16 +206,32 @@ def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender)
     assert servers.say(sender, "code ZZZ-999") == script.text("koppelen_onbekend")
 
 
+def jobs_runner(servers):
+    """`bot jobs run --now WHEN` as an operator (or the worker) would run it: its own
+    process, reaching Rasa as `make run` configures it (URL and API token)."""
+    import subprocess
+    import sys
+
+    from bot.devservers import ROOT
+
+    env = dict(servers.env, RASA_URL=servers.rasa_url, RASA_API_TOKEN=servers.token)
+
+    def run_jobs(when: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "jobs", "run", "--now", when],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    return run_jobs
+
+
 def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
     """A plan for "vrijdag" -> on Friday 10:00 the worker (`bot jobs run --now`, twice at
     once, after a restart of Rasa and the action server) starts the check-in through Rasa; a
     REST student gets it with the reply to their next message; the answer is the plan's
     follow-up."""
-    import subprocess
-    import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    from bot.devservers import ROOT
     from bot.followups import LOCAL
     from bot.script import get_script
 
@@ -228,15 +244,7 @@ def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
         due = job.due_at.astimezone(LOCAL)
     assert (due.weekday(), due.hour) == (4, 10)  # Friday, 10:00
     servers.restart()  # nothing is lost between scheduling and the due time
-    # The worker reaches Rasa as `make run` configures it: its URL and its API token.
-    env = dict(servers.env, RASA_URL=servers.rasa_url, RASA_API_TOKEN=servers.token)
-
-    def run_jobs(when: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "bot.cli", "jobs", "run", "--now", when],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
-
+    run_jobs = jobs_runner(servers)
     early = (due - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     assert "checkins_sent" not in run_jobs(early)  # not yet
     with ThreadPoolExecutor(2) as pool:  # two workers: one check-in
@@ -258,6 +266,45 @@ def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
     assert servers.say(sender, "stop met herinneringen") == script.text("herinneringen_uit")
     with db(servers) as s:
         assert s.get(m.Student, sessions[0].student_id).reminders_off
+
+
+def test_a_conversation_left_midway_gets_one_reminder(servers, sender) -> None:
+    """Paused in step 1 -> three days later the worker sends one reminder (not at night, not
+    twice); the REST student sees it first, and "ja" goes on with the open question."""
+    from bot.followups import LOCAL, REMINDER_DAYS
+    from bot.script import get_script
+
+    script = get_script()
+    experience = "ik heb een meeloopdag gehad bij de brandweer"
+    for text in ("hoi", "ja", experience):
+        servers.say(sender, text)
+    servers.say(sender, "ik moet nu weg, later verder")
+    sessions, *_ = student_rows(servers, sender)
+    assert sessions[-1].status == "paused"
+    paused_at = sessions[-1].updated_at.astimezone(LOCAL)
+    run_jobs = jobs_runner(servers)
+    day = paused_at + timedelta(days=REMINDER_DAYS + 1)
+    while day.weekday() == 6:  # not a Sunday (quiet all day)
+        day += timedelta(days=1)
+    assert "reminders_sent" not in run_jobs((paused_at + timedelta(days=1)).isoformat())
+    night = day.replace(hour=22, minute=30).isoformat()
+    assert "reminders_sent" not in run_jobs(night)  # quiet hours: postponed
+    morning = (day + timedelta(days=1)).replace(hour=9, minute=0)
+    if morning.weekday() == 6:
+        morning += timedelta(days=1)
+    assert "reminders_sent" in run_jobs(morning.isoformat())
+    assert "reminders_sent" not in run_jobs((morning + timedelta(days=2)).isoformat())
+    with db(servers) as s:
+        waiting = s.execute(select(m.PendingMessage.text).where(
+            m.PendingMessage.sender_id == sender)).scalars().all()
+    assert waiting == script.text("herinnering_verder", ervaring=experience)
+    replies = servers.say(sender, "ja")
+    assert replies[:len(waiting)] == waiting
+    rest = joined(replies[len(waiting):])
+    assert script.text("hervatten")[0] in rest
+    assert script.render(script.question("rol").text, None)[0] in rest  # asked again
+    sessions, *_ = student_rows(servers, sender)
+    assert sessions[-1].status == "active" and sessions[-1].reminded_at is not None
 
 
 def test_pause_and_resume_after_restart(servers, sender) -> None:

@@ -64,3 +64,46 @@ def test_one_proactive_message_a_day() -> None:
 ])
 def test_the_reminders_switch(text: str, switch: bool | None) -> None:
     assert reminders_command(text) is switch
+
+
+def test_a_school_sets_its_own_quiet_hours() -> None:
+    from datetime import time
+
+    from bot.followups import QuietHours, parse_clock, quiet_hours_of
+
+    late = QuietHours(time(22, 30), time(7, 0), sunday=False)
+    assert not is_quiet(at("2026-12-01T22:00"), late)
+    assert is_quiet(at("2026-12-01T22:30"), late)
+    assert not is_quiet(at("2026-12-06T12:00"), late)  # Sundays allowed by this school
+    assert next_allowed(at("2026-12-05T23:00"), late) == at("2026-12-06T07:00")
+    lunch = QuietHours(time(12, 0), time(13, 0), sunday=True)
+    assert next_allowed(at("2026-12-01T12:15"), lunch) == at("2026-12-01T13:00")
+    assert next_allowed(at("2026-12-06T12:15"), lunch) == at("2026-12-07T00:00")
+    never = QuietHours(time(0, 0), time(0, 0), sunday=False)
+    assert next_allowed(at("2026-12-06T03:00"), never) == at("2026-12-06T03:00")
+    assert checkin_due(date(2026, 12, 6), at("2026-12-01T14:00"), late) == at(
+        "2026-12-06T10:00")
+
+    class School:
+        quiet_from, quiet_until, quiet_sunday = "22:30", "7:00", False
+
+    assert quiet_hours_of(School()) == late
+    assert quiet_hours_of(None) == QuietHours()
+    School.quiet_from = "kwart over tien"  # unreadable: the default, never no quiet hours
+    assert quiet_hours_of(School()) == QuietHours()
+    assert parse_clock("8.30") == time(8, 30) and parse_clock("") is None
+    with pytest.raises(ValueError):
+        parse_clock("25:00")
+
+
+def test_reminder_days_default_bounds_and_off() -> None:
+    from bot.followups import REMINDER_DAYS, reminder_days_of
+
+    class School:
+        reminder_days = None
+
+    assert reminder_days_of(None) == reminder_days_of(School()) == REMINDER_DAYS
+    School.reminder_days = 0
+    assert reminder_days_of(School()) == 0
+    School.reminder_days = 500
+    assert reminder_days_of(School()) == 60

@@ -119,6 +119,23 @@ async def test_bad_input_gets_a_clear_dutch_error(offline, body, status, words) 
     assert r.status == status and words in (await r.json())["fout"]
 
 
+@pytest.mark.parametrize(("body", "status", "words"), [
+    (b"", 400, "niet lezen"), (b"{", 400, "niet lezen"), (b"[1]", 400, "chat-id"),
+    (b'{"afzender": "x"}', 400, "chat-id"), (b'{"afzender": ["abcdef123456"]}', 400, "chat-id"),
+    (b"[" * 50_000, 400, "niet lezen"),
+])
+async def test_waiting_messages_bad_input_gets_a_clear_dutch_error(offline, body, status,
+                                                                    words) -> None:
+    r = await offline.post("/chat/wachtend", data=body,
+                           headers={"Content-Type": "application/json"})
+    assert r.status == status and words in (await r.json())["fout"]
+
+
+async def test_waiting_messages_with_the_database_down_are_kept_for_later(offline) -> None:
+    r = await offline.post("/chat/wachtend", json={"afzender": "abcdef123456"})
+    assert r.status == 200 and (await r.json()) == {"berichten": []}
+
+
 async def test_message_limit_follows_the_setting(monkeypatch, offline) -> None:
     monkeypatch.setenv("MAX_MESSAGE_CHARS", "10")
     r = await offline.post("/chat/bericht", json={"afzender": "abcdef123456",

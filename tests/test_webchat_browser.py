@@ -214,3 +214,40 @@ async def test_an_idle_chat_is_forgotten(quick_idle_portal, page) -> None:
     await page.reload()
     await bot_says(page, "Zullen we beginnen?")
     assert (await page.evaluate(CHAT_ID))["id"] != first["id"]
+
+
+@pytest.mark.rasa
+async def test_the_chat_shows_what_the_coach_wrote_while_it_was_closed(servers, portal,
+                                                                      page) -> None:
+    """A student pauses; days later the worker sends the one reminder through Rasa (the web
+    chat cannot receive it then); when the student opens the chat again, it is there, once."""
+    from datetime import timedelta
+
+    from bot.followups import LOCAL, REMINDER_DAYS
+    from bot.script import get_script
+    from tests.test_conversation import jobs_runner, student_rows
+
+    script = get_script()
+    await page.goto(f"{portal}/chat")
+    await bot_says(page, "Zullen we beginnen?")
+    await type_and_send(page, "ja")
+    await bot_says(page, "Welke ervaring")
+    await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
+    await bot_says(page, "Wat was jouw rol")
+    await type_and_send(page, "ik moet nu weg, later verder")
+    await bot_says(page, script.text("pauze")[0])
+    sender = "web-" + (await page.evaluate(CHAT_ID))["id"]
+    sessions, *_ = student_rows(servers, sender)
+    day = sessions[-1].updated_at.astimezone(LOCAL) + timedelta(days=REMINDER_DAYS + 1)
+    day = day.replace(hour=11, minute=0) + timedelta(days=1 if day.weekday() == 6 else 0)
+    assert "reminders_sent" in jobs_runner(servers)(day.isoformat())
+    reminder = script.text("herinnering_verder",
+                           ervaring="ik heb stage gelopen bij een dierenarts")
+    await page.reload()
+    await bot_says(page, reminder[0])
+    await bot_says(page, reminder[1])
+    await page.reload()  # delivered once
+    await wait_for(page, "document.querySelectorAll('.msg.info').length > 0")
+    assert reminder[0] not in await page.evaluate(BUBBLES)
+    await type_and_send(page, "ja")
+    await bot_says(page, script.text("hervatten")[0])

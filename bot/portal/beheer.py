@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.followups import DEFAULT_QUIET, REMINDER_DAYS
 from bot.portal import auth, html, mentor
 from bot.storage import accounts, schools
 from bot.storage.accounts import AccountRow, Principal
@@ -100,13 +101,25 @@ async def activate(request: web.Request) -> web.StreamResponse:
 
 
 def _settings_form(settings: schools.Settings, csrf: str, errors: list[str],
-                   saved: bool) -> str:
+                   saved: bool, typed: Any = None) -> str:
+    """The settings form; `typed`: the rejected form, shown again as it was typed."""
+    default_from = DEFAULT_QUIET.start.strftime("%H:%M")
+    default_until = DEFAULT_QUIET.end.strftime("%H:%M")
+    values = {"niveau": settings.default_level or "", "email": settings.notify_email or "",
+              "bewaren": str(settings.retention_months or ""),
+              "stil_van": settings.quiet_from or "", "stil_tot": settings.quiet_until or "",
+              "herinnering": "" if settings.reminder_days is None
+              else str(settings.reminder_days)}
+    sunday = settings.quiet_sunday is not False
+    if typed is not None:
+        values = {name: str(typed.get(name) or "")[:320] for name in values}
+        sunday = typed.get("zondag") == "stil"
     notice = ("".join(f'<p class="melding" role="alert">{html.e(x)}</p>' for x in errors)
               or ('<p class="gelukt">Opgeslagen.</p>' if saved else ""))
     levels = [("", "geen (de student kiest niets: standaard van het script)")] + [
         (level, level) for level in LEVELS]
     options = "".join(f'<option value="{html.e(v)}"'
-                      f'{" selected" if v == (settings.default_level or "") else ""}>'
+                      f'{" selected" if v == values["niveau"] else ""}>'
                       f"{html.e(label)}</option>" for v, label in levels)
     return (
         f'{notice}<form method="post" action="/beheer/instellingen" class="import">'
@@ -115,14 +128,33 @@ def _settings_form(settings: schools.Settings, csrf: str, errors: list[str],
         f'<select id="niveau" name="niveau">{options}</select>'
         '<label for="email">E-mailadres voor signalen van studenten zonder mentor</label>'
         f'<input id="email" name="email" type="email" maxlength="320" '
-        f'value="{html.e(settings.notify_email or "")}">'
+        f'value="{html.e(values["email"])}">'
         '<p class="hulp">Bijvoorbeeld de zorgcoördinator. Leeg: het adres dat de beheerder van '
         "de server instelde.</p>"
         '<label for="bewaren">Bewaartermijn van gesprekken (maanden)</label>'
         f'<input id="bewaren" name="bewaren" inputmode="numeric" maxlength="3" '
-        f'value="{settings.retention_months or ""}">'
+        f'value="{html.e(values["bewaren"])}">'
         '<p class="hulp">Oudere gesprekken worden automatisch verwijderd, met de antwoorden, '
         "inzichten en plannen. Leeg: alles blijft bewaard.</p>"
+        "<fieldset><legend>Wanneer de coach zelf een bericht stuurt</legend>"
+        '<p class="hulp">De coach vraagt op de dag van een plan hoe het ging, en stuurt één '
+        "herinnering als een gesprek halverwege is blijven staan. Nooit meer dan één bericht per "
+        "dag, en nooit in de stille uren (Nederlandse tijd).</p>"
+        '<label for="stil_van">Stille uren vanaf</label>'
+        f'<input id="stil_van" name="stil_van" maxlength="5" placeholder="{default_from}" '
+        f'value="{html.e(values["stil_van"])}">'
+        '<label for="stil_tot">Stille uren tot</label>'
+        f'<input id="stil_tot" name="stil_tot" maxlength="5" placeholder="{default_until}" '
+        f'value="{html.e(values["stil_tot"])}">'
+        '<label><input type="checkbox" name="zondag" value="stil"'
+        f'{" checked" if sunday else ""}> '
+        "Op zondag geen berichten</label>"
+        '<label for="herinnering">Herinnering na (dagen)</label>'
+        f'<input id="herinnering" name="herinnering" inputmode="numeric" maxlength="2" '
+        f'placeholder="{REMINDER_DAYS}" value="{html.e(values["herinnering"])}">'
+        '<p class="hulp">0: geen herinneringen. Leeg: de standaard '
+        f"({REMINDER_DAYS} dagen, stil van {default_from} tot {default_until}).</p>"
+        "</fieldset>"
         '<button type="submit">Opslaan</button></form>')
 
 
@@ -139,10 +171,10 @@ async def settings_post(request: web.Request) -> web.StreamResponse:
     user = _school_user(request)
     form = await auth.check_csrf(request)
     settings, errors = schools.parse(dict(form))
-    if settings is None:
+    if settings is None:  # shown again as typed, so nothing is lost
         shown = schools.Settings(None, None, None)
         body = ('<p><a href="/mentor">← Studenten</a></p><h1>Instellingen van je school</h1>'
-                f"{_settings_form(shown, auth.csrf_token(request), errors, False)}")
+                f"{_settings_form(shown, auth.csrf_token(request), errors, False, form)}")
         return await mentor.render(request, user, "Instellingen", body, 400)
     await auth.in_db(lambda db: schools.save(db, user, settings))
     return auth.redirect("/beheer/instellingen?opgeslagen=1")

@@ -124,6 +124,28 @@ async def send(request: web.Request) -> web.Response:
     return web.json_response({"antwoorden": texts, "opnieuw_sturen": resend})
 
 
+async def waiting(request: web.Request) -> web.Response:
+    """What the coach wrote first while the page was closed (a check-in or a reminder, see
+    bot.checkins), shown when the student opens the chat again; delivered once."""
+    from bot.checkins import take_pending
+    from bot.portal import auth
+    from bot.storage.types import utcnow
+
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        return error(400, UNREADABLE)
+    sender = body.get("afzender") if isinstance(body, dict) else None
+    if not isinstance(sender, str) or not SENDER_RE.match(sender):
+        return error(400, "Je chat-id klopt niet. Laad de pagina opnieuw.")
+    try:
+        texts = await auth.in_db(lambda db: take_pending(db, "rest", f"web-{sender}", utcnow()))
+    except Exception as exc:  # noqa: BLE001 - they stay waiting for the next message
+        log.warning("chat.waiting_failed", extra={"error": type(exc).__name__})
+        texts = []
+    return web.json_response({"berichten": texts})
+
+
 async def _client(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
     # Rasa gives up on a slow action server after action_timeout_s and answers politely;
     # a few seconds more than that is the longest a student waits.
@@ -137,4 +159,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/chat", page)
     app.router.add_get(r"/static/{name:chat\.(?:js|css)}", asset)
     app.router.add_post("/chat/bericht", send)
+    app.router.add_post("/chat/wachtend", waiting)
     app.cleanup_ctx.append(_client)

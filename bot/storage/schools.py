@@ -1,5 +1,5 @@
-"""A school's settings (default level, notification address, retention period) and the
-retention purge that the worker runs."""
+"""A school's settings (default level, notification address, retention period, when the
+coach may write first) and the retention purge that the worker runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.followups import MAX_REMINDER_DAYS, parse_clock
 from bot.storage.accounts import Principal, normalise_email
 from bot.storage.audit import audit
 from bot.storage.models import ChannelIdentity, School, Session, Student, TrackerDeletion
@@ -25,13 +26,28 @@ class Settings:
     default_level: str | None
     notify_email: str | None
     retention_months: int | None
+    quiet_from: str | None = None  # "21:00"; None: bot.followups' default
+    quiet_until: str | None = None
+    quiet_sunday: bool | None = None
+    reminder_days: int | None = None  # 0: no reminders
 
 
 def settings_of(db: DbSession, principal: Principal) -> Settings:
     school = db.get(School, principal.school_id) if principal.school_id else None
     if school is None:
         return Settings(None, None, None)
-    return Settings(school.default_level, school.notify_email, school.retention_months)
+    return Settings(school.default_level, school.notify_email, school.retention_months,
+                    school.quiet_from, school.quiet_until, school.quiet_sunday,
+                    school.reminder_days)
+
+
+def _clock(text: str, what: str, errors: list[str]) -> str | None:
+    try:
+        parsed = parse_clock(text)
+    except ValueError:
+        errors.append(f"{what}: een tijd zoals 21:00, of leeg voor de standaard.")
+        return None
+    return parsed.strftime("%H:%M") if parsed else None
 
 
 def parse(form: dict[str, object]) -> tuple[Settings | None, list[str]]:
@@ -51,7 +67,20 @@ def parse(form: dict[str, object]) -> tuple[Settings | None, list[str]]:
                           "of leeg om alles te bewaren.")
         else:
             months = int(months_text)
-    return (None if errors else Settings(level, email, months)), errors
+    quiet_from = _clock(str(form.get("stil_van") or ""), "Stille uren vanaf", errors)
+    quiet_until = _clock(str(form.get("stil_tot") or ""), "Stille uren tot", errors)
+    sunday = str(form.get("zondag") or "").strip() == "stil"
+    days_text = str(form.get("herinnering") or "").strip()
+    days = None
+    if days_text:
+        if not days_text.isdigit() or int(days_text) > MAX_REMINDER_DAYS:
+            errors.append(f"Herinnering: een aantal dagen van 0 (nooit) tot {MAX_REMINDER_DAYS}, "
+                          "of leeg voor de standaard.")
+        else:
+            days = int(days_text)
+    if errors:
+        return None, errors
+    return Settings(level, email, months, quiet_from, quiet_until, sunday, days), errors
 
 
 def save(db: DbSession, principal: Principal, settings: Settings) -> None:
@@ -63,9 +92,13 @@ def save(db: DbSession, principal: Principal, settings: Settings) -> None:
     school.default_level = settings.default_level
     school.notify_email = settings.notify_email
     school.retention_months = settings.retention_months
+    school.quiet_from, school.quiet_until = settings.quiet_from, settings.quiet_until
+    school.quiet_sunday, school.reminder_days = settings.quiet_sunday, settings.reminder_days
     audit(db, principal.actor, "school.settings", "school", school.id,
           {"default_level": settings.default_level, "retention_months": settings.retention_months,
-           "notify_email": settings.notify_email is not None})
+           "notify_email": settings.notify_email is not None,
+           "quiet": [settings.quiet_from, settings.quiet_until, settings.quiet_sunday],
+           "reminder_days": settings.reminder_days})
     db.flush()
 
 

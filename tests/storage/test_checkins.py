@@ -12,7 +12,7 @@ from bot import checkins, service
 from bot.followups import LOCAL
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
-from bot.storage.models import ActionPlan, Job, PendingMessage
+from bot.storage.models import ActionPlan, ChannelIdentity, Job, PendingMessage
 
 
 def _plan(sender: str, day: date | None) -> int:
@@ -79,3 +79,65 @@ def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
         assert checkins.take_pending(db, "rest", "s-w", now) == ["een", "twee"]
     with dbmod.session_scope() as db:
         assert checkins.take_pending(db, "rest", "s-w", now) == []
+    # A web chat forgets its id: the same (linked) student in a new chat gets them there.
+    with dbmod.session_scope() as db:
+        student = repo.get_or_create_student(db, "rest", "web-oud")
+        db.add(ChannelIdentity(channel="rest", sender_id="web-nieuw", student=student))
+        db.add(PendingMessage(channel="rest", sender_id="web-oud", text="hoe ging het?"))
+    with dbmod.session_scope() as db:
+        assert checkins.take_pending(db, "rest", "ander", now) == ["niet voor jou"]
+        assert checkins.take_pending(db, "rest", "web-nieuw", now) == ["hoe ging het?"]
+        assert checkins.take_pending(db, "rest", "web-oud", now) == []
+
+
+def _left_midway(sender: str, status: str, idle: timedelta) -> int:
+    from bot.storage.models import Session
+
+    session_id = service.start_session("rest", sender, "vmbo")
+    with dbmod.session_scope() as db:
+        session = db.get(Session, session_id)
+        session.status, session.step_reached = status, "reflecteren"
+        session.updated_at = session.updated_at - idle
+    return session_id
+
+
+def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
+    from bot import reminders
+    from bot.storage.models import School, Session, Student
+    from bot.storage.types import utcnow
+
+    now = utcnow()
+    waiting = _left_midway("r-wacht", "paused", timedelta(days=4))
+    recent = _left_midway("r-recent", "paused", timedelta(days=1))
+    _left_midway("r-verlaten", "abandoned", timedelta(days=10))
+    off = _left_midway("r-uit", "paused", timedelta(days=10))
+    newer = _left_midway("r-nieuw", "paused", timedelta(days=10))
+    service.start_session("rest", "r-nieuw", "vmbo")  # started something new since
+    with dbmod.session_scope() as db:
+        repo.get_or_create_student(db, "rest", "r-uit").reminders_off = True
+    with dbmod.session_scope() as db:
+        assert reminders.schedule_due(db, now) == 2
+        assert reminders.schedule_due(db, now) == 0  # once per conversation
+        keys = set(db.execute(select(Job.dedupe_key).where(Job.kind == "reminder")).scalars())
+    assert f"reminder:{waiting}" in keys and f"reminder:{recent}" not in keys
+    assert f"reminder:{off}" not in keys and f"reminder:{newer}" not in keys
+    with dbmod.session_scope() as db:
+        sent = reminders.decide(db, waiting, now.astimezone(LOCAL).replace(hour=11))
+        assert (sent.action, sent.sender_id) == ("send", "r-wacht")
+        db.get(Session, waiting).reminded_at = now
+        assert reminders.decide(db, waiting, now).reason == "no_longer_waiting"
+    # A school that switches reminders off (0 days) gets none; its own number of days counts.
+    late = _left_midway("r-school", "paused", timedelta(days=30))
+    with dbmod.session_scope() as db:
+        school = School(name="Geen herinneringen", reminder_days=0)
+        db.add(school)
+        db.flush()
+        db.get(Student, db.get(Session, late).student_id).school_id = school.id
+    with dbmod.session_scope() as db:
+        assert reminders.schedule_due(db, now) == 0
+        db.execute(select(School).where(School.name == "Geen herinneringen")
+                   ).scalar_one().reminder_days = 40
+    with dbmod.session_scope() as db:
+        assert reminders.schedule_due(db, now) == 0  # 30 days idle < 40
+        assert reminders.schedule_due(db, now + timedelta(days=11)) == 2  # and r-recent
+        assert db.execute(select(Job).where(Job.dedupe_key == f"reminder:{late}")).scalar()

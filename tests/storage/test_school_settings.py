@@ -36,6 +36,7 @@ async def test_coordinators_change_the_settings_with_checks(portal: TestClient, 
     assert r.status == 400
     for message in ("Kies als niveau", "geen geldig adres", "Bewaartermijn"):
         assert message in text
+    assert 'value="geen adres"' in text and 'value="999"' in text  # nothing typed is lost
     good = {"csrf": csrf, "niveau": "vmbo", "email": "Zorg@School.test", "bewaren": "24"}
     r = await portal.post("/beheer/instellingen", data=good, allow_redirects=False)
     assert r.status == 303
@@ -47,6 +48,45 @@ async def test_coordinators_change_the_settings_with_checks(portal: TestClient, 
             "vmbo", "zorg@school.test", 24)
     await login(portal, "m1@school.test")
     assert (await portal.get("/beheer/instellingen")).status == 404
+
+
+async def test_quiet_hours_and_reminders_are_a_schools_setting(portal: TestClient,  # noqa: F811
+                                                               seed: Seed) -> None:  # noqa: F811
+    from datetime import datetime
+
+    from bot import checkins
+    from bot.followups import LOCAL, quiet_hours_of, reminder_days_of
+
+    await login(portal, "c1@school.test")
+    csrf = await _csrf(portal, "/beheer/instellingen")
+    bad = {"csrf": csrf, "stil_van": "half tien", "stil_tot": "25:00", "herinnering": "-1",
+           "zondag": "stil"}
+    r = await portal.post("/beheer/instellingen", data=bad)
+    text = await r.text()
+    assert r.status == 400
+    for message in ("Stille uren vanaf", "Stille uren tot", "Herinnering: een aantal dagen"):
+        assert message in text
+    assert 'value="half tien"' in text and 'value="25:00"' in text
+    good = {"csrf": csrf, "stil_van": "22.30", "stil_tot": "7:00", "herinnering": "5"}
+    r = await portal.post("/beheer/instellingen", data=good, allow_redirects=False)
+    assert r.status == 303
+    page = await (await portal.get("/beheer/instellingen")).text()
+    assert 'value="22:30"' in page and 'value="07:00"' in page and 'value="5"' in page
+    with dbmod.session_scope() as db:
+        school = db.execute(select(School).where(School.name == "Het College")).scalar_one()
+        assert (school.quiet_from, school.quiet_until, school.quiet_sunday,
+                school.reminder_days) == ("22:30", "07:00", False, 5)
+        quiet = quiet_hours_of(school)
+        assert reminder_days_of(school) == 5
+        sunday_noon = datetime(2026, 12, 6, 12, 0, tzinfo=LOCAL)
+        assert not quiet.covers(sunday_noon)
+        # A check-in of this school's student follows the school's hours.
+        student = repo.get_or_create_student(db, "rest", "stille-uren")
+        student.school_id = school.id
+        db.flush()
+        late = datetime(2026, 12, 2, 22, 0, tzinfo=LOCAL)
+        assert checkins.may_write(db, student, late).action == "send"  # quiet by default
+        assert checkins.may_write(db, student, late.replace(hour=23)).reason == "quiet_hours"
 
 
 def test_default_level_and_the_schools_own_address_are_used(storage: str) -> None:

@@ -147,6 +147,28 @@
     begroet();
   }
 
+  // Messages the coach wrote first while this page was closed (a check-in, a reminder).
+  async function haalWachtend() {
+    if (!staat || !staat.gebruikt) return;
+    const gen = generatie;
+    try {
+      const r = await fetch("/chat/wachtend", {
+        method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({afzender: staat.id}),
+        cache: "no-store",
+      });
+      if (!r.ok) return;
+      const data = await r.json();
+      if (gen !== generatie || !Array.isArray(data.berichten)) return;
+      for (const tekst of data.berichten) {
+        if (typeof tekst === "string" && tekst) toon(tekst, "bot");
+      }
+    } catch (e) {
+      // offline: they come with the reply to the next message
+    }
+  }
+
   function controleer() {
     if (staat && verlopen(staat)) {
       begin("Het vorige gesprek is van dit scherm gehaald, omdat het een tijd stil was.");
@@ -175,7 +197,9 @@
   document.getElementById("nieuw").addEventListener("click", () => {
     begin("Het vorige gesprek is van dit scherm gehaald. Je begint opnieuw.");
   });
-  document.addEventListener("visibilitychange", controleer);
+  document.addEventListener("visibilitychange", () => {
+    if (!controleer() && document.visibilityState === "visible") haalWachtend();
+  });
   window.addEventListener("focus", controleer);
   setInterval(controleer, Math.min(15000, Math.max(250, idleMs / 4)));
 
@@ -192,6 +216,7 @@
   } else if (!controleer()) {
     if (staat.begroet) {
       toon("Je gesprek loopt nog: typ verder, of klik op 'Nieuw gesprek'.", "info");
+      haalWachtend();
     } else {
       begroet();
     }
