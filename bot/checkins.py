@@ -113,14 +113,19 @@ def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30,
     return [m["text"] for m in data.get("messages") or [] if isinstance(m.get("text"), str)]
 
 
+def postpone(db: DbSession, kind: str, key: str, payload: dict[str, int],
+             decision: Decision) -> None:
+    """A "later" decision becomes a new job at the moment it names (check-ins, reminders)."""
+    if decision.action == "later" and decision.until is not None:
+        jobqueue.schedule(db, kind, decision.until, f"{kind}:{key}:{decision.until.isoformat()}",
+                          payload)
+
+
 def run(plan_id: int, now: datetime) -> dict[str, int]:
     """The worker's handler: decide, write through Rasa (no transaction open), record."""
     with session_scope() as db:
         decision = decide(db, plan_id, now)
-        if decision.action == "later" and decision.until is not None:
-            jobqueue.schedule(db, KIND, decision.until,
-                              f"{KIND}:{plan_id}:{decision.until.isoformat()}",
-                              {"plan": plan_id})
+        postpone(db, KIND, str(plan_id), {"plan": plan_id}, decision)
     if decision.action != "send":
         log.info("checkin.not_now", extra={"plan": plan_id, "decision": decision.action,
                                            "reason": decision.reason})

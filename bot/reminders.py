@@ -69,10 +69,7 @@ def run(session_id: int, now: datetime) -> dict[str, int]:
     """The worker's handler (kind "reminder")."""
     with session_scope() as db:
         decision = decide(db, session_id, now)
-        if decision.action == "later" and decision.until is not None:
-            jobqueue.schedule(db, KIND, decision.until,
-                              f"{KIND}:{session_id}:{decision.until.isoformat()}",
-                              {"session": session_id})
+        checkins.postpone(db, KIND, str(session_id), {"session": session_id}, decision)
     if decision.action != "send":
         log.info("reminder.not_now", extra={"session": session_id,
                                             "decision": decision.action,
