@@ -74,10 +74,12 @@ demo: setup
 test: setup browser
 	@scripts/run_tests.sh
 
-# Chromium for the browser tests: found, or installed (Debian, when permitted), or a clear stop.
+# Chromium for the browser tests: found, or installed (Debian, when permitted), or a clear stop;
+# the tools the tests run in their own venvs (Schemathesis, Synapse for the Matrix tests).
 browser:
 	@scripts/ensure_chromium.sh
 	@scripts/ensure_schemathesis.sh
+	@scripts/ensure_synapse.sh
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

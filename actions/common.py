@@ -19,6 +19,12 @@ log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "rest"
 LAST_SIGNAL_SLOT = "laatste_signaal"  # "<message id>|<severities>": the message handled last
 CHECK = "check"  # in LAST_SIGNAL_SLOT: the crisis check question was asked, awaiting the answer
+# In LAST_SIGNAL_SLOT: an attention flag was acknowledged a few messages ago and "liever niet"
+# still refers to it ("open2": two more messages). A student who first answers the question
+# and then says "liever niet" is heard too.
+DECLINE_OPEN = "open"
+OFFER = "aanbod"  # in LAST_SIGNAL_SLOT: a talk with the mentor was offered, awaiting "ja graag"
+DECLINE_WINDOW = 3  # messages after the acknowledgement in which "liever niet" counts
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,14 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     script = script or get_script()
     level = level_of(tracker)
     result = IntakeResult([])
-    if CHECK in previous.split("|", 1)[-1].split(","):
+    marks = previous.split("|", 1)[-1].split(",")
+    if CHECK in marks:
         return _check_answered(tracker, dispatcher, script, turn, key)
-    if "attention" in previous.split("|", 1)[-1] and intake.is_decline(turn.text):
+    if OFFER in marks and (intake.is_accept(turn.text) or intake.is_no(turn.text)):
+        return _offer_answered(tracker, dispatcher, script, turn, key,
+                               offered=previous.split("|", 1)[0])
+    open_for = _decline_open_for(marks)
+    if open_for and intake.is_decline(turn.text):
         if not service.decline_contact(channel=turn.channel, sender_id=turn.sender_id,
                                        message_id=turn.message_id or key):
             say(dispatcher, script.text("opslaan_mislukt", level))
@@ -102,6 +113,8 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         return result
     found = intake.analyse(turn.text, turn.intent if intent_flags else None)
     severities = ",".join(sorted({f.severity for f in found.findings}))
+    if not found.findings and open_for > 1:
+        severities = f"{DECLINE_OPEN}{open_for - 1}"
     result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities}"))
     if not found.findings:
         return result
@@ -109,14 +122,21 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     acknowledged = (service.flagged_categories(turn.channel, turn.sender_id,
                                                session_id_of(tracker))
                     if found.attention else frozenset())
+    # Offered, not announced: the flags are stored without a request for contact until the
+    # student accepts ("ja graag").
+    offer = intake.is_offer(script, found, turn.text, acknowledged)
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,
                                session_id=session_id_of(tracker),
                                signals=[f.as_dict() for f in found.findings],
-                               text=turn.text, message_id=turn.message_id or key)
+                               text=turn.text, message_id=turn.message_id or key,
+                               contact_wanted=not offer)
     if found.unsure_crisis:  # ask once before giving the crisis reply
         lines = script.signal_reply("crisis_check", level)
         result.events[-1] = SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities},{CHECK}")
         result.check_asked = True
+    elif offer:
+        lines = intake.replies(script, found, level, acknowledged, offer=True)
+        result.events[-1] = SlotSet(LAST_SIGNAL_SLOT, f"{key}|{OFFER}")
     else:
         lines = intake.replies(script, found, level, acknowledged)
     if lines and not saved:
@@ -125,6 +145,31 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     result.urgent = found.urgent
     result.spoke = bool(lines)
     return result
+
+
+def _offer_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,
+                    turn: Turn, key: str, offered: str) -> IntakeResult:
+    """"ja graag" or "nee" to the offered talk with the mentor: the answer is kept on the
+    flags of the message that raised it; the question the coach asked comes again."""
+    level = level_of(tracker)
+    wanted = intake.is_accept(turn.text)
+    saved = service.contact_wish(channel=turn.channel, sender_id=turn.sender_id,
+                                 message_id=offered, wanted=wanted)
+    say(dispatcher, script.signal_reply("aanbod_aangenomen" if wanted else "liever_niet", level))
+    if not saved:
+        say(dispatcher, script.text("opslaan_mislukt", level))
+    return IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
+
+
+def _decline_open_for(marks: list[str]) -> int:
+    """How many messages, this one included, "liever niet" may still answer an attention
+    acknowledgement (0: none is open)."""
+    if "attention" in marks:
+        return DECLINE_WINDOW
+    for mark in marks:
+        if mark.startswith(DECLINE_OPEN) and mark[len(DECLINE_OPEN):].isdigit():
+            return int(mark[len(DECLINE_OPEN):])
+    return 0
 
 
 def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,
@@ -166,6 +211,6 @@ def reset_conversation(script: Script, **keep: Any) -> list[EventType]:
     events: list[EventType] = [SlotSet(name, None) for name in conversation_slots(script)]
     events += [SlotSet("stap", None), SlotSet("vraag_modus", None),
                SlotSet("doorvraag_teller", 0.0), SlotSet("weet_niet_teller", 0.0),
-               SlotSet("requested_slot", None)]
+               SlotSet("requested_slot", None), SlotSet("vorige_stap_status", None)]
     events += [SlotSet(name, value) for name, value in keep.items()]
     return events

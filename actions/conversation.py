@@ -19,7 +19,7 @@ from actions.common import (
     turn_of,
 )
 from bot import checkins, service
-from bot.coaching import SKIPPED, overview_messages
+from bot.coaching import EXPERIENCE, SKIPPED, experience_in_opening, overview_messages
 from bot.dates import parse_when
 from bot.script import Script, get_script
 from bot.storage.repository import StorageUnavailable
@@ -56,6 +56,12 @@ def _student_slots(tracker: Tracker) -> tuple[service.StudentView | None, list[E
     return view, [SlotSet("niveau", view.level or tracker.get_slot("niveau"))]
 
 
+def _told_experience(tracker: Tracker) -> str | None:
+    """The experience this conversation is about, once told."""
+    value = tracker.get_slot(EXPERIENCE)
+    return value if value and value != SKIPPED else None
+
+
 class ActionAanbod(CoachAction):
     """Greeting or a first message: offer a conversation, a returning student hears about
     their last experience, a student with an unfinished one is offered to resume."""
@@ -69,18 +75,28 @@ class ActionAanbod(CoachAction):
         view, events = _student_slots(tracker)
         level = view.level if view and view.level else level_of(tracker)
         latest = (tracker.latest_message or {}).get("text")
+        experience = _told_experience(tracker)
         if tracker.get_slot("stap") and checkins.is_checkin(latest):  # bot.reminders
-            experience = tracker.get_slot("ervaring")
             say(dispatcher, script.text("herinnering_verder", level, ervaring=experience)
                 if experience else script.text("herinnering_verder_kort", level))
-        elif tracker.get_slot("stap"):
-            say(dispatcher, script.text("aanbod_gepauzeerd", level))
-        elif view and view.previous_experience:
+            return events
+        if tracker.get_slot("stap"):
+            say(dispatcher, script.text("aanbod_gepauzeerd_over", level, ervaring=experience)
+                if experience else script.text("aanbod_gepauzeerd", level))
+            return events
+        if view and view.previous_experience:
             say(dispatcher, script.text("aanbod_terug", level,
                                         vorige_ervaring=view.previous_experience))
+        elif view and view.first_time:
+            # What is kept and who reads it comes before the student agrees to begin; the
+            # offer's question stays the last bubble.
+            offer = script.text("aanbod_nieuw", level)
+            say(dispatcher, offer[:-1] + script.text("privacy_eerste_keer", level) + offer[-1:])
+            events.append(SlotSet("privacy_gezien", True))
         else:
             say(dispatcher, script.text("aanbod_nieuw", level))
-        return events
+        # "hoi, ik wil iets vertellen over mijn stage": the experience is told already.
+        return events + [SlotSet("opening_ervaring", experience_in_opening(script, latest))]
 
 
 class ActionStartGesprek(CoachAction):
@@ -99,16 +115,31 @@ class ActionStartGesprek(CoachAction):
         except StorageUnavailable:
             say(dispatcher, script.text("opslaan_mislukt", level))
         latest = (tracker.latest_message or {}).get("text")
+        told = None
         if checkins.is_checkin(latest):  # the coach writes first, on the plan's day
             say(dispatcher, script.text("checkin_begin", level))
-        elif view and view.first_time:
-            say(dispatcher, script.text("privacy_eerste_keer", level))
+        else:
+            if view and view.first_time and not tracker.get_slot("privacy_gezien"):
+                say(dispatcher, script.text("privacy_eerste_keer", level))
+            # Named in the first message, or in the request itself ("ik wil een gesprek over
+            # mijn stage"): the conversation starts from it instead of asking again.
+            told = (tracker.get_slot("opening_ervaring")
+                    or experience_in_opening(script, latest))
+            step = script.step_of_slot(EXPERIENCE)
+            if told and session_id and step is not None:
+                service.save_reply(channel=turn.channel, sender_id=turn.sender_id,
+                                   session_id=session_id, step=step.key,
+                                   question_key=EXPERIENCE, text=told, kind="answer",
+                                   message_id=None)
         return events + reset_conversation(
             script,
             sessie_id=str(session_id) if session_id else None,
             vorig_plan=view.open_plan if view else None,
             vorige_ervaring=view.previous_experience if view else None,
-        )
+            vorig_inzicht=view.previous_insight if view else None,
+            eerdere_gesprekken=float(view.earlier) if view else 0.0,
+            opening_ervaring=None, privacy_gezien=None,
+        ) + ([SlotSet(EXPERIENCE, told)] if told else [])
 
 
 class ActionHervatten(CoachAction):
@@ -121,7 +152,9 @@ class ActionHervatten(CoachAction):
         if not step:
             say(dispatcher, script.text("hervatten_niets", level))
             return []
-        say(dispatcher, script.text("hervatten", level))
+        experience = _told_experience(tracker)
+        say(dispatcher, script.text("hervatten_over", level, ervaring=experience)
+            if experience else script.text("hervatten", level))
         session_id = session_id_of(tracker)
         if session_id:
             turn = turn_of(tracker)
@@ -212,8 +245,12 @@ class ActionAfronden(CoachAction):
         if session_id:
             saved = service.complete_session(channel=turn.channel, sender_id=turn.sender_id,
                                              session_id=session_id, plan=plan)
-        say(dispatcher, script.text("afronden", level, uitproberen=plan["what"],
-                                    hulp_contact=plan["who"], wanneer=when_text))
+        closing = script.text("afronden", level)
+        if not script.steps["activeren"].check:  # the plan was not summed up: say it here
+            closing = closing[:-1] + script.text(
+                "afronden_plan", level, uitproberen=plan["what"], hulp_contact=plan["who"],
+                wanneer=when_text) + closing[-1:]
+        say(dispatcher, closing)
         if not saved:
             say(dispatcher, script.text("opslaan_mislukt", level))
         return reset_conversation(script, sessie_id=None, vorig_plan=None,
@@ -258,4 +295,6 @@ class ActionFallback(CoachAction):
     def act(self, dispatcher, tracker, script, urgent):
         if not urgent:
             say(dispatcher, script.text("fallback", level_of(tracker)))
+            turn = turn_of(tracker)
+            service.note_not_understood(channel=turn.channel, sender_id=turn.sender_id)
         return []

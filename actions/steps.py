@@ -18,7 +18,8 @@ from bot.script import get_script
 from bot.taxonomy import STEPS
 
 DomainDict = dict[str, Any]
-LEVEL_CONTEXT = ("vorig_plan", "vorige_ervaring")
+LEVEL_CONTEXT = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "eerdere_gesprekken")
+FOLLOWUP_STATUS_SLOT = "vorige_stap_status"  # gelukt / deels / niet_gelukt, once told
 
 
 def _state(tracker: Tracker) -> State:
@@ -34,7 +35,9 @@ def _state_events(state: State) -> list[EventType]:
 
 
 def _context(tracker: Tracker) -> dict[str, Any]:
-    return {name: tracker.get_slot(name) for name in LEVEL_CONTEXT}
+    return {**{name: tracker.get_slot(name) for name in LEVEL_CONTEXT},
+            **coaching.followup_context(tracker.get_slot(FOLLOWUP_STATUS_SLOT)),
+            **coaching.answer_context(get_script(), dict(tracker.slots))}
 
 
 class StepValidation(FormValidationAction):
@@ -60,11 +63,16 @@ class StepValidation(FormValidationAction):
                                     domain: DomainDict) -> list[EventType]:
         script = get_script()
         slot = tracker.get_slot("requested_slot")
-        if not slot or slot not in tracker.slots_to_validate():
+        # Only the student's reply fills the slot; a slot cleared in this turn (a new
+        # conversation starting from an experience told up front) is not a reply to it.
+        if not slot or tracker.slots_to_validate().get(slot) is None:
             return []
         turn = turn_of(tracker)
-        taken = take_in(tracker, dispatcher, script,
-                        intent_flags=not coaching.intent_is_answer(slot, turn.intent))
+        # The intent raises its flag only where it stands: "mijn mentor" answers "wie kan je
+        # helpen?", and a mentor request that names nobody is an answer, not a request.
+        intent_flags = not coaching.intent_is_answer(slot, turn.intent) and (
+            turn.intent != "mentor_gevraagd" or coaching.stands_inside_a_question(turn.reply))
+        taken = take_in(tracker, dispatcher, script, intent_flags=intent_flags)
         events = list(taken.events)
         state = _state(tracker)
         if taken.declined or taken.consumed or taken.check_asked:
@@ -78,12 +86,16 @@ class StepValidation(FormValidationAction):
             outcome = coaching.handle_check(script, turn.reply, state, level)
         else:
             outcome = coaching.handle_answer(script, script.question(slot), turn.reply, state,
-                                             level)
+                                             level,
+                                             progress=coaching.progress(script,
+                                                                        dict(tracker.slots)))
         if outcome.side_track and not (taken.spoke and outcome.side_track == "mentor_gevraagd"):
             say(dispatcher, side_track_messages(script, tracker, outcome.side_track))
         if outcome.store_as:
             self._store(dispatcher, tracker, slot, outcome, level)
         say(dispatcher, outcome.say)
+        if outcome.followup_status:
+            events.append(SlotSet(FOLLOWUP_STATUS_SLOT, outcome.followup_status))
         return events + [SlotSet(slot, outcome.value)] + _state_events(outcome.state)
 
     def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
@@ -101,7 +113,8 @@ class StepValidation(FormValidationAction):
             competencies=decision.competencies if decision else None,
             method=decision.method if decision else None,
             headline=decision.headline if decision else False,
-            followup_status=outcome.followup_status,
+            followup_status=outcome.followup_status, followup_part=outcome.followup_part,
+            when_date=outcome.when.isoformat() if outcome.when else None,
         )
         if not saved:
             say(dispatcher, get_script().text("opslaan_mislukt", level))

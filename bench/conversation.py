@@ -15,9 +15,32 @@ from bench.table import percentile, print_table
 from bot.devservers import Servers, isolated_env, upgrade_database
 
 STUDENTS = 16
-CONVERSATION = ["hoi", "ja", "ik heb stage gelopen bij een kapper", "ik waste haren",
-                "op tijd komen", "ja klopt", "ik bleef rustig toen het druk was",
-                "klanten helpen vond ik leuk want ze zijn blij", "ik werk graag met mensen"]
+# One whole four-step conversation to the closing (terugkijken, reflecteren, vooruitkijken,
+# activeren), with answers the coach accepts without probing, and "ja" to every "Klopt dat?".
+# `expect`: a piece of the reply that shows the conversation advanced (None: any reply).
+FULL_CONVERSATION: list[tuple[str, str | None]] = [
+    ("hoi", "Zullen we beginnen?"),
+    ("ja", "Welke ervaring wil je met me delen?"),
+    ("ik heb stage gelopen bij een kapper", "Wat was jouw rol daar?"),
+    ("ik waste haren en veegde de vloer", "Wat werd er van je verwacht?"),
+    ("op tijd komen en klanten begroeten", "Welk moment is je het meest bijgebleven?"),
+    ("toen ik zelf een klant mocht helpen", "Wat deed jij hierin heel goed?"),
+    ("ik bleef rustig toen het druk was", "Hoe deed je dat?"),
+    ("ik deed alles na elkaar", "Wat vond je leuk, of juist niet?"),
+    ("klanten helpen vond ik leuk want ze zijn blij", "wat jij belangrijk vindt?"),
+    ("dat mensen zich fijn voelen", "hoe noem je het dan?"),
+    ("ik werk graag met mensen", "Klopt dat? Of mis ik iets?"),
+    ("ja", "Wat wil je uitproberen of leren"),
+    ("ik wil leren hoe je een planning maakt", "Wat heb je nodig om een keuze te maken"),
+    ("meer weten over de opleiding kapper", "Wie kan jou hierbij helpen?"),
+    ("ik app mijn oom, hij heeft een kapsalon", "Waar kun je tegenaan lopen?"),
+    ("ik vind het spannend om te bellen", "Hoe kun jij dat oplossen?"),
+    ("ik schrijf eerst op wat ik wil zeggen", "Noem een dag."),
+    ("vrijdag", "Dan is je plan klaar."),
+    ("ja", "Je hebt een plan!"),
+    ("doei", "Tot de volgende keer."),
+]
+CONVERSATION = [text for text, _ in FULL_CONVERSATION]
 
 
 async def _student(session: aiohttp.ClientSession, url: str, messages: list[str],

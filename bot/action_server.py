@@ -51,6 +51,16 @@ def create_app(secret: str, actions_package: str = "actions") -> Sanic:
             return response.json({"error": "a JSON object is required"}, status=400)
         return None
 
+    @app.on_request
+    async def conversation_config(request: Request):  # noqa: ANN202 - Sanic middleware
+        # The script and flag rules of this student's school and conversation: versions
+        # saved in the portal are used within seconds (bot.live_config).
+        if request.method == "POST" and request.path == "/webhook":
+            from bot import live_config
+
+            live_config.enter(_json_or_none(request))
+        return None
+
     @app.listener("after_server_start")
     async def replay_spool(_app: Sanic, _loop: object) -> None:
         # Writes kept while the database was down (or spooled by Rasa while this server was

@@ -47,15 +47,31 @@ def is_explicit(intent: str, text: str, script: Script) -> bool:
     return bool(parts) and all(p in phrases for p in parts)
 
 
-def meaning(intent: str | None, text: str, asking: bool, script: Script) -> str | None:
+def meaning(intent: str | None, text: str, asking: bool, script: Script,
+            question_key: str | None = None) -> str | None:
     """The intent the conversation should act on: `intent`, unless a step is `asking` a
-    question and `intent` is an interruption the message does not state explicitly; then
-    the message is an answer (ANSWER_INTENT)."""
+    question and `intent` is an interruption the message does not state explicitly, or the
+    question takes the whole message as one of its answers (`ook_antwoord`); then the
+    message is an answer (ANSWER_INTENT)."""
     if not asking or intent not in INTERRUPTIONS:
         return intent
+    if _answers(script, question_key, text):
+        return ANSWER_INTENT
     # The classifier's interruption first, then the others ("ik moet weg" read as goodbye
     # is still a pause).
     for candidate in (intent, *(i for i in INTERRUPTIONS if i != intent)):
         if is_explicit(candidate, text, script):
             return candidate
     return ANSWER_INTENT
+
+
+def _answers(script: Script, question_key: str | None, text: str) -> bool:
+    if not question_key:
+        return False
+    try:
+        question = script.question(question_key)
+    except KeyError:
+        return False
+    filler = frozenset(_plain(w) for w in script.interruption_filler)
+    said = _without(_plain(text), filler)
+    return any(said == _without(_plain(a), filler) for a in question.also_answers)

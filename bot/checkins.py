@@ -21,6 +21,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from bot import followups, jobqueue
+from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
     ActionPlan,
@@ -36,6 +37,7 @@ KIND = "checkin"
 TRIGGER_INTENT = "start_gesprek"  # arrives as "EXTERNAL: start_gesprek" (bot.checkins)
 EXTERNAL_PREFIX = "EXTERNAL: "
 PUSH_CHANNELS = frozenset({"matrix"})  # channels whose output channel delivers at once
+PATH_SAFE = "@:!$&'()*+,;="  # sub-delims and ':' '@': allowed as they are in a URL path
 
 
 def _school(db: DbSession, student_id: int | None) -> School | None:
@@ -43,12 +45,18 @@ def _school(db: DbSession, student_id: int | None) -> School | None:
     return db.get(School, student.school_id) if student and student.school_id else None
 
 
+def _day(plan: ActionPlan) -> str:
+    return plan.when_date.isoformat() if plan.when_date else "-"
+
+
 def schedule(db: DbSession, plan: ActionPlan) -> bool:
-    """The check-in job for a new plan (once per plan, also when saved again)."""
+    """The check-in job for a plan (once per plan and day, also when saved again; a plan
+    that gets another day, e.g. `activeren` after a follow-up's small step, gets a new job
+    and the old one is skipped)."""
     quiet = followups.quiet_hours_of(_school(db, plan.student_id))
     due = followups.checkin_due(plan.when_date, plan.created_at, quiet)
-    return jobqueue.schedule(db, KIND, due, f"{KIND}:{plan.id}", {"plan": plan.id},
-                             student_id=plan.student_id)
+    return jobqueue.schedule(db, KIND, due, f"{KIND}:{plan.id}:{_day(plan)}",
+                             {"plan": plan.id, "day": _day(plan)}, student_id=plan.student_id)
 
 
 @dataclass(frozen=True)
@@ -90,20 +98,28 @@ def may_write(db: DbSession, student: Student | None, now: datetime,
                     student_id=student.id)
 
 
-def decide(db: DbSession, plan_id: int, now: datetime) -> Decision:
+def decide(db: DbSession, plan_id: int, now: datetime, day: str | None = None) -> Decision:
     plan = db.get(ActionPlan, plan_id)
     if plan is None:
         return Decision("skip", "plan_gone")
     if plan.followup_status is not None:
         return Decision("skip", "already_followed_up")
-    return may_write(db, db.get(Student, plan.student_id), now)
+    if day is not None and day != _day(plan):
+        return Decision("skip", "plan_changed")
+    student = db.get(Student, plan.student_id)
+    newest = repo.latest_plan_needing_followup(db, student) if student else None
+    if newest is None or newest.id != plan.id:
+        return Decision("skip", "superseded")  # the coach asks about the newer plan
+    return may_write(db, student, now)
 
 
 def trigger(rasa_url: str, token: str, sender_id: str, timeout: float = 30,
             intent: str = TRIGGER_INTENT) -> list[str]:
     """Start the check-in in Rasa; the texts Rasa could not deliver itself (REST)."""
     query = urllib.parse.urlencode({"output_channel": "latest", "token": token})
-    url = (f"{rasa_url}/conversations/{urllib.parse.quote(sender_id, safe='')}"
+    # Rasa's router does not decode the path: only what a path cannot hold is encoded, so a
+    # Matrix id "@leerling1:school.nl" reaches the student's own conversation.
+    url = (f"{rasa_url}/conversations/{urllib.parse.quote(sender_id, safe=PATH_SAFE)}"
            f"/trigger_intent?{query}")
     body = json.dumps({"name": intent, "entities": {}}).encode()
     request = urllib.request.Request(url, data=body, method="POST",
@@ -121,11 +137,11 @@ def postpone(db: DbSession, kind: str, key: str, payload: dict[str, int],
                           payload)
 
 
-def run(plan_id: int, now: datetime) -> dict[str, int]:
+def run(plan_id: int, now: datetime, day: str | None = None) -> dict[str, int]:
     """The worker's handler: decide, write through Rasa (no transaction open), record."""
     with session_scope() as db:
-        decision = decide(db, plan_id, now)
-        postpone(db, KIND, str(plan_id), {"plan": plan_id}, decision)
+        decision = decide(db, plan_id, now, day)
+        postpone(db, KIND, f"{plan_id}:{day or '-'}", {"plan": plan_id, "day": day}, decision)
     if decision.action != "send":
         log.info("checkin.not_now", extra={"plan": plan_id, "decision": decision.action,
                                            "reason": decision.reason})

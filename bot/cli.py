@@ -18,6 +18,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("signals", "tune"): ("bot.signals_tune", "main",
                           "choose the signal model's thresholds by cross-validation"),
     ("eval", "competencies"): ("bot.competencies_eval", "main", "accuracy of classify()"),
+    ("eval", "gesprekken"): ("bot.rubric_eval", "main",
+                             "hold the evaluation conversations and score them (rubric)"),
     ("db", "upgrade"): ("bot.storage.migrate", "upgrade_main", "migrate the database to head"),
     ("summary",): ("bot.summaries", "main", "LOB-cv and latest session summary of a student"),
     ("secrets",): ("bot.config", "secrets_main",

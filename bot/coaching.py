@@ -6,8 +6,10 @@ The Rasa form actions in `actions/` only translate between slots and these funct
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from bot.dates import parse_when
 from bot.script import Question, Script, Step
@@ -23,7 +25,27 @@ ALREADY_BUSY = ("begroeten", "start_gesprek", "hervatten")
 # "mijn mentor" is an answer there, not a wish to talk to the mentor now).
 ANSWER_INTENTS: dict[str, frozenset[str]] = {
     "hulp_contact": frozenset({"mentor_gevraagd"}),
+    # "praten met een sociaal werker" is what the student needs or wants to try.
+    "nodig_voor_keuze": frozenset({"mentor_gevraagd"}),
+    "uitproberen": frozenset({"mentor_gevraagd"}),
+    # "mn conditie is kut eerlijk", "dat hij geen zin heeft": what may get in the way is often
+    # said with feeling - it answers the question.
+    "obstakel": frozenset({"frustratie"}),
+    "vorige_stap_lastig": frozenset({"frustratie"}),
+    "leuk_niet_leuk": frozenset({"frustratie"}),
+    "waarom": frozenset({"frustratie"}),
 }
+
+# The follow-up dialogue about the previous plan (asked at a check-in or a new conversation):
+# how it went, then what helped or got in the way, then maybe a new small step.
+FOLLOWUP_QUESTION = "vorige_stap"
+REASON_QUESTIONS = ("vorige_stap_hielp", "vorige_stap_lastig")
+NEXT_STEP_QUESTION = "nieuwe_stap"
+FOLLOWUP_REASON, FOLLOWUP_NEXT_STEP = "reason", "next_step"
+EXPERIENCE = "ervaring"  # the question (and slot) a conversation is about
+EARLIER_SLOT = "eerdere_gesprekken"  # how many conversations the student finished before
+# Conditions (`alleen_bij`) that hold once the student said how it went.
+WENT_WELL, WENT_BADLY = "vorige_stap_gelukt", "vorige_stap_niet_gelukt"
 
 _WORD = re.compile(r"[a-z0-9à-ÿ']+")
 
@@ -62,6 +84,7 @@ class Outcome:
     store_as: str | None = None  # answer kind to store the reply as, None: not an answer
     side_track: str | None = None  # intent whose side-track answer the action must give
     followup_status: str | None = None  # for the previous plan's follow-up question
+    followup_part: str | None = None  # FOLLOWUP_REASON or FOLLOWUP_NEXT_STEP
     when: date | None = None
 
 
@@ -85,7 +108,7 @@ def intent_is_answer(question_key: str | None, intent: str | None) -> bool:
 
 
 def _side_track(reply: Reply, state: State) -> Outcome | None:
-    if reply.confidence < SIDE_TRACK_MIN_CONFIDENCE:
+    if reply.confidence < SIDE_TRACK_MIN_CONFIDENCE or not stands_inside_a_question(reply):
         return None
     if reply.intent in SIDE_TRACKS:
         return Outcome(None, State(Mode.BACK, state.probes, state.dont_know),
@@ -95,21 +118,153 @@ def _side_track(reply: Reply, state: State) -> Outcome | None:
     return None
 
 
+# --- the question asked decides ------------------------------------------------------------
+# The intent classifier sees a message without the question it answers: "er verzorgd uitzien en
+# klanten koffie aanbieden" reads as a privacy question, "praten met een ondernemer over hoe je
+# begint" as a wish to start a conversation. Inside a question, a side intent stands only when
+# the message has its form: a question or short request, a greeting, a plain "don't know".
+_QUESTION_START = frozenset((
+    "wat", "wie", "waarom", "hoe", "hoezo", "waar", "wanneer", "welke", "welk", "kan", "kun",
+    "kunt", "mag", "mogen", "wil", "wilt", "ben", "bent", "is", "zijn", "heb", "hebt", "doe",
+    "doet", "ga", "gaat", "moet", "moeten", "weet", "vertel", "zeg", "leg", "help"))
+_GREETINGS = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "yo", "goedemorgen",
+                        "goedemiddag", "goedenavond", "heey"))
+_START_WORDS = frozenset(("gesprek", "beginnen", "begin", "starten", "start", "opnieuw",
+                          "verder", "nieuw", "hervatten"))
+_CLAUSE_START = frozenset(("dat", "om", "omdat", "want", "als", "zodat", "doordat", "door"))
+_DONT_KNOW_WORDS = frozenset(("weet", "niet", "geen", "idee", "echt", "eigenlijk", "meer", "veel",
+                              "even", "flauw", "benul", "clue", "weetikveel", "geenidee", "nope",
+                              "snap", "snappen", "begrijp", "bedoel", "bedoelt", "vraag", "zeker",
+                              "zeggen", "antwoorden", "moet", "moest"))
+# "ik bakte broodjes", "we sorteerden post": the student tells what they did - an answer, even
+# when short. A side request that starts with "ik" is about now ("ik vind dit stom", "ik haat
+# deze app", "ik wil weten wat je bewaart"): these verbs keep it a request.
+_STORY_SUBJECTS = frozenset(("ik", "k", "we", "wij"))
+_NOW_VERBS = frozenset(("vind", "snap", "begrijp", "haat", "word", "heb", "ben", "wil", "weet",
+                        "hoef", "kan", "denk", "vraag", "zie", "mag", "moet", "ga", "wou",
+                        "wilde", "zou", "snapte", "begreep"))
+SHORT_REQUEST_WORDS = 4  # "ben jij een robot", "dit is saai": short enough to be a request
+SHORT_FEELING_WORDS = 6  # "ik vind dit echt heel stom"
+SHORT_START_WORDS = 5
+
+
+# A short message without a question form stands as a side request only with a word of that
+# request: "meedoen en serieus blijven" is an answer even when read as a privacy question.
+_REQUEST_WORDS = {
+    "bot_vraag": frozenset(("bot", "robot", "chatbot", "ai", "mens", "computer", "echt", "jij",
+                            "je", "ben", "bent", "programma")),
+    "privacy_vraag": frozenset(("gegevens", "privacy", "bewaar", "bewaart", "bewaren",
+                                "opslaan", "lezen", "leest", "lees", "ziet", "zien", "wie",
+                                "mentor", "verwijder", "verwijderen", "data", "delen", "deelt",
+                                "info", "informatie", "geheim", "anoniem")),
+    "overzicht_gevraagd": frozenset(("ontdekt", "overzicht", "geleerd", "weet", "weten",
+                                     "inzichten", "inzicht", "lijstje")),
+    "bedanken": frozenset(("dank", "dankje", "dankjewel", "bedankt", "thanks", "thx", "merci",
+                           "tnx", "dankuwel", "top")),
+    "buiten_bereik": frozenset(("maak", "vertel", "schrijf", "geef", "zeg", "reken", "huiswerk",
+                                "mop", "grap", "weer", "tijd", "laat")),
+    "frustratie": frozenset(("dit", "deze", "je", "jij", "jou", "jezelf", "bot", "app", "vraag",
+                             "vragen", "saai", "stom", "stomme", "kut", "irritant", "boeit",
+                             "wtf", "ugh", "pfff", "nutteloos", "waardeloos", "onzin",
+                             "bullshit", "bs", "kappen", "normaal", "haat", "snap", "begrijp",
+                             "traag", "dom", "zin", "slechtste", "gek", "nergens", "hieraan",
+                             "hier", "alweer", "steeds", "luistert", "herhaalt", "ding", "bro")),
+}
+
+
+def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
+                intent: str | None = None) -> bool:
+    if "?" in text or tokens[0] in _QUESTION_START:
+        return True
+    if len(tokens) > short:
+        return False
+    vocabulary = _REQUEST_WORDS.get(intent or "")
+    return vocabulary is None or len(tokens) == 1 or bool(vocabulary & set(tokens))
+
+
+# A wish to talk to a person names one ("mentor", "iemand", "praten"); "ja allebei met mensen
+# mooi maken" read as a mentor request is the answer to the question.
+_PERSON_WORDS = frozenset(("mentor", "mentoren", "docent", "docente", "leraar", "lerares", "juf",
+                           "meester", "iemand", "persoon", "mens", "praten", "praat", "spreken",
+                           "spreek", "bellen",
+                           "hulp", "help", "helpen", "slb", "slber", "begeleider", "decaan",
+                           "coach", "vertrouwenspersoon", "zorgcoordinator"))
+_PERSON_STEMS = ("mentor", "docent", "leraar", "begeleid", "vertrouwens", "zorgco", "gesprek")
+_EMBEDDED = frozenset(("of", "hoe", "wat", "waar", "wie", "wanneer", "waarom", "welke"))
+_CLAUSE_SUBJECTS = frozenset(("ik", "k", "ze", "zij", "hij", "we", "wij", "het", "dat", "mijn"))
+_ABOUT_THE_QUESTION = frozenset(("bedoel", "bedoelt", "vraag", "vragen", "snap", "moet", "zeggen",
+                                 "antwoorden", "antwoord"))
+
+
+def _says_only_dont_know(tokens: list[str]) -> bool:
+    """'weet ik niet', 'geen idee', 'wat bedoel je?': nothing else of substance (words of four
+    letters or more) besides not knowing. "ik weet niet of ik dat wel kan" says something: a
+    doubt about the student's own situation (an embedded clause not about the question)."""
+    for i, token in enumerate(tokens[:-1]):
+        if (token in _EMBEDDED and tokens[i + 1] in _CLAUSE_SUBJECTS
+                and not _ABOUT_THE_QUESTION & set(tokens[i + 1:])):
+            return False
+    return all(len(t) < 4 or t in _DONT_KNOW_WORDS for t in tokens)
+
+
+def _tells_a_story(tokens: list[str]) -> bool:
+    """'ik bakte broodjes', 'we sorteerden post': what the student did, not a request now."""
+    return len(tokens) >= 2 and tokens[0] in _STORY_SUBJECTS and tokens[1] not in _NOW_VERBS
+
+
+def stands_inside_a_question(reply: Reply) -> bool:
+    """Whether a side intent stands while a question is open (else the message is the answer).
+    The student's mentor request stands whenever it names a person or talking: a person is
+    never refused on a guess."""
+    tokens = words(reply.text)
+    if not tokens:
+        return True
+    if reply.intent == "mentor_gevraagd":  # any mention of a person is enough: never refused
+        return bool(_PERSON_WORDS & set(tokens)) or any(t.startswith(_PERSON_STEMS)
+                                                       for t in tokens)
+    if reply.intent == "begroeten":
+        return len(tokens) <= SHORT_REQUEST_WORDS and bool(_GREETINGS & set(tokens))
+    if reply.intent in ("start_gesprek", "hervatten"):
+        # "dat ik anderen verder help", "ik help mensen verder": a clause or a story, not a
+        # request to start or go on.
+        telling = tokens[0] in _CLAUSE_START or _tells_a_story(tokens)
+        return (not telling and len(tokens) <= SHORT_START_WORDS
+                and bool(_START_WORDS & set(tokens)))
+    if reply.intent in ("weet_niet", "uitleg_gevraagd"):
+        return _says_only_dont_know(tokens) or (
+            reply.intent == "uitleg_gevraagd" and _is_request(reply.text, tokens))
+    if reply.intent in SIDE_TRACKS and "?" not in reply.text and _tells_a_story(tokens):
+        return False  # the student tells what they did or saw
+    if reply.intent == "frustratie":
+        return _is_request(reply.text, tokens, SHORT_FEELING_WORDS, reply.intent)
+    return _is_request(reply.text, tokens, intent=reply.intent)
+
+
 def handle_answer(script: Script, question: Question, reply: Reply, state: State,
-                  level: str | None = None, today: date | None = None) -> Outcome:
-    """Decide what a reply to `question` leads to."""
-    if question.key == "vorige_stap":
+                  level: str | None = None, today: date | None = None,
+                  progress: int | None = None) -> Outcome:
+    """Decide what a reply to `question` leads to. `progress`: how far the conversation is
+    (see `progress`); it chooses the form of recurring texts, so that questions asked one after
+    the other never get the same form (without it: the question's place in the script)."""
+    turn = _ordinal(script, question) if progress is None else progress
+    if question.key == FOLLOWUP_QUESTION:
         return _handle_followup(script, reply, level)
+    if question.key == NEXT_STEP_QUESTION and _is_no(reply):
+        return Outcome(reply.text.strip(), State(), script.text("nieuwe_stap_nee", level),
+                       store_as="answer")
     if intent_is_answer(question.key, reply.intent):
         reply = Reply(reply.text, "vertellen", reply.confidence)
     if outcome := _side_track(reply, state):
         return outcome
     fresh = State()
+    if reply.intent in ("uitleg_gevraagd", "weet_niet") and not stands_inside_a_question(reply):
+        reply = Reply(reply.text, "vertellen", reply.confidence)  # an answer after all
     if reply.intent == "uitleg_gevraagd" and reply.confidence >= SIDE_TRACK_MIN_CONFIDENCE:
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know))
     if reply.intent == "weet_niet" or _is_skip(reply.text):
         if state.dont_know >= 1:
-            return Outcome(SKIPPED, fresh, script.text("overgeslagen", level), store_as="skip")
+            return Outcome(SKIPPED, fresh, _pick_text(script, "overgeslagen", level, turn),
+                           store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
     when = parse_when(reply.text, today) if question.needs_date else None
@@ -119,44 +274,146 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     if unclear and state.probes < len(question.probes):
         return Outcome(None, State(Mode.PROBE, state.probes + 1, state.dont_know),
                        store_as="probe")
-    say = script.text("verder_zonder_druk", level) if unclear else []
-    if not unclear and question.reaction:
-        say = script.render(question.reaction, level, antwoord=reply.text)
-    return Outcome(reply.text.strip(), fresh, say, store_as="answer", when=when)
+    # Texts that may come more than once take turns with their forms (`afwisselen`), by the
+    # question's place in the script: questions next to each other never get the same form.
+    say = _pick_text(script, "verder_zonder_druk", level, turn) if unclear else []
+    if not unclear and question.reaction:  # praise naming the student's own words
+        say = script.pick(question.reaction, level, turn, antwoord=reply.text)
+    part = None
+    if question.key in REASON_QUESTIONS:
+        part = FOLLOWUP_REASON
+    elif question.key == NEXT_STEP_QUESTION and not unclear:
+        part, when = FOLLOWUP_NEXT_STEP, parse_when(reply.text, today)
+    return Outcome(reply.text.strip(), fresh, say, store_as="answer", when=when,
+                   followup_part=part)
+
+
+def followup_context(status: str | None) -> dict[str, bool]:
+    """The conditions the follow-up's later questions depend on, from how it went."""
+    return {WENT_WELL: status == "gelukt", WENT_BADLY: status in ("deels", "niet_gelukt")}
+
+
+def has_words(text: str, phrases: tuple[str, ...], prefix: bool = False) -> bool:
+    """Whether `text` holds one of `phrases` as whole words (`prefix`: a phrase may also begin
+    a longer word, "dreig" in "dreigde")."""
+    padded = " " + " ".join(words(text)) + " "
+    end = "" if prefix else " "
+    return any(f" {' '.join(words(p))}{end}" in padded for p in phrases if words(p))
+
+
+def _answered(value: object, script: Script) -> bool:
+    """A real answer: given, not skipped, and not one the coach already had to let go as vague
+    (a student who struggled gets no extra question on top)."""
+    return isinstance(value, str) and value != SKIPPED and not is_vague(value, script)
+
+
+def answer_context(script: Script, slots: dict) -> dict[str, bool]:
+    """The conditions (`alleen_bij`) that follow from this conversation's answers so far: the
+    kind of experience (a visit is about what the student saw and heard, work about what they
+    did and what was expected), and whether an answer still lacks the how or the why."""
+    experience = slots.get(EXPERIENCE)
+    visit = isinstance(experience, str) and experience != SKIPPED and has_words(
+        experience, script.deepening_words("bezoek"))
+    went_well, liked = slots.get("goed_gedaan"), slots.get("leuk_niet_leuk")
+    return {
+        "ervaring_bezoek": visit,
+        "ervaring_werk": not visit,
+        "goed_zonder_hoe": _answered(went_well, script) and not has_words(
+            str(went_well), script.deepening_words("hoe")),
+        "leuk_zonder_reden": _answered(liked, script) and not has_words(
+            str(liked), script.deepening_words("reden")),
+    }
+
+
+# Greetings and lead-ins around an experience named in a first message ("hoi! ik wil iets
+# vertellen over mijn stage bij de jumbo" -> "mijn stage bij de jumbo").
+_OPENING_GREETING = re.compile(
+    r"^\W*(?:(?:hoi+|hallo+|hey+|hee+|hi|hai|yo+|ey+|goede(?:morgen|middag|avond)|dag|"
+    r"coach|loopbaancoach)\b\W*)+", re.IGNORECASE)
+_OPENING_LEAD = re.compile(
+    r"^(?:ik\s+)?(?:wil|zou|mag|kan|kunnen)\s+(?:ik\s+|we\s+|wij\s+)?(?:graag\s+|even\s+|ff\s+)?"
+    r"(?:iets\s+|het\s+|wat\s+)?(?:willen\s+)?"
+    r"(?:vertellen|hebben|praten|het\s+hebben|kletsen)\s+over\s+", re.IGNORECASE)
+_OPENING_TRAIL = re.compile(
+    r"[,.;!?]*\s*(?:kan|mag|kunnen|mogen)\s+(?:ik|we|wij)\s+(?:daar|hier)(?:over)?\b.*$",
+    re.IGNORECASE)
+OPENING_MIN_WORDS = 2  # "mijn stage": enough to talk about
+
+
+def experience_in_opening(script: Script, text: str | None) -> str | None:
+    """The experience a student names in a first message, without greeting or lead-in; None
+    when the message names none (a plain "hoi", or "ik wil een gesprek")."""
+    if not text or not has_words(text, script.deepening_words("ervaring")
+                                + script.deepening_words("bezoek")):
+        return None
+    rest = _OPENING_GREETING.sub("", text.strip())
+    rest = _OPENING_LEAD.sub("", rest)
+    rest = _OPENING_TRAIL.sub("", rest).strip(" ,.;:!?")
+    if len(words(rest)) < OPENING_MIN_WORDS or len(rest) > 400:
+        return None
+    return rest
 
 
 def handle_check(script: Script, reply: Reply, state: State, level: str | None = None) -> Outcome:
     """The student's reply to a step summary ("Klopt dat?")."""
     fresh = State()
     if state.mode == Mode.CORRECT:
-        return Outcome(reply.text.strip(), fresh, script.text("correctie_ontvangen", level),
+        return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level),
                        store_as="correction")
     if outcome := _side_track(reply, state):
         return outcome
     if reply.intent in ("bevestigen", "weet_niet", "bedanken"):
-        return Outcome(CONFIRMED, fresh, script.text("samenvatting_goed", level))
+        # No words here: the next step starts with `samenvatting_goed` (ask_messages), where
+        # the conversation's progress chooses a form the student has not read yet.
+        return Outcome(CONFIRMED, fresh)
     if reply.intent == "ontkennen" and len(words(reply.text)) <= 3:
         return Outcome(None, State(Mode.CORRECT))
     # Anything else is the student's own correction or addition.
-    return Outcome(reply.text.strip(), fresh, script.text("correctie_ontvangen", level),
+    return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level),
                    store_as="correction")
+
+
+def _correction_received(script: Script, reply: Reply, level: str | None) -> list[str]:
+    # handle_check knows nothing of the conversation: the form follows from the correction's
+    # words (a checksum, the same in every process), so different corrections mostly differ.
+    choice = zlib.crc32(" ".join(words(reply.text)).encode("utf-8"))
+    return _pick_text(script, "correctie_ontvangen", level, choice)
 
 
 _YES = {"ja", "jaa", "jep", "yes", "ye", "gelukt", "zeker", "jazeker", "yep", "jup", "klopt"}
 _NO = {"nee", "neen", "nope", "no", "nah", "niet", "mislukt"}
+_PARTLY = {"half", "beetje", "deels", "gedeeltelijk"}
+_SOMETHING_ELSE = ("iets nieuws", "iets anders", "nieuwe ervaring", "geen nieuwe stap")
 
 
 def _handle_followup(script: Script, reply: Reply, level: str | None) -> Outcome:
     tokens = words(reply.text)
     first = tokens[0] if tokens else ""
-    if reply.intent == "bevestigen" or first in _YES:
+    joined = " ".join(tokens)
+    if _PARTLY & set(tokens) or ("niet gelukt" in joined and first in _YES):
+        status, key = "deels", "vorige_stap_anders"
+    elif "niet gelukt" in joined:
+        status, key = "niet_gelukt", "vorige_stap_niet_gelukt"
+    elif reply.intent == "bevestigen" or first in _YES or "gelukt" in tokens:
         status, key = "gelukt", "vorige_stap_gelukt"
-    elif reply.intent == "ontkennen" or first in _NO or "niet gelukt" in " ".join(tokens):
+    elif reply.intent == "ontkennen" or first in _NO:
         status, key = "niet_gelukt", "vorige_stap_niet_gelukt"
     else:
         status, key = "deels", "vorige_stap_anders"
     return Outcome(reply.text.strip(), State(), script.text(key, level), store_as="followup",
                    followup_status=status)
+
+
+def _is_no(reply: Reply) -> bool:
+    tokens = words(reply.text)
+    if _is_skip(reply.text):
+        return True
+    if not tokens:
+        return False
+    joined = " ".join(tokens)
+    return (tokens[0] in _NO or any(p in joined for p in _SOMETHING_ELSE)
+            or (reply.intent == "ontkennen" and len(tokens) <= 4
+                and reply.confidence >= SIDE_TRACK_MIN_CONFIDENCE))
 
 
 def _is_skip(text: str) -> bool:
@@ -171,7 +428,20 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
                  context: dict | None = None) -> list[str]:
     """What the coach says to ask for `slot` (a question or the step's summary check)."""
     ctx = {**{k: v for k, v in slots.items() if v != SKIPPED}, **(context or {})}
-    intro = script.render(step.intro, level) if starting_step else []
+    earlier = int(ctx.get(EARLIER_SLOT) or 0)
+    # A student who had a conversation before knows how it goes: a shorter introduction.
+    intro_text = step.intro_later if earlier and step.intro_later is not None else step.intro
+    intro = script.render(intro_text, level) if starting_step else []
+    if starting_step and slot != EXPERIENCE and slots.get(EXPERIENCE) and any(
+            q.key == EXPERIENCE for q in step.questions):
+        # The student named the experience in the first message: no examples of one.
+        intro = _pick_text(script, "ervaring_uit_opening", level, 0)
+    # Texts that may come more than once take turns with their forms (`afwisselen`), by how far
+    # the conversation is: a side question at the next question gets the next form.
+    turn = progress(script, slots) + state.probes + state.dont_know
+    if starting_step and _previous_step_confirmed(script, step, slots):
+        intro = _pick_text(script, "samenvatting_goed", level, _step_number(script, step)
+                           ) + intro
     if slot == step.check_slot():
         if state.mode == Mode.CORRECT:
             return script.text("correctie_vraag", level)
@@ -184,27 +454,68 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
         return (intro + script.render(step.summary_head, level) + lines
                 + script.render(step.summary_question, level))
     question = script.question(slot)
-    text = script.render(question.text, level, **ctx)
+    text = script.render(question_text(question, earlier), level, **ctx)
     if state.mode == Mode.PROBE and 0 < state.probes <= len(question.probes):
         return script.render(question.probes[state.probes - 1], level, **ctx)
     if state.mode == Mode.EXPLAIN:
-        offer = script.text("weet_niet_aanbod", level) if state.dont_know == 1 else []
+        # The explanation asks the question again in other words: the question itself stood
+        # just above, and the same line twice reads like a form.
+        offer = _pick_text(script, "weet_niet_aanbod", level, turn) if state.dont_know == 1 else []
         return (script.render(question.explanation, level, **ctx)
-                + script.render(question.example, level, **ctx) + offer + text)
+                + script.render(question.example, level, **ctx) + offer)
     if state.mode == Mode.BACK:
-        return script.text("terug_naar_vraag", level) + text
+        return _pick_text(script, "terug_naar_vraag", level, turn) + text
     if state.mode == Mode.BUSY:
-        return script.text("al_bezig", level) + text
+        return _pick_text(script, "al_bezig", level, turn) + text
     return intro + text
 
 
+def question_text(question: Question, earlier: int) -> Any:
+    """The question's text; `tekst_later` once the student had `later_vanaf` conversations."""
+    if question.later_text is not None and earlier >= question.later_from:
+        return question.later_text
+    return question.text
+
+
+def _pick_text(script: Script, key: str, level: str | None, choice: int) -> list[str]:
+    return script.pick(script.raw["teksten"][key], level, choice)
+
+
+def _ordinal(script: Script, question: Question) -> int:
+    """The question's place among all the script's questions."""
+    keys = [q.key for step in script.steps.values() for q in step.questions]
+    return keys.index(question.key) if question.key in keys else 0
+
+
+def _step_number(script: Script, step: Step) -> int:
+    return list(script.steps).index(step.key) if step.key in script.steps else 0
+
+
+def progress(script: Script, slots: dict) -> int:
+    """How far the conversation is: the questions and summary checks answered so far."""
+    keys = [q.key for step in script.steps.values() for q in step.questions]
+    keys += [step.check_slot() for step in script.steps.values()]
+    return sum(1 for key in keys if slots.get(key) is not None)
+
+
+def _previous_step_confirmed(script: Script, step: Step, slots: dict) -> bool:
+    """Whether the student just said "ja" to the summary of the step before `step`."""
+    order = list(script.steps)
+    earlier = [script.steps[key] for key in order[: order.index(step.key)]
+               if getattr(script.steps[key], "enabled", True)] if step.key in order else []
+    return bool(earlier) and slots.get(earlier[-1].check_slot()) == CONFIRMED
+
+
 def required_slots(script: Script, step_key: str, context: dict) -> list[str]:
-    """The questions asked in a step, in order: enabled ones, and conditional ones only when
-    their condition holds (e.g. a previous plan to follow up on), then the summary check."""
+    """The questions asked in a step, in the script's order: enabled ones, and conditional ones
+    only when their condition holds (e.g. a previous plan to follow up on), then the summary
+    check when the step has one; nothing when the step is switched off."""
     step = script.steps[step_key]
+    if not step.enabled:  # switched off by the school: the form ends at once, the next begins
+        return []
     slots = [q.key for q in step.questions
              if q.enabled and (q.only_if is None or context.get(q.only_if))]
-    return slots + [step.check_slot()]
+    return slots + ([step.check_slot()] if step.check else [])
 
 
 def overview_messages(script: Script, items: list[tuple[str, str]], level: str | None = None,

@@ -19,8 +19,8 @@ from bot.config import settings
 from bot.paths import ROOT
 from bot.processes import MODEL, actions_argv, rasa_argv, server_env
 
-__all__ = ["MODEL", "Servers", "free_port", "http_json", "isolated_env", "upgrade_database",
-           "wait_until_up"]
+__all__ = ["MODEL", "ServerExited", "Servers", "free_port", "http_json", "isolated_env",
+           "log_tail", "upgrade_database", "wait_until_up"]
 
 BIN = Path(sys.executable).parent
 
@@ -41,18 +41,32 @@ def http_json(method: str, url: str, body: object | None = None, timeout: float 
         return json.loads(response.read() or b"null")
 
 
-def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 240) -> None:
+class ServerExited(RuntimeError):
+    """A server process ended before it answered (a taken port, a broken model, ...)."""
+
+
+def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 240,
+                  log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for p in processes:
             if p.poll() is not None:
-                raise RuntimeError(f"server exited with {p.returncode}: {p.args}")
+                tail = f"\n--- {log} (end) ---\n{log_tail(log)}" if log else ""
+                raise ServerExited(f"server exited with {p.returncode}: {p.args}{tail}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
     raise TimeoutError(url)
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    """The last lines of a server log (startup output only: no conversation text is logged)."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 @dataclass
@@ -62,6 +76,7 @@ class Servers:
     workdir: Path
     env: dict[str, str]
     rasa_instances: int = 1  # >1: scale-out (needs a shared tracker store and REDIS_URL)
+    credentials: Path | None = None  # Rasa's channels; None: the project's credentials.yml
     actions_port: int = field(default_factory=free_port)
     rasa_ports: list[int] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
@@ -77,9 +92,20 @@ class Servers:
     def url(self, instance: int) -> str:
         return f"http://127.0.0.1:{self.rasa_ports[instance]}"
 
-    def start(self) -> None:
-        self.start_actions()
-        self.start_rasa()
+    def start(self, attempts: int = 3) -> None:
+        """Start both servers. A server that exits during startup is retried on fresh ports:
+        a free port picked here can be taken by another process before the server binds it."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.start_actions()
+                self.start_rasa()
+                return
+            except ServerExited:
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self.actions_port = free_port()
+                self.rasa_ports = [free_port() for _ in self.rasa_ports]
 
     def _settings(self):  # noqa: ANN202 - bot.config.Settings of this installation
         old = dict(os.environ)
@@ -94,23 +120,34 @@ class Servers:
     def _popen(self, argv: list[str]) -> subprocess.Popen:
         cfg = self._settings()
         env = server_env(cfg, self.env, actions_port=self.actions_port)
-        log = open(self.workdir / "servers.log", "ab")  # noqa: SIM115
+        log = open(self.log, "ab")  # noqa: SIM115
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "servers.log"
 
     def start_actions(self) -> None:
         cfg = self._settings()
         self.actions = self._popen(actions_argv(cfg, self.actions_port, host="127.0.0.1"))
         self.processes.append(self.actions)
-        wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", [self.actions])
+        wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", [self.actions],
+                      log=self.log)
 
     def start_rasa(self) -> None:
         cfg = self._settings()
-        started = [self._popen(rasa_argv(cfg, port, interface="127.0.0.1"))
-                   for port in self.rasa_ports]
+        started = [self._popen(self._rasa_argv(cfg, port)) for port in self.rasa_ports]
         self.processes += started
         for n in range(len(self.rasa_ports)):
-            wait_until_up(f"{self.url(n)}/status?token={cfg.rasa_api_token}", started)
+            wait_until_up(f"{self.url(n)}/status?token={cfg.rasa_api_token}", started,
+                          log=self.log)
+
+    def _rasa_argv(self, cfg, port: int) -> list[str]:  # noqa: ANN001 - bot.config.Settings
+        argv = rasa_argv(cfg, port, interface="127.0.0.1")
+        if self.credentials is not None:
+            argv[argv.index("--credentials") + 1] = str(self.credentials)
+        return argv
 
     def stop_actions(self) -> None:
         """Kill the action server (a crash), keeping Rasa running."""
@@ -126,15 +163,20 @@ class Servers:
         return self._settings().rasa_api_token
 
     def stop(self) -> None:
-        for p in self.processes:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.processes:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        """Rasa first, then the action server (as a deployment stops them): a turn in flight
+        is then finished or dropped whole by Rasa, never half-answered with an apology
+        because its action server went away first."""
+        rasa = [p for p in self.processes if p is not self.actions]
+        for group in (rasa, [self.actions] if self.actions is not None else []):
+            for p in group:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGTERM)
+            for p in group:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
         self.processes = []
         self.actions = None
 

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from bot.summaries import FOLLOWUP_TEXT, CompetencySection, FollowUp, NextStep, SessionSummary
+from bot.summaries import (
+    FOLLOWUP_TEXT,
+    CompetencySection,
+    FollowUp,
+    NextStep,
+    SessionSummary,
+    reason_label,
+)
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -114,7 +121,10 @@ def when_text(step: NextStep) -> str:
 
 
 def follow_up_result(step: NextStep) -> str:
-    return _result(step.followup_status, step.followup_text) or NOT_DISCUSSED
+    result = _result(step.followup_status, step.followup_text) or NOT_DISCUSSED
+    if step.followup_reason:
+        result += f"; {reason_label(step.followup_status)}: {step.followup_reason}"
+    return result
 
 
 def insights_text(row: DossierRow) -> str:
@@ -138,14 +148,14 @@ def row_json(row: DossierRow) -> dict[str, Any]:
         "evaluation": None if ev is None else {
             "previous_step": ev.what, "result": ev.status,
             "result_text": FOLLOWUP_TEXT.get(ev.status) if ev.status else None,
-            "student_words": ev.text},
+            "student_words": ev.text, "reason": ev.reason},
         "follow_up": None if step is None else {
             "what": step.what, "who": step.who, "when": step.when_text,
             "when_date": step.when_date.isoformat() if step.when_date else None,
             "result": step.followup_status,
             "result_text": (FOLLOWUP_TEXT.get(step.followup_status)
                             if step.followup_status else None),
-            "student_words": step.followup_text},
+            "student_words": step.followup_text, "reason": step.followup_reason},
     }
 
 

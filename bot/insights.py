@@ -10,8 +10,12 @@ from bot.coaching import SKIPPED
 # question it answers (the four steps are built around the competencies).
 QUESTION_COMPETENCY: dict[str, str] = {
     "rode_draad": "motieven",
+    "opgevallen": "werkexploratie",
     "goed_gedaan": "kwaliteiten",
+    "hoe_gedaan": "kwaliteiten",
     "leuk_niet_leuk": "motieven",
+    "waarom": "motieven",
+    "belangrijk": "motieven",
     "inzicht_naam": "kwaliteiten",
     "uitproberen": "werkexploratie",
     "nodig_voor_keuze": "loopbaansturing",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.coaching import has_words
 from bot.script import Script
 from bot.taxonomy import FLAG_BY_KEY
 
@@ -80,13 +81,45 @@ def check_answer(text: str, intent: str | None) -> str:
     return "ja"
 
 
+_ACCEPT = re.compile(
+    r"^\s*(ja+|jep|jup|yes|graag|ja\s*graag|graag\s*ja|is\s*goed|ja\s*is\s*goed|oke+|ok|oké|"
+    r"ja\s*oke|ja\s*doe\s*maar|doe\s*maar|ja\s*dat\s*wil\s*ik|dat\s*wil\s*ik|ja\s*please|"
+    r"ja\s*plz|prima|ja\s*prima|lijkt\s*me\s*goed|ja\s*lijkt\s*me\s*goed)[\s.!,]*$",
+    re.IGNORECASE)
+_NO = re.compile(r"^\s*(nee+|neej|nope|nah|nee\s*hoor|nee\s*dank\s*je(\s*wel)?|nee\s*bedankt|"
+                 r"hoeft\s*niet|niet\s*nodig)[\s.!,]*$", re.IGNORECASE)
+
+
+def is_accept(text: str) -> bool:
+    """"ja graag" to the offer of a talk with the mentor."""
+    return bool(_ACCEPT.match(text or ""))
+
+
+def is_no(text: str) -> bool:
+    """A plain "nee" (or "liever niet") to the offer of a talk with the mentor."""
+    return bool(_NO.match(text or "")) or is_decline(text)
+
+
+def is_offer(script: Script, intake: Intake, text: str,
+             acknowledged: frozenset[str] = frozenset()) -> bool:
+    """Whether the coach offers a talk with the mentor instead of announcing it: every new
+    concern is of a kind the script offers (`aanbieden`, e.g. disagreement with parents about
+    a choice) and nothing in the message makes it serious (`aanbod_niet_bij`)."""
+    fresh = {f.category for f in intake.attention if f.category not in acknowledged}
+    if intake.urgent or intake.unsure_crisis or not fresh:
+        return False
+    if not fresh <= script.offered_categories:
+        return False
+    return not has_words(text or "", script.offer_exceptions, prefix=True)
+
+
 def is_decline(text: str) -> bool:
     """"liever niet": the student does not want the mentor to follow up."""
     return bool(_DECLINE.match(text or ""))
 
 
 def replies(script: Script, intake: Intake, level: str | None,
-            acknowledged: frozenset[str] = frozenset()) -> list[str]:
+            acknowledged: frozenset[str] = frozenset(), offer: bool = False) -> list[str]:
     """What the coach says about the signals: urgent -> the crisis text with help numbers;
     attention -> one acknowledgement (+ the mentor will follow up); info -> nothing.
 
@@ -104,6 +137,8 @@ def replies(script: Script, intake: Intake, level: str | None,
     first = fresh[0].category
     if first == "mentor_gevraagd":
         return script.side_track("mentor_gevraagd", level)
+    if offer:  # `is_offer`: a talk offered, not announced
+        return script.attention_reply(first, level, offer=True)
     if acknowledged - {"mentor_gevraagd"}:
         return script.attention_reply(first, level, again=True)
     return script.attention_reply(first, level)

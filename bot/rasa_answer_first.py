@@ -30,7 +30,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
     text = parse_data.get("text")
     if not isinstance(text, str) or not _asking(tracker):
         return parse_data
-    decided = meaning(intent, text, True, get_script())
+    decided = meaning(intent, text, True, get_script(), tracker.get_slot("requested_slot"))
     if decided != intent:
         parse_data["bot_intent"] = parse_data.get("intent")
         parse_data["intent"] = {"name": decided, "confidence": 1.0}

@@ -12,12 +12,14 @@ import string
 import sys
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot import echo
 from bot.paths import ROOT, SCRIPT_FILE
 from bot.taxonomy import FLAG_BY_KEY, LEVELS, STEPS
 
@@ -35,7 +37,8 @@ REQUIRED_TEXTS = (
     "verwijderen_gedaan", "verwijderen_niet", "verder_gaan_hint", "even_geduld", "te_lang",
     "koppelen_gelukt", "koppelen_al", "koppelen_onbekend", "koppelen_ander", "koppelen_te_vaak",
     "checkin_begin", "herinneringen_uit", "herinneringen_aan", "herinnering_verder",
-    "herinnering_verder_kort",
+    "herinnering_verder_kort", "nieuwe_stap_nee", "aanbod_gepauzeerd_over", "hervatten_over",
+    "ervaring_uit_opening", "afronden_plan",
 )
 # Intents that get a side-track answer and then return to the question.
 # Side requests that end or leave the conversation: inside it they stand only when explicit.
@@ -45,9 +48,23 @@ SIDE_TRACK_INTENTS = (
     "buiten_bereik", "bedanken", "begroeten", "bevestigen", "ontkennen", "weet_niet",
     "vertellen", "start_gesprek", "hervatten",
 )
-# Conditions under which an optional question is asked (`alleen_bij`).
-CONDITIONS = ("vorig_plan", "vorige_ervaring")
+# Conditions under which an optional question is asked (`alleen_bij`): an earlier plan,
+# conversation or named insight, how the earlier plan went (bot.coaching.followup_context), and
+# what this conversation's answers hold (bot.coaching.answer_context).
+CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "vorige_stap_gelukt",
+              "vorige_stap_niet_gelukt", "ervaring_werk", "ervaring_bezoek", "goed_zonder_hoe",
+              "leuk_zonder_reden")
+# Conditions of the follow-up on the previous plan: the only questions that may come before
+# the experience of this conversation.
+BEFORE_EXPERIENCE = frozenset({"vorig_plan", "vorige_stap_gelukt", "vorige_stap_niet_gelukt"})
+# Word lists of `verdieping`: what makes an experience a visit, what names an experience in a
+# first message, and what already says how or why.
+DEEPENING_LISTS = ("bezoek", "ervaring", "hoe", "reden")
 EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", *CONDITIONS}
+# Questions a conversation cannot do without: the experience it is about and the plan (what,
+# with whom, when). They cannot be switched off, nor can the step that holds them.
+REQUIRED_QUESTIONS = frozenset({"ervaring", "uitproberen", "hulp_contact", "wanneer"})
+STEP_PARTS = frozenset({"intro", "intro_later", "vragen", "samenvatting", "aan", "controle"})
 MAX_INSERT = 240  # characters of a student's words quoted back
 
 
@@ -72,6 +89,13 @@ class Question:
     only_if: str | None = None
     enabled: bool = True
     reaction: Any = None
+    # Whole messages that answer this question although they are also an interruption phrase
+    # ("geen tijd" to "Waar kun je tegenaan lopen?"), from `ook_antwoord`.
+    also_answers: tuple[str, ...] = ()
+    # `tekst_later`: the question for a student with at least `later_vanaf` earlier
+    # conversations ("Wat heb je sinds vorige keer meegemaakt?": an open start).
+    later_text: Any = None
+    later_from: int = 2
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,9 @@ class Step:
     summary_head: Any
     summary_lines: dict[str, Any]
     summary_question: Any
+    enabled: bool = True  # `aan: false`: the conversation skips this step
+    check: bool = True  # `controle: false`: no summary with "Klopt dat?" after this step
+    intro_later: Any = None  # `intro_later`: the intro once the student had a conversation
 
     def check_slot(self) -> str:
         return f"{self.key}_check"
@@ -118,6 +145,10 @@ class Script:
     def filler_words(self) -> frozenset[str]:
         return frozenset(w.lower() for w in self.raw["vaag"].get("vulwoorden", []))
 
+    def deepening_words(self, kind: str) -> tuple[str, ...]:
+        """A `verdieping` word list (DEEPENING_LISTS); empty when the script has none."""
+        return tuple(w.lower() for w in (self.raw.get("verdieping") or {}).get(kind) or [])
+
     @property
     def vague_min_words(self) -> int:
         return int(self.raw["vaag"]["min_woorden"])
@@ -133,10 +164,29 @@ class Script:
 
     # --- rendering ---------------------------------------------------------------------
     def render(self, value: Any, level: str | None = None, **context: Any) -> list[str]:
-        """Resolve a text value for a level into messages, filling in {names}."""
-        lines = _resolve(value, level or self.raw["standaard_niveau"], self.variant(level))
-        ctx = _Context({k: _quote(v) for k, v in context.items()})
-        return [line.format_map(ctx).strip() for line in lines if line.strip()]
+        """Resolve a text value for a level into messages, filling in {names} (and
+        {name:kern}, {name:jij}: see FORMS). A text with `afwisselen` gives its first form;
+        `pick` chooses another."""
+        return self._render(value, level, 0, context)
+
+    def pick(self, value: Any, level: str | None, choice: int, **context: Any) -> list[str]:
+        """Like `render`, with form number `choice` (counted round) of every `afwisselen` in
+        the text, so the coach need not say the same line twice in a conversation."""
+        return self._render(value, level, choice, context)
+
+    def forms(self, value: Any, level: str | None = None, **context: Any) -> list[list[str]]:
+        """Every form a text can take (one when it has no `afwisselen`), each rendered."""
+        count = _form_count(value, level or self.raw["standaard_niveau"], self.variant(level))
+        return [self._render(value, level, n, context) for n in range(count)]
+
+    def _render(self, value: Any, level: str | None, choice: int,
+                context: dict[str, Any]) -> list[str]:
+        lines = _resolve(value, level or self.raw["standaard_niveau"], self.variant(level),
+                         choice)
+        ctx = _Context({k: _Words(v) for k, v in context.items()})
+        # "{x:kern}." after key words that were cut short ("…") ends in "…", not "….".
+        return [line.format_map(ctx).strip().replace("….", "…") for line in lines
+                if line.strip()]
 
     def text(self, key: str, level: str | None = None, **context: Any) -> list[str]:
         return self.render(self.raw["teksten"][key], level, **context)
@@ -147,11 +197,24 @@ class Script:
     def signal_reply(self, key: str, level: str | None = None) -> list[str]:
         return self.render(self.raw["signalen"][key], level)
 
+    @property
+    def offered_categories(self) -> frozenset[str]:
+        """Attention categories where the coach offers the mentor instead of announcing."""
+        return frozenset(self.raw["signalen"].get("aanbieden") or [])
+
+    @property
+    def offer_exceptions(self) -> tuple[str, ...]:
+        """Words that make a concern serious: then the mentor is told, not offered."""
+        return tuple(w.lower() for w in self.raw["signalen"].get("aanbod_niet_bij") or [])
+
     def attention_reply(self, category: str, level: str | None = None,
-                        again: bool = False) -> list[str]:
+                        again: bool = False, offer: bool = False) -> list[str]:
         """The acknowledgement of a concern; `again`: not the first one in this conversation
         (the short `aandacht_opnieuw` instead of the whole `aandacht` explanation)."""
         specific = self.raw["signalen"].get("aandacht_per_soort", {}).get(category)
+        if offer:  # a talk offered, not announced (`aanbieden`)
+            return self.render(specific or "", level) + self.signal_reply("aandacht_aanbod",
+                                                                          level)
         general = self.raw["signalen"].get("aandacht_opnieuw") if again else None
         return self.render(specific or "", level) + self.render(
             general or self.raw["signalen"]["aandacht"], level
@@ -160,7 +223,35 @@ class Script:
 
 class _Context(dict):
     def __missing__(self, key: str) -> str:  # an unknown or empty name renders as nothing
-        return ""
+        return _Words("")
+
+
+# How a student's words may be shown in a text: {ervaring} as typed, {ervaring:kern} as short
+# key words in the second person ("ik noem het mensen helpen" -> "mensen helpen", "mijn tante"
+# -> "je tante"), {ervaring:jij} whole but in the second person. See bot.echo.
+FORMS = {"kern": echo.kern, "jij": echo.second_person}
+# Where a text may have `afwisselen` (forms the coach takes turns with): texts the coach
+# itself chooses a form of (bot.coaching), and a question's `reactie`.
+ALTERNATIVES = "afwisselen"
+ALTERNATING_TEXTS = ("samenvatting_goed", "verder_zonder_druk", "terug_naar_vraag",
+                     "al_bezig", "weet_niet_aanbod", "overgeslagen", "correctie_ontvangen")
+
+
+class _Words(str):
+    """A student's words in a text: quoted safely; `format_spec` picks a form (FORMS)."""
+
+    raw: str
+
+    def __new__(cls, value: Any) -> _Words:
+        raw = " ".join(str(value if value is not None else "").split())
+        words = super().__new__(cls, _quote(raw))
+        words.raw = raw
+        return words
+
+    def __format__(self, spec: str) -> str:
+        if spec in FORMS:
+            return _quote(FORMS[spec](self.raw))
+        return super().__format__(spec)
 
 
 # Student text echoed in a reply must not become markup in channels that render Markdown
@@ -180,19 +271,38 @@ def _quote(value: Any) -> str:
     return text if len(text) <= MAX_INSERT else text[: MAX_INSERT - 1].rstrip() + "…"
 
 
-def _resolve(value: Any, level: str, variant: str) -> list[str]:
+def _resolve(value: Any, level: str, variant: str, choice: int = 0) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [line for item in value for line in _resolve(item, level, variant)]
+        return [line for item in value for line in _resolve(item, level, variant, choice)]
+    if isinstance(value, dict):
+        if ALTERNATIVES in value:
+            forms = value[ALTERNATIVES]
+            forms = forms if isinstance(forms, list) and forms else [forms]
+            return _resolve(forms[choice % len(forms)], level, variant, choice)
+        for key in (level, variant, "standaard"):
+            if key in value:
+                return _resolve(value[key], level, variant, choice)
+        return []
+    return [str(value)]
+
+
+def _form_count(value: Any, level: str, variant: str) -> int:
+    """How many forms `_resolve` takes turns with (the longest `afwisselen` list)."""
+    if isinstance(value, list):
+        return max([_form_count(item, level, variant) for item in value] or [1])
+    if isinstance(value, dict) and ALTERNATIVES in value:
+        forms = value[ALTERNATIVES] if isinstance(value[ALTERNATIVES], list) else [
+            value[ALTERNATIVES]]
+        return max([len(forms), *(_form_count(f, level, variant) for f in forms)])
     if isinstance(value, dict):
         for key in (level, variant, "standaard"):
             if key in value:
-                return _resolve(value[key], level, variant)
-        return []
-    return [str(value)]
+                return _form_count(value[key], level, variant)
+    return 1
 
 
 # --- validation --------------------------------------------------------------------------
@@ -218,9 +328,40 @@ def _all_strings(value: Any) -> list[str]:
     return []
 
 
+def _check_forms(value: Any, where: str, allowed: set[str], errors: list[str]) -> bool:
+    """Checks `afwisselen` and {name:vorm}; True when `value` is an `afwisselen` text (its
+    forms are checked here)."""
+    alternating = isinstance(value, dict) and ALTERNATIVES in value
+    for line in [] if alternating else _all_strings(value):
+        try:
+            specs = {(f, spec) for _, f, spec, _ in string.Formatter().parse(line) if f}
+        except ValueError:
+            continue  # reported as an unknown name
+        for name, spec in sorted(specs):
+            if spec and spec not in FORMS:
+                errors.append(f"{where}: {{{name}:{spec}}} kan niet. Schrijf {{{name}}}, "
+                              + " of ".join(f"{{{name}:{form}}}" for form in FORMS) + ".")
+    if not alternating:
+        return False
+    key = where.removeprefix("teksten.")
+    if not (where.endswith(".reactie") or key in ALTERNATING_TEXTS):
+        errors.append(f"{where}: '{ALTERNATIVES}' kan alleen bij een reactie en bij de teksten "
+                      f"{', '.join(ALTERNATING_TEXTS)}.")
+    forms = value[ALTERNATIVES]
+    if set(value) != {ALTERNATIVES} or not isinstance(forms, list) or not forms:
+        errors.append(f"{where}: onder '{ALTERNATIVES}' hoort een lijst met teksten, en verder "
+                      "niets.")
+        return True
+    for n, form in enumerate(forms, 1):
+        _check_text(form, f"{where}.{ALTERNATIVES}[{n}]", allowed, errors)
+    return True
+
+
 def _check_text(value: Any, where: str, allowed: set[str], errors: list[str]) -> None:
     if value is None or (isinstance(value, str | list) and not _all_strings(value)):
         errors.append(f"{where}: de tekst ontbreekt of is leeg.")
+        return
+    if _check_forms(value, where, allowed, errors):
         return
     if isinstance(value, dict) and not set(value) <= VARIANT_KEYS:
         wrong = ", ".join(sorted(set(value) - VARIANT_KEYS))
@@ -249,6 +390,11 @@ def _domain_slots(domain_file: Path) -> dict[str, set[str]]:
     return by_form
 
 
+def _word_list(value: Any) -> bool:
+    """A list of words or phrases, none empty (the script's word lists)."""
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
 def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
     """All problems in a script, in Dutch. An empty list means the script is valid."""
     errors: list[str] = []
@@ -271,6 +417,17 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
         isinstance(vaag.get("woorden"), list) and all(isinstance(w, str) for w in vaag["woorden"])
     ):
         errors.append("vaag: geef 'min_woorden' (een getal) en 'woorden' (een lijst woorden).")
+
+    verdieping = raw.get("verdieping", {})
+    if not isinstance(verdieping, dict):
+        errors.append("verdieping: geef lijsten met woorden (bezoek, ervaring, hoe, reden).")
+    else:
+        for key, value in verdieping.items():
+            if key not in DEEPENING_LISTS:
+                errors.append(f"verdieping.{key}: onbekend; kies uit "
+                              f"{', '.join(DEEPENING_LISTS)}.")
+            elif not _word_list(value):
+                errors.append(f"verdieping.{key}: geef een lijst met woorden.")
 
     question_keys = [
         q.get("key") for s in (raw["stappen"] or {}).values() if isinstance(s, dict)
@@ -295,8 +452,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
     onderbrekingen = raw["onderbrekingen"] if isinstance(raw["onderbrekingen"], dict) else {}
     for key in ("opvulling", *INTERRUPTIONS):
         value = onderbrekingen.get(key)
-        if not (isinstance(value, list) and value and all(isinstance(v, str) and v.strip()
-                                                          for v in value)):
+        if not (value and _word_list(value)):
             errors.append(f"onderbrekingen.{key}: geef een lijst met zinnen of woorden.")
     for key in onderbrekingen:
         if key not in ("opvulling", *INTERRUPTIONS):
@@ -304,6 +460,21 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                           f"{', '.join(('opvulling', *INTERRUPTIONS))}.")
 
     signalen = raw["signalen"] if isinstance(raw["signalen"], dict) else {}
+    for key in ("aanbieden", "aanbod_niet_bij"):
+        if not _word_list(signalen.get(key, [])):
+            errors.append(f"signalen.{key}: geef een lijst.")
+    offered = signalen.get("aanbieden") or []
+    for category in offered if _word_list(offered) else []:
+        flag = FLAG_BY_KEY.get(category) if isinstance(category, str) else None
+        if flag is None or flag.severity != "attention" or category == "mentor_gevraagd":
+            errors.append(f"signalen.aanbieden: '{category}' kan niet; kies soorten met "
+                          "aandacht (zoals druk_omgeving).")
+    if signalen.get("aanbieden"):
+        for key in ("aandacht_aanbod", "aanbod_aangenomen"):
+            if key not in signalen:
+                errors.append(f"signalen.{key}: deze tekst ontbreekt (nodig bij 'aanbieden').")
+            else:
+                _check_text(signalen[key], f"signalen.{key}", set(), errors)
     for key in ("crisis", "aandacht", "liever_niet", "crisis_check", "crisis_check_nee"):
         if key not in signalen:
             errors.append(f"signalen.{key}: deze tekst ontbreekt.")
@@ -335,7 +506,19 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             errors.append(f"{where}: moet 'intro', 'vragen' en 'samenvatting' hebben.")
             continue
         _check_text(step.get("intro"), f"{where}.intro", allowed, errors)
+        if step.get("intro_later") not in (None, ""):
+            _check_text(step.get("intro_later"), f"{where}.intro_later", allowed, errors)
+        for name in sorted(set(step) - STEP_PARTS):
+            errors.append(f"{where}: onbekend onderdeel '{name}'.")
+        for flag_name in ("aan", "controle"):
+            if flag_name in step and not isinstance(step[flag_name], bool):
+                errors.append(f"{where}.{flag_name}: moet true of false zijn.")
         vragen = step.get("vragen")
+        needed = sorted(q["key"] for q in vragen or [] if isinstance(q, dict)
+                        and q.get("key") in REQUIRED_QUESTIONS) if isinstance(vragen, list) else []
+        if step.get("aan") is False and needed:
+            errors.append(f"{where}.aan: deze stap kan niet uit, want de vraag "
+                          f"'{needed[0]}' is nodig voor het gesprek.")
         if not isinstance(vragen, list) or not vragen:
             errors.append(f"{where}.vragen: geef minstens één vraag.")
             vragen = []
@@ -350,7 +533,15 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                 errors.append(f"{qwhere}: deze key komt twee keer voor.")
             seen.add(key)
             unknown = set(q) - {"key", "tekst", "uitleg", "voorbeeld", "doorvragen", "kort_mag",
-                                "datum", "alleen_bij", "aan", "reactie"}
+                                "datum", "alleen_bij", "aan", "reactie", "ook_antwoord",
+                                "tekst_later", "later_vanaf"}
+            if "tekst_later" in q:
+                _check_text(q["tekst_later"], f"{qwhere}.tekst_later", allowed, errors)
+            if "later_vanaf" in q and not (isinstance(q["later_vanaf"], int)
+                                           and not isinstance(q["later_vanaf"], bool)
+                                           and 1 <= q["later_vanaf"] <= 20):
+                errors.append(f"{qwhere}.later_vanaf: een getal van 1 tot 20 (het aantal "
+                              "eerdere gesprekken).")
             for name in sorted(unknown):
                 errors.append(f"{qwhere}: onbekend onderdeel '{name}'.")
             for part in ("tekst", "uitleg", "voorbeeld"):
@@ -366,6 +557,13 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             for flag_name in ("kort_mag", "datum", "aan"):
                 if flag_name in q and not isinstance(q[flag_name], bool):
                     errors.append(f"{qwhere}.{flag_name}: moet true of false zijn.")
+            if q.get("aan") is False and key in REQUIRED_QUESTIONS:
+                errors.append(f"{qwhere}.aan: deze vraag is nodig voor het gesprek en kan niet "
+                              "uit.")
+            also = q.get("ook_antwoord", [])
+            if not isinstance(also, list) or not all(isinstance(a, str) and a.strip()
+                                                     for a in also):
+                errors.append(f"{qwhere}.ook_antwoord: een lijst van zinnen.")
             if "alleen_bij" in q and q["alleen_bij"] not in CONDITIONS:
                 errors.append(f"{qwhere}.alleen_bij: kies uit {', '.join(CONDITIONS)}.")
             if form_slots is not None and key not in form_slots.get(f"{step_key}_form", set()):
@@ -384,6 +582,28 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             if slot not in slot_fields:
                 errors.append(f"{where}.samenvatting.regels.{slot}: er is geen vraag '{slot}'.")
             _check_text(line, f"{where}.samenvatting.regels.{slot}", allowed, errors)
+    return errors + _order_errors(stappen, slot_fields)
+
+
+def _order_errors(stappen: dict, slot_fields: set[str]) -> list[str]:
+    """A question may only use the answers of questions asked before it, and the experience
+    comes before the other questions about it."""
+    errors: list[str] = []
+    asked: set[str] = set()
+    for step_key, step in stappen.items():
+        vragen = [q for q in step.get("vragen") or [] if isinstance(q, dict)] if isinstance(
+            step, dict) and isinstance(step.get("vragen"), list) else []
+        plain = [q.get("key") for q in vragen if q.get("alleen_bij") not in BEFORE_EXPERIENCE]
+        if "ervaring" in plain and plain[0] != "ervaring":
+            errors.append(f"stappen.{step_key}: de vraag 'ervaring' moet de eerste vraag van "
+                          "de stap zijn; de andere vragen gaan over die ervaring.")
+        for q in vragen:
+            parts = [q.get(p) for p in ("tekst", "uitleg", "voorbeeld", "reactie")]
+            parts += q.get("doorvragen") or [] if isinstance(q.get("doorvragen"), list) else []
+            for name in sorted(_fields(parts) & (slot_fields - asked - {q.get("key")})):
+                errors.append(f"stappen.{step_key}.{q.get('key')}: deze vraag gebruikt "
+                              f"{{{name}}}, maar de vraag '{name}' komt pas later.")
+            asked.add(q.get("key"))
     return errors
 
 
@@ -399,6 +619,8 @@ def parse(raw: Any, domain_file: Path | None = None) -> Script:
                 example=q["voorbeeld"], probes=tuple(q.get("doorvragen", [])),
                 short_ok=q.get("kort_mag", False), needs_date=q.get("datum", False),
                 only_if=q.get("alleen_bij"), enabled=q.get("aan", True), reaction=q.get("reactie"),
+                also_answers=tuple(q.get("ook_antwoord", [])),
+                later_text=q.get("tekst_later"), later_from=q.get("later_vanaf", 2),
             )
             for q in step["vragen"]
         )
@@ -406,7 +628,8 @@ def parse(raw: Any, domain_file: Path | None = None) -> Script:
         script.steps[step_key] = Step(
             key=step_key, intro=step["intro"], questions=questions,
             summary_head=summary["kop"], summary_lines=summary["regels"],
-            summary_question=summary["vraag"],
+            summary_question=summary["vraag"], enabled=step.get("aan", True),
+            check=step.get("controle", True), intro_later=step.get("intro_later"),
         )
     return script
 
@@ -457,9 +680,14 @@ class _Cache:
 
 
 _cache = _Cache()
+# The script of the conversation being served (a version saved in the portal), set per
+# request by the action server (bot.live_config); None: the file.
+ACTIVE: ContextVar[Script | None] = ContextVar("script", default=None)
 
 
 def get_script(path: Path | None = None) -> Script:
+    if path is None and (active := ACTIVE.get()) is not None:
+        return active
     return _cache.get(path or SCRIPT_FILE)
 
 

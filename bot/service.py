@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bot import notify, spool
+from bot import live_config, notify, spool
+from bot.coaching import FOLLOWUP_NEXT_STEP, FOLLOWUP_REASON
 from bot.storage import repository as repo
 from bot.storage.db import checkpoint, session_scope
+from bot.storage.models import PLAN_FROM_FOLLOWUP
 from bot.storage.repository import StorageUnavailable, run_with_retry
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class StudentView:
     previous_experience: str | None  # the last experience told (rode draad)
     open_plan: str | None  # last agreed next step still waiting for its follow-up
     open_plan_id: int | None
+    previous_insight: str | None = None  # the name the student gave their last insight
+    earlier: int = 0  # conversations finished or left before (counted up to 5)
 
 
 def _write(name: str, **kwargs: Any) -> bool:
@@ -77,6 +81,7 @@ def student_view(channel: str, sender_id: str) -> StudentView:
             open_session = repo.open_session(db, student)
             plan = repo.latest_plan_needing_followup(db, student)
             experience = next((s.experience for s in previous if s.experience), None)
+            insight = repo.latest_insight_name(db, student) if previous else None
             return StudentView(
                 student_id=student.id,
                 level=student.level or (student.school.default_level if student.school
@@ -84,6 +89,8 @@ def student_view(channel: str, sender_id: str) -> StudentView:
                 first_time=not previous and open_session is None,
                 open_session_id=open_session.id if open_session else None,
                 previous_experience=experience,
+                previous_insight=insight,
+                earlier=len(previous),
                 open_plan=plan.what if plan else None,
                 open_plan_id=plan.id if plan else None,
             )
@@ -128,7 +135,10 @@ def start_session(channel: str, sender_id: str, level: str | None) -> int:
             previous = repo.open_session(db, student)
             if previous is not None:  # a new conversation replaces an unfinished one
                 repo.set_session_status(db, previous, "abandoned")
-            return repo.start_session(db, student, channel, level).id
+            gesprek = repo.start_session(db, student, channel, level)
+            # The conversation finishes on the script version it starts with (bot.live_config).
+            gesprek.script_version = live_config.script_version_id(db, student.school_id)
+            return gesprek.id
 
     return run_with_retry(write)
 
@@ -154,8 +164,18 @@ def complete_session(**kwargs: Any) -> bool:
     return _write("complete_session", **kwargs)
 
 
+def contact_wish(**kwargs: Any) -> bool:
+    """Whether the student wants the offered talk with the mentor (see repo.set_contact_wish)."""
+    return _write("contact_wish", **kwargs)
+
+
 def decline_contact(**kwargs: Any) -> bool:
     return _write("decline_contact", **kwargs)
+
+
+def note_not_understood(**kwargs: Any) -> bool:
+    """Count a message the coach answered with its fallback (for the figures; no content)."""
+    return _write("not_understood", **kwargs)
 
 
 def delete_student(channel: str, sender_id: str) -> dict[str, int]:
@@ -188,7 +208,8 @@ def _request_tracker_deletion(sender_id: str) -> None:
 def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
                    question_key: str, text: str, kind: str, message_id: str | None,
                    competencies: list[str] | None = None, method: str | None = None,
-                   headline: bool = False, followup_status: str | None = None) -> None:
+                   headline: bool = False, followup_status: str | None = None,
+                   followup_part: str | None = None, when_date: str | None = None) -> None:
     student = _student(db, channel, sender_id)
     gesprek = repo.session_of(db, student, session_id)
     answer = repo.save_answer(db, gesprek, step, question_key, text, kind, message_id)
@@ -199,6 +220,10 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
         plan = repo.latest_plan_needing_followup(db, student)
         if plan is not None:
             repo.record_followup(db, plan, text, followup_status)
+    if followup_part == FOLLOWUP_REASON:
+        repo.record_followup_reason(db, gesprek, text)
+    elif followup_part == FOLLOWUP_NEXT_STEP:
+        _save_next_step(db, student, gesprek, text, when_date)
     if kind == "skip" and repo.count_answers(db, gesprek, kind="skip") == SKIPS_BEFORE_FLAG:
         # Repeated "weet niet" without progress: visible to the mentor, silent to the student.
         flag = repo.save_flag(db, student, gesprek, "afgehaakt", "herhaald 'weet niet'", None,
@@ -211,8 +236,22 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
                           answer=answer)
 
 
+def _save_next_step(db, student, gesprek, text: str, when_date: str | None) -> None:
+    """A new small step named at a follow-up is this conversation's plan (until `activeren`
+    agrees another), with its own check-in."""
+    existing = repo.plan_of_session(db, gesprek)
+    if existing is not None and existing.origin != PLAN_FROM_FOLLOWUP:
+        return  # this conversation already has its plan from `activeren`
+    plan = repo.save_action_plan(db, student, gesprek, what=text, when_text=text,
+                                 when_date=when_date, origin=PLAN_FROM_FOLLOWUP)
+    from bot import checkins
+
+    checkins.schedule(db, plan)
+
+
 def _op_save_flags(db, channel: str, sender_id: str, session_id: int | None,
-                   signals: list[dict[str, str]], text: str, message_id: str | None) -> None:
+                   signals: list[dict[str, str]], text: str, message_id: str | None,
+                   contact_wanted: bool = True) -> None:
     student = _student(db, channel, sender_id)
     gesprek = None
     if session_id:
@@ -225,6 +264,8 @@ def _op_save_flags(db, channel: str, sender_id: str, session_id: int | None,
                               text, message_id, severity=signal.get("severity"))
         if flag is not None:  # None: this message was flagged before (a replay)
             notify.enqueue(db, flag)
+    if not contact_wanted and message_id:  # a talk offered, not yet asked for
+        repo.set_contact_wish(db, student, message_id, False)
 
 
 def _op_set_status(db, channel: str, sender_id: str, session_id: int, status: str,
@@ -250,6 +291,16 @@ def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
     checkins.schedule(db, saved)
 
 
+def _op_not_understood(db, channel: str, sender_id: str) -> None:
+    from bot.storage.models import NotUnderstood
+
+    db.add(NotUnderstood(student_id=_student(db, channel, sender_id).id))
+
+
+def _op_contact_wish(db, channel: str, sender_id: str, message_id: str, wanted: bool) -> None:
+    repo.set_contact_wish(db, _student(db, channel, sender_id), message_id, wanted)
+
+
 def _op_decline_contact(db, channel: str, sender_id: str, message_id: str) -> None:
     student = _student(db, channel, sender_id)
     repo.mark_declined_contact(db, student, message_id)
@@ -261,6 +312,8 @@ _OPERATIONS = {
     "set_status": _op_set_status,
     "complete_session": _op_complete_session,
     "decline_contact": _op_decline_contact,
+    "contact_wish": _op_contact_wish,
+    "not_understood": _op_not_understood,
 }
 
 

@@ -33,6 +33,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -283,6 +284,20 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
                  replacements)
 
 
+def rules_from_text(text: str, label: str = "regels") -> Rules:
+    """Validate and compile rules held as text (a version saved in the portal)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _fail(f"De regels zijn geen geldige YAML: {exc}") from exc
+    return _parse_rules(data, Path(label), 0)
+
+
+# The rules of the school being served (a version saved in the portal), set per request by
+# the action server (bot.live_config) or for an evaluation; None: the detector's own file.
+ACTIVE_RULES: ContextVar[Rules | None] = ContextVar("signal_rules", default=None)
+
+
 def load_rules(path: Path | str | None = None) -> Rules:
     """Read, validate and compile a rules file. Raises RulesError (Dutch message)."""
     path = Path(path) if path is not None else SIGNAL_RULES_FILE
@@ -401,6 +416,8 @@ class Detector:
     @property
     def rules(self) -> Rules:
         """The current valid rules (reloaded first when the file changed)."""
+        if (active := ACTIVE_RULES.get()) is not None:
+            return active
         try:
             mtime = self.path.stat().st_mtime_ns
         except OSError:
@@ -560,6 +577,11 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return " ".join("".join(out).split())
 
 
+# A message this short names a topic ("stage", "mijn ouders") rather than a concern: the
+# learned model alone raises no attention flag on it (a crisis still counts, and so do rules).
+MODEL_ATTENTION_MIN_WORDS = 3
+
+
 def _with_model(text: str, signals: list[Signal], vetoed: set[str],
                 masked: str) -> list[Signal]:
     """Rules ∪ model: the model adds what the rules missed (never removes a rule's find),
@@ -586,10 +608,13 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
         return Signal(category, severity, evidence, (start, start + len(evidence)),
                       source="model", unsure=unsure)
 
+    short = len(re.findall(r"\w+", masked)) < MODEL_ATTENTION_MIN_WORDS
     for category, score in scores.items():
         if category in found or category in vetoed:
             continue
         severity = FLAG_BY_KEY[category].severity
+        if short and severity != "urgent":
+            continue  # "stage", "geld": a topic, not yet a concern (the rules still see it)
         if score >= model.thresholds.alarm[category]:
             added.append(located(category, severity))
         elif category == "crisis" and score >= model.thresholds.crisis_unsure:

@@ -33,6 +33,13 @@ LOCAL_TZ = ZoneInfo("Europe/Amsterdam")  # dates are shown as the school sees th
 ELLIPSIS = "…"
 
 FOLLOWUP_TEXT = {"gelukt": "gelukt", "deels": "deels gelukt", "niet_gelukt": "niet gelukt"}
+
+
+def reason_label(status: str | None) -> str:
+    """What the follow-up's second answer is about: what helped, or what got in the way."""
+    return "wat hielp" if status == "gelukt" else "wat zat in de weg"
+
+
 UNRESOLVED = ("open", "acknowledged")
 MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
@@ -56,6 +63,7 @@ class NextStep:
     when_date: date | None
     followup_status: str | None = None  # how it went, asked in a later session
     followup_text: str | None = None
+    followup_reason: str | None = None  # what helped, or what got in the way
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class FollowUp:
     what: str | None  # the previous plan's next step
     status: str | None  # gelukt / deels / niet_gelukt
     text: str | None  # the student's own words
+    reason: str | None = None  # what helped, or what got in the way
 
 
 @dataclass(frozen=True)
@@ -242,7 +251,8 @@ def _headline(values: dict[str, str], insights: Iterable[Insight]) -> str | None
 def _next_step(plan: ActionPlan | None, values: dict[str, str]) -> NextStep | None:
     if plan is not None:
         step = NextStep(_clean(plan.what), _clean(plan.who), _clean(plan.when_text),
-                        plan.when_date, plan.followup_status, _clean(plan.followup_text))
+                        plan.when_date, plan.followup_status, _clean(plan.followup_text),
+                        _clean(plan.followup_reason))
     else:  # not completed: what was already said in `activeren`
         if K_HELP not in values and K_WHEN not in values:
             return None
@@ -282,7 +292,7 @@ def _previous_followup(db: DbSession, session: Session,
     told = values.get(K_FOLLOWUP)
     if plan is not None:
         return FollowUp(_clean(plan.what), plan.followup_status,
-                        told or _clean(plan.followup_text))
+                        told or _clean(plan.followup_text), _clean(plan.followup_reason))
     if told:
         return FollowUp(None, None, told)
     return None
@@ -322,6 +332,8 @@ def _summary_lines(s: SessionSummary) -> list[tuple[str, list[str | _Quote]]]:
         seg.append(": " + FOLLOWUP_TEXT[prev.status] if prev.status else ":")
         if prev.text:
             seg += [", ", _q(prev.text)]
+        if prev.reason:
+            seg += [f"; {reason_label(prev.status)}: ", _q(prev.reason)]
         lines.append(("previous", [*seg, "."]))
     if s.experience:
         lines.append(("experience", ["Ervaring: ", _q(s.experience, core=True), "."]))
@@ -582,6 +594,10 @@ def render_text(item: LobCv | SessionSummary) -> str:
                 told = entry.next_step.followup_text
                 out.append(f"  Hoe ging het: {FOLLOWUP_TEXT[status]}"
                            + (f", “{truncate_words(told, 25)}”" if told else ""))
+                reason = entry.next_step.followup_reason
+                if reason:
+                    out.append(f"  {reason_label(status).capitalize()}: "
+                               f"“{truncate_words(reason, 25)}”")
             else:
                 out.append("  Hoe ging het: nog niet besproken")
     out.append("")

@@ -98,7 +98,7 @@ def _checkin(job: ClaimedJob, ctx: Context) -> dict[str, int]:
     """Ask the student how their plan went (bot.checkins)."""
     from bot import checkins
 
-    return checkins.run(int(job.payload["plan"]), ctx.now)
+    return checkins.run(int(job.payload["plan"]), ctx.now, job.payload.get("day"))
 
 
 # --- scheduling -------------------------------------------------------------------------------

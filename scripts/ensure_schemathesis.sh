@@ -17,23 +17,7 @@ if [ -f "$STAMP" ] && [ -x "$TOOL/bin/schemathesis" ] && "$TOOL/bin/python" -V >
   exit 0  # quiet when there is nothing to do: `make test` stays short
 fi
 
-pick_python() {
-  local candidate
-  if candidate=$(scripts/find_python310.sh 2>/dev/null); then
-    echo "$candidate"
-    return 0
-  fi
-  for candidate in python3 python3.12 python3.11 python3.13; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
-        'import sys, venv; assert sys.version_info >= (3, 9)' >/dev/null 2>&1; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-if ! python=$(pick_python); then
+if ! python=$(scripts/tool_python.sh 9); then
   echo "!! Schemathesis needs Python 3.9 or newer with venv; none was found." >&2
   exit 1
 fi

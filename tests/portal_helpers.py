@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from bot.devservers import ROOT, free_port, wait_until_up
 
@@ -25,3 +25,25 @@ def running_portal(env: dict[str, str], rasa_url: str, **extra: str) -> Iterator
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@asynccontextmanager
+async def portal_page(wait_ms: int, width: int = 1024, height: int = 900) -> AsyncIterator:
+    """A Chromium page for the portal's browser tests: patient timeouts (a busy CI machine:
+    argon2, page loads), and a failure when the page broke its CSP or threw."""
+    from playwright.async_api import expect
+
+    from bot.devbrowser import chromium_page, find_chromium
+    from tests.conftest import service_missing
+
+    if find_chromium() is None:
+        service_missing("Chromium (make test installs it: scripts/ensure_chromium.sh)",
+                        FileNotFoundError("chromium"))
+    async with chromium_page(width=width, height=height) as page:
+        page.set_default_timeout(wait_ms)
+        expect.set_options(timeout=wait_ms)
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(m.text))
+        page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+        yield page
+        assert not [m for m in messages if "Content Security Policy" in m or "pageerror" in m]

@@ -79,3 +79,15 @@ def test_the_script_validator_names_a_broken_section_in_dutch() -> None:
     assert any(e.startswith("onderbrekingen.koffie: onbekend") for e in errors)
     del raw["onderbrekingen"]
     assert "Het onderdeel 'onderbrekingen' ontbreekt." in validate(raw)
+
+
+def test_a_question_can_take_an_interruption_phrase_as_its_answer() -> None:
+    """"geen tijd" pauses a conversation, except where it answers the question asked
+    ("Waar kun je tegenaan lopen?"): the question's `ook_antwoord` in the script."""
+    phrase = SCRIPT.question("obstakel").also_answers[0]
+    assert is_explicit("pauzeren", phrase, SCRIPT)
+    assert meaning("pauzeren", phrase, True, SCRIPT, "obstakel") == ANSWER_INTENT
+    assert meaning("pauzeren", f"{phrase.upper()}!", True, SCRIPT, "obstakel") == ANSWER_INTENT
+    assert meaning("pauzeren", phrase, True, SCRIPT, "rol") == "pauzeren"
+    assert meaning("pauzeren", "stop", True, SCRIPT, "obstakel") == "pauzeren"
+    assert meaning("pauzeren", phrase, True, SCRIPT, "bestaat_niet") == "pauzeren"

@@ -56,3 +56,42 @@ def test_asking_for_the_mentor_is_not_offered_a_decline(script) -> None:
     lines = intake.replies(script, found, None)
     assert lines == script.side_track("mentor_gevraagd")
     assert not any("liever niet" in line for line in lines)
+
+
+def _found(*categories: str) -> intake.Intake:
+    return intake.Intake([intake.Finding(c, "attention", "…") for c in categories])
+
+
+def test_ordinary_pressure_about_a_choice_is_offered_a_talk(script) -> None:
+    """Disagreement with parents about a choice is LOB material: the coach offers the mentor
+    (or a driegesprek) instead of announcing that the mentor will be asked."""
+    found = _found("druk_omgeving")
+    text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
+    assert intake.is_offer(script, found, text)
+    lines = intake.replies(script, found, None, offer=True)
+    assert lines[-1] == script.signal_reply("aandacht_aanbod")[-1]
+    assert not set(script.render(script.raw["signalen"]["aandacht"])) & set(lines)
+
+
+@pytest.mark.parametrize("text", [
+    "mijn vader dreigt me uit huis te zetten als ik kapper word",
+    "ik ben bang voor mijn vader als ik dit zeg",
+])
+def test_serious_pressure_is_still_told_to_the_mentor(script, text) -> None:
+    assert not intake.is_offer(script, _found("druk_omgeving"), text)
+
+
+def test_other_concerns_are_told_not_offered(script) -> None:
+    text = "mijn ouders willen dat ik stop en we hebben geen geld"
+    assert not intake.is_offer(script, _found("druk_omgeving", "financien"), text)
+    assert not intake.is_offer(script, _found("financien"), "we hebben geen geld voor de reis")
+
+
+@pytest.mark.parametrize(("text", "accept", "no"), [
+    ("ja graag", True, False), ("Ja!", True, False), ("is goed", True, False),
+    ("nee", False, True), ("nee hoor", False, True), ("liever niet", False, True),
+    ("ja maar mijn vader wil dat niet", False, False), ("ik weet het niet", False, False),
+])
+def test_answers_to_the_offer(text, accept, no) -> None:
+    assert intake.is_accept(text) is accept
+    assert intake.is_no(text) is no

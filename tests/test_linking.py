@@ -10,8 +10,10 @@ from bot.linking import ALPHABET, code_hash, find_code, new_code
 
 
 def test_new_codes_are_readable_and_never_all_letters_or_all_digits() -> None:
+    # Random codes may collide (31^6 values; ~0.2 % chance in 2000 draws): storage retries on
+    # a collision, so the test asks for spread, not for uniqueness.
     codes = {new_code() for _ in range(2000)}
-    assert len(codes) == 2000
+    assert len(codes) >= 1990
     for code in codes:
         assert re.fullmatch(rf"[{ALPHABET}]{{3}}-[{ALPHABET}]{{3}}", code)
         raw = code.replace("-", "")

@@ -142,7 +142,7 @@ def test_redis_lock_store_is_used(cluster: Servers) -> None:
 # These servers are private (tests.support.private_services): their own PostgreSQL cluster
 # and Redis on free ports, so stopping them touches nothing else on the machine.
 
-TURNS = 14  # answers from tests.test_conversation.FULL to give after "hoi" and "ja"
+TURNS = 13  # answers from tests.test_conversation.FULL to give after "hoi" and "ja"
 
 
 @dataclass
@@ -229,11 +229,24 @@ class Student:
             for a in self.sent)
 
 
-def _slots(script: Script) -> list[str]:
-    """The slots a new student fills, in order: each step's questions, then its check."""
-    return [slot for step in script.steps.values()
-            for slot in (*(q.key for q in step.questions if q.enabled and not q.only_if),
-                         step.check_slot())]
+def _slots(script: Script, messages: list[str]) -> list[str]:
+    """The slots a new student fills with `messages`, in order: each step's questions, then
+    its check (when the step has one), as the forms ask them - which questions come depends on
+    the answers (a visit or work, a reason given or not: bot.coaching.answer_context)."""
+    from bot.coaching import answer_context, required_slots
+
+    filled: dict[str, str] = {}
+    order: list[str] = []
+    answers = iter([*messages, *["ja"] * 40])
+    for step in script.steps:
+        while True:
+            wanted = required_slots(script, step, answer_context(script, filled))
+            todo = [slot for slot in wanted if slot not in filled]
+            if not todo:
+                break
+            filled[todo[0]] = next(answers)
+            order.append(todo[0])
+    return order
 
 
 def _prompt(script: Script, slot: str) -> str:
@@ -267,8 +280,8 @@ def test_restarting_postgresql_and_redis_loses_nothing(private_cluster: PrivateC
     servers, postgres, cache = (private_cluster.servers, private_cluster.postgres,
                                 private_cluster.redis)
     script = get_script()
-    slots = _slots(script)
     messages = [message for message, _ in FULL][:TURNS]
+    slots = _slots(script, [message for message, _ in FULL])
     student = Student(servers, f"restart-{uuid.uuid4().hex[:8]}", script.text("even_geduld"))
     outages: list[str] = []
 

@@ -20,8 +20,8 @@ def test_shipped_script_is_valid() -> None:
 
 def test_levels_get_their_own_variant() -> None:
     s = load()
-    vmbo = s.render(s.steps["terugkijken"].intro, "vmbo")
-    mbo = s.render(s.steps["terugkijken"].intro, "mbo-bbl")
+    vmbo = s.text("aanbod_nieuw", "vmbo")
+    mbo = s.text("aanbod_nieuw", "mbo-bbl")
     assert vmbo != mbo
     assert "meeloopdag" in vmbo[0]
     assert "stage" in mbo[0]
@@ -105,3 +105,52 @@ def test_echoed_student_text_is_neutralised_for_markdown_and_html_channels() -> 
         assert markup not in echoed
     assert "vet" in echoed and "klik" in echoed and "evil.nl" in echoed  # still readable
     assert neutralise("ik hielp bij de kapper, echt leuk!") == "ik hielp bij de kapper, echt leuk!"
+
+
+def test_a_students_words_in_key_words_or_second_person() -> None:
+    s = load()
+    answer = "ik noem het: ik werk graag met mijn handen"
+    assert s.render("Jij: {x:kern}.", None, x=answer) == ["Jij: je werkt graag met je handen."]
+    assert s.render("{x:jij}", None, x="Ik app mn tante") == ["Je appt je tante"]
+    assert s.render("{x}", None, x=answer) == [answer]
+    assert s.render("Leeg: {x:kern}", None) == ["Leeg:"]
+    cut = s.render("Sterk: {x:kern}.", None, x="ik " + "heel erg veel geholpen en " * 5)[0]
+    assert cut.endswith("…") and not cut.endswith("….")
+    # The short form is neutralised like the whole answer.
+    assert s.render("{x:kern}", None, x="ik deed <b>alles</b> zelf") == [
+        "je deed ‹b›alles‹/b› zelf"]
+
+
+def test_forms_take_turns_and_render_shows_the_first() -> None:
+    s = load()
+    value = {"afwisselen": ["Een.", ["Twee.", "Drie."], {"standaard": "Vier.", "vmbo": "4!"}]}
+    assert s.render(value) == ["Een."]
+    assert [s.pick(value, None, n) for n in range(4)] == [
+        ["Een."], ["Twee.", "Drie."], ["Vier."], ["Een."]]
+    assert s.pick(value, "vmbo", 2) == ["4!"]
+    assert s.forms(value) == [["Een."], ["Twee.", "Drie."], ["Vier."]]
+    assert s.forms("Alleen.") == [["Alleen."]]
+
+
+def test_every_recurring_text_has_forms_that_differ() -> None:
+    s = load()
+    for key in script_mod.ALTERNATING_TEXTS:
+        forms = s.forms(s.raw["teksten"][key])
+        assert len(forms) == len({tuple(f) for f in forms}), key
+    asks = [s.render(step.summary_question)[-1] for step in s.steps.values()]
+    assert len(set(asks)) == len(asks)  # "Klopt dat?" is not said the same way twice
+
+
+def test_forms_and_alternatives_are_validated_in_dutch() -> None:
+    raw = yaml.safe_load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    raw["teksten"]["terug_naar_vraag"] = {"afwisselen": ["Goed, {ervaring:kort}"]}
+    raw["teksten"]["pauze"] = {"afwisselen": ["Pauze!", "Even pauze!"]}
+    raw["teksten"]["al_bezig"] = {"afwisselen": []}
+    raw["stappen"]["terugkijken"]["samenvatting"]["regels"]["rol"] = "• {rol:groot}"
+    errors = validate(raw, ROOT / "domain.yml")
+    assert any("terug_naar_vraag.afwisselen[1]" in e and "{ervaring:kort}" in e
+               and "{ervaring:kern}" in e for e in errors)
+    assert any(e.startswith("teksten.pauze:") and "afwisselen" in e for e in errors)
+    assert any(e.startswith("teksten.al_bezig:") and "lijst" in e for e in errors)
+    assert any("regels.rol" in e and "{rol:groot}" in e for e in errors)
+    assert len(errors) == 4

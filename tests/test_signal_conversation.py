@@ -31,6 +31,10 @@ UNSURE_CANDIDATES = [
     "ik ben er klaar mee met alles",
     "niemand zou het merken als ik weg was",
     "ik kan niet meer",
+    "ik ben er klaar mee",
+    "ik ben er echt klaar mee",
+    "ik ben er zo klaar mee",
+    "ik ben zo moe van alles, ik wil rust",
 ]
 ATTENTION_CANDIDATES = [
     "ik heb geen geld voor de boeken en mijn ouders ook niet",
@@ -54,7 +58,8 @@ def _attention_pair() -> tuple[tuple[str, str], tuple[str, str]]:
     single: dict[str, str] = {}
     for text in ATTENTION_CANDIDATES:
         signals = detect(text)
-        if len(signals) == 1 and signals[0].severity == "attention" and not signals[0].unsure:
+        if (len(signals) == 1 and signals[0].severity == "attention" and not signals[0].unsure
+                and signals[0].category not in SCRIPT.offered_categories):  # announced ones
             single.setdefault(signals[0].category, text)
     assert len(single) >= 2, f"need two attention categories, got {single}"
     (c1, t1), (c2, t2) = list(single.items())[:2]

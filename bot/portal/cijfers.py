@@ -65,11 +65,15 @@ def _group(group: GroupFigures) -> str:
     share = f"{round(100 * completed / started)} %" if started else "-"
     worked = (f"{round(100 * group.plans_worked / group.plans_followed_up)} %"
               if group.plans_followed_up else "-")
+    rate = group.fallback_rate
+    missed = (f"{group.not_understood} van {group.messages} berichten "
+              f"({round(100 * rate)} %)" if rate is not None else "-")
     parts = [
         head,
         f'<p class="telling">{group.students} studenten · {started} gesprekken gestart · '
         f"{completed} afgerond ({share}) · {group.plans} plannen, {group.plans_followed_up} "
-        f"nagevraagd, gelukt of deels gelukt: {worked}</p>",
+        f"nagevraagd, gelukt of deels gelukt: {worked} · niet begrepen door de coach: "
+        f"{missed}</p>",
         line_chart("Gesprekken per week", [w[5:] for w in group.weeks],
                    [Series("Gestart", group.started), Series("Afgerond", group.completed)],
                    "aantal"),
@@ -125,6 +129,8 @@ def csv_rows(groups: list[GroupFigures]) -> list[list[object]]:
         rows += [[g.name, "plannen", "gemaakt", g.plans],
                  [g.name, "plannen", "nagevraagd", g.plans_followed_up],
                  [g.name, "plannen", "gelukt_of_deels", g.plans_worked]]
+        rows += [[g.name, "berichten", "totaal", g.messages],
+                 [g.name, "berichten", "niet_begrepen", g.not_understood]]
         rows += [[g.name, "signalen", k, n] for k, n in g.flags.items()]
         rows += [[g.name, "reactietijd_uren_mediaan", k, "" if v is None else v]
                  for k, v in g.response_hours.items()]

@@ -20,6 +20,7 @@ from bot.summaries import (
     CompetencySection,
     SessionSummary,
     TimelineEntry,
+    reason_label,
 )
 from bot.taxonomy import FLAG_BY_KEY
 
@@ -53,6 +54,8 @@ def page(title: str, body: str, status: int = 200, user: Principal | None = None
             '<header class="top"><a class="brand" href="/mentor">Loopbaancoach</a>'
             f"{_open_count(open_flags)}"
             + ('<a class="beheer" href="/beheer/cijfers">Cijfers</a>'
+               '<a class="beheer" href="/beheer/gesprek">Gesprek</a>'
+               '<a class="beheer" href="/beheer/signalen">Signalen</a>'
                '<a class="beheer" href="/beheer/importeren">Importeren</a>'
                '<a class="beheer" href="/beheer/accounts">Accounts</a>'
                '<a class="beheer" href="/beheer/instellingen">Instellingen</a>' if user.school_wide
@@ -200,6 +203,8 @@ def _conversation(summary: SessionSummary) -> str:
             told.append(_quote(previous.text))
         head = f"{_quote(previous.what)}: " if previous.what else ""
         rows.append(("Vorige stap", head + ", ".join(told)))
+        if previous.reason:
+            rows.append((reason_label(previous.status).capitalize(), _quote(previous.reason)))
     if summary.experience:
         rows.append(("Ervaring", _quote(summary.experience)))
     if summary.went_well:
@@ -223,6 +228,9 @@ def _conversation(summary: SessionSummary) -> str:
             if step.followup_text:
                 outcome += f", {_quote(step.followup_text)}"
             rows.append(("Hoe ging het", outcome))
+            if step.followup_reason:
+                rows.append((reason_label(step.followup_status).capitalize(),
+                             _quote(step.followup_reason)))
         else:
             rows.append(("Hoe ging het", "nog niet besproken"))
     details = "".join(f"<dt>{e(name)}</dt><dd>{value}</dd>" for name, value in rows) or (

@@ -56,7 +56,7 @@ RESULT = {"type": "string", "nullable": True, "enum": ["gelukt", "deels", "niet_
 STEP = {"type": "object", "nullable": True, "description": "The agreed next step.",
         "properties": {"what": NULLABLE_TEXT, "who": NULLABLE_TEXT, "when_text": NULLABLE_TEXT,
                        "when_date": NULLABLE_DATE, "followup_status": RESULT,
-                       "followup_text": NULLABLE_TEXT}}
+                       "followup_text": NULLABLE_TEXT, "followup_reason": NULLABLE_TEXT}}
 
 
 def _flag_change(summary: str, operation_id: str, body: dict[str, Any] | None,
@@ -208,7 +208,8 @@ def document() -> dict[str, Any]:
                         "explore": NULLABLE_TEXT, "needs": NULLABLE_TEXT,
                         "next_step": STEP,
                         "previous_step": {"type": "object", "nullable": True, "properties": {
-                            "what": NULLABLE_TEXT, "status": RESULT, "text": NULLABLE_TEXT}},
+                            "what": NULLABLE_TEXT, "status": RESULT, "text": NULLABLE_TEXT,
+                            "reason": NULLABLE_TEXT}},
                         "additions": {"type": "array", "items": {"type": "string"}},
                         "flags": {"type": "array", "items": {"type": "object"}},
                         "open_flag_count": {"type": "integer", "minimum": 0},
@@ -276,7 +277,8 @@ def document() -> dict[str, Any]:
                                        "properties": {"previous_step": NULLABLE_TEXT,
                                                       "result": RESULT,
                                                       "result_text": NULLABLE_TEXT,
-                                                      "student_words": NULLABLE_TEXT}},
+                                                      "student_words": NULLABLE_TEXT,
+                                                      "reason": NULLABLE_TEXT}},
                         "follow_up": {"type": "object", "nullable": True,
                                       "description": "The agreed next step and, once asked, "
                                                      "its result.",
@@ -285,7 +287,8 @@ def document() -> dict[str, Any]:
                                                      "when_date": NULLABLE_DATE,
                                                      "result": RESULT,
                                                      "result_text": NULLABLE_TEXT,
-                                                     "student_words": NULLABLE_TEXT}}}},
+                                                     "student_words": NULLABLE_TEXT,
+                                                     "reason": NULLABLE_TEXT}}}},
             },
         },
     }

@@ -15,7 +15,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot.storage.models import ActionPlan, Answer, Flag, SchoolClass, Session, Student
+from bot.storage.models import (
+    ActionPlan,
+    Answer,
+    Flag,
+    NotUnderstood,
+    SchoolClass,
+    Session,
+    Student,
+)
 from bot.summaries import local_date
 from bot.taxonomy import FLAG_BY_KEY, STEPS
 
@@ -39,6 +47,13 @@ class GroupFigures:
     plans_worked: int = 0  # gelukt or deels
     flags: dict[str, int] = field(default_factory=dict)  # per category
     response_hours: dict[str, float | None] = field(default_factory=dict)  # median, per category
+    messages: int = 0  # student messages in the period (answers in conversations + not understood)
+    not_understood: int = 0  # ... that the coach answered with its fallback
+
+    @property
+    def fallback_rate(self) -> float | None:
+        """The NLU fallback rate: the share of messages the coach did not understand."""
+        return self.not_understood / self.messages if self.messages else None
 
 
 def iso_week(day: date) -> str:
@@ -86,6 +101,22 @@ def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
         .join(Student, Flag.student_id == Student.id)
         .where(Student.school_id == school_id, Flag.created_at >= since,
                Flag.created_at < until)).all()
+    # Per student: messages in conversations, and messages the coach did not understand.
+    answered = dict(db.execute(
+        select(Session.student_id, func.count(Answer.id))
+        .join(Answer, Answer.session_id == Session.id)
+        .join(Student, Session.student_id == Student.id)
+        .where(Student.school_id == school_id, Answer.created_at >= since,
+               Answer.created_at < until)
+        .group_by(Session.student_id)).all())
+    missed = dict(db.execute(
+        select(NotUnderstood.student_id, func.count(NotUnderstood.id))
+        .join(Student, NotUnderstood.student_id == Student.id)
+        .where(Student.school_id == school_id, NotUnderstood.created_at >= since,
+               NotUnderstood.created_at < until)
+        .group_by(NotUnderstood.student_id)).all())
+    class_of = dict(db.execute(select(Student.id, Student.class_id)
+                               .where(Student.school_id == school_id)).all())
     names = dict(db.execute(select(SchoolClass.id, SchoolClass.name)
                             .where(SchoolClass.school_id == school_id)).all())
 
@@ -124,5 +155,8 @@ def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
                 waits[f.category].append(_hours(f.created_at, first))
         group.response_hours = {key: (round(statistics.median(waits[key]), 1)
                                       if waits.get(key) else None) for key in FLAG_BY_KEY}
+        ours = [sid for sid in class_of if class_id is None or class_of[sid] == class_id]
+        group.not_understood = sum(missed.get(sid, 0) for sid in ours)
+        group.messages = sum(answered.get(sid, 0) for sid in ours) + group.not_understood
         result.append(group)
     return result

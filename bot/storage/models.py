@@ -243,6 +243,9 @@ class Insight(Base):
     answer = relationship("Answer")
 
 
+PLAN_FROM_FOLLOWUP = "volgende_stap"
+
+
 class ActionPlan(Base):
     """The next step agreed in `activeren`, and later how it went (follow-up)."""
 
@@ -265,11 +268,27 @@ class ActionPlan(Base):
     solution = Column(Text)
     followup_status = Column(String(20))
     followup_text = Column(Text)
+    followup_reason = Column(Text)  # what helped, or what got in the way
     followup_at = Column(UTCDateTime())
+    # None: agreed in `activeren`; PLAN_FROM_FOLLOWUP: a new small step named at a follow-up
+    # (the student may leave that conversation before `activeren`).
+    origin = Column(String(20))
     created_at = _created()
 
     student = relationship("Student")
     session = relationship("Session")
+
+
+class NotUnderstood(Base):
+    """A student message the coach did not understand (its fallback reply): when and whose,
+    never what. The coordinator's figures show the share per class."""
+
+    __tablename__ = "not_understood"
+    __table_args__ = (Index("ix_not_understood_student_created", "student_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    student_id = Column(Integer, ForeignKey("students.id", ondelete="CASCADE"), nullable=False)
+    created_at = _created()
 
 
 class Flag(Base):

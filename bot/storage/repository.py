@@ -22,12 +22,14 @@ from bot.storage.audit import audit
 from bot.storage.models import (
     ANSWER_KINDS,
     FOLLOWUP_STATUSES,
+    PLAN_FROM_FOLLOWUP,
     ActionPlan,
     Answer,
     ChannelIdentity,
     Flag,
     Insight,
     Notification,
+    NotUnderstood,
     Session,
     Student,
     TrackerDeletion,
@@ -112,6 +114,19 @@ def previous_sessions(db: DbSession, student: Student, limit: int = 5) -> list[S
     query = select(Session).where(Session.student_id == student.id,
                                   Session.status.in_(CLOSED_STATUSES))
     return list(db.execute(_newest_first(query).limit(limit)).scalars())
+
+
+def latest_insight_name(db: DbSession, student: Student) -> str | None:
+    """The name the student gave their insight in the newest closed conversation that has one
+    (the rode draad of the next conversation)."""
+    from bot.insights import HEADLINE_QUESTION
+
+    query = (select(Insight.text).join(Session, Insight.session_id == Session.id)
+             .where(Insight.student_id == student.id, Insight.rank == 0,
+                    Insight.question_key == HEADLINE_QUESTION,
+                    Session.status.in_(CLOSED_STATUSES))
+             .order_by(Insight.created_at.desc(), Insight.id.desc()).limit(1))
+    return db.execute(query).scalar_one_or_none()
 
 
 def open_session(db: DbSession, student: Student) -> Session | None:
@@ -279,22 +294,29 @@ def insight_overview(db: DbSession, student: Student) -> list[tuple[str, str]]:
 def save_action_plan(db: DbSession, student: Student, session: Session, *,
                      what: str | None = None, who: str | None = None, how: str | None = None,
                      when_text: str | None = None, when_date: date | str | None = None,
-                     obstacle: str | None = None, solution: str | None = None) -> ActionPlan:
-    """The plan agreed in this session; saving again (a replay) updates the same plan."""
+                     obstacle: str | None = None, solution: str | None = None,
+                     origin: str | None = None) -> ActionPlan:
+    """The plan agreed in this session; saving again (a replay) updates the same plan, and
+    the plan of `activeren` replaces a small step named at this session's follow-up."""
     if isinstance(when_date, datetime):
         when_date = when_date.date()
     elif isinstance(when_date, str):
         when_date = date.fromisoformat(when_date)
-    plan = db.execute(select(ActionPlan).where(ActionPlan.session_id == session.id)
-                      ).scalar_one_or_none()
+    plan = plan_of_session(db, session)
     if plan is None:
         plan = ActionPlan(student_id=student.id, session_id=session.id)
         db.add(plan)
     plan.what, plan.who, plan.how = what, who, how
     plan.when_text, plan.when_date = when_text, when_date
     plan.obstacle, plan.solution = obstacle, solution
+    plan.origin = origin
     db.flush()
     return plan
+
+
+def plan_of_session(db: DbSession, session: Session) -> ActionPlan | None:
+    return db.execute(select(ActionPlan).where(ActionPlan.session_id == session.id)
+                      ).scalar_one_or_none()
 
 
 def latest_plan_needing_followup(db: DbSession, student: Student) -> ActionPlan | None:
@@ -303,7 +325,9 @@ def latest_plan_needing_followup(db: DbSession, student: Student) -> ActionPlan 
     follow-up this returns None (which also keeps replayed follow-ups on the right plan)."""
     plan = db.execute(
         select(ActionPlan).join(Session, ActionPlan.session_id == Session.id)
-        .where(ActionPlan.student_id == student.id, Session.status == "completed")
+        .where(ActionPlan.student_id == student.id,
+               # a small step named at a follow-up counts even if that conversation stopped
+               or_(Session.status == "completed", ActionPlan.origin == PLAN_FROM_FOLLOWUP))
         .order_by(ActionPlan.created_at.desc(), ActionPlan.id.desc()).limit(1)
     ).scalar_one_or_none()
     if plan is None or plan.followup_status is not None:
@@ -315,6 +339,26 @@ def record_followup(db: DbSession, plan: ActionPlan, text: str, status: str) -> 
     _check(status, FOLLOWUP_STATUSES, "follow-up status")
     plan.followup_text, plan.followup_status, plan.followup_at = text, status, utcnow()
     db.flush()
+    return plan
+
+
+def plan_followed_up_in(db: DbSession, session: Session) -> ActionPlan | None:
+    """The earlier plan whose follow-up the student gave in `session` (the newest one)."""
+    return db.execute(
+        select(ActionPlan).where(ActionPlan.student_id == session.student_id,
+                                 ActionPlan.session_id != session.id,
+                                 ActionPlan.followup_status.is_not(None),
+                                 ActionPlan.followup_at >= session.started_at)
+        .order_by(ActionPlan.followup_at.desc(), ActionPlan.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def record_followup_reason(db: DbSession, session: Session, text: str) -> ActionPlan | None:
+    """What helped, or what got in the way, on the plan followed up in `session`."""
+    plan = plan_followed_up_in(db, session)
+    if plan is not None:
+        plan.followup_reason = text
+        db.flush()
     return plan
 
 
@@ -355,6 +399,22 @@ def flag_categories_of_session(db: DbSession, student: Student, session_id: int)
     session = session_of(db, student, session_id)
     return set(db.execute(select(Flag.category).where(Flag.session_id == session.id))
                .scalars())
+
+
+def set_contact_wish(db: DbSession, student: Student, message_id: str, wanted: bool
+                     ) -> list[Flag]:
+    """The student's answer to an offered talk with the mentor, on the attention flags their
+    message `message_id` raised: `wanted` False until they accept (the flags stay open and
+    visible; the mentor sees whether the student wants contact)."""
+    flags = list(db.execute(
+        select(Flag).where(Flag.student_id == student.id, Flag.message_id == message_id,
+                           Flag.severity == "attention").order_by(Flag.id)).scalars())
+    for flag in flags:
+        flag.student_declined = not wanted
+    if flags and wanted:
+        audit(db, "student", "flag.contact_accepted", "student", student.id,
+              {"flags": [f.id for f in flags]})
+    return flags
 
 
 def mark_declined_contact(db: DbSession, student: Student, message_id: str) -> list[Flag]:
@@ -406,6 +466,7 @@ def delete_student_data(db: DbSession, student: Student, actor: str) -> dict[str
         "insights": delete(Insight, Insight.student_id == sid),
         "action_plans": delete(ActionPlan, ActionPlan.student_id == sid),
         "answers": delete(Answer, Answer.session_id.in_(session_ids)),
+        "not_understood": delete(NotUnderstood, NotUnderstood.student_id == sid),
         "notifications": delete(Notification, Notification.flag_id.in_(doomed_flags)),
         "flags": delete(Flag, and_(Flag.student_id == sid, ~keep)),
     }

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from actions.conversation import ActionAanbod, ActionAfronden, ActionStartGesprek
 from actions.steps import ValidateActiveren, ValidateReflecteren, ValidateTerugkijken
+from bot import echo
 from bot.coaching import SKIPPED
+from bot.script import get_script
 from bot.storage import db as dbmod
 from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
 
@@ -52,7 +54,7 @@ def rows(model, **where):
 
 def start(storage: str, sender: str) -> str:
     texts, slots = run(ActionStartGesprek(), tracker(sender, "ja", "bevestigen"))
-    assert any("ik bewaar wat je vertelt" in t for t in texts)  # first time: privacy note
+    assert get_script().text("privacy_eerste_keer")[0] in texts  # first time: privacy note
     assert slots["stap"] is None and slots["vorig_plan"] is None
     return slots["sessie_id"]
 
@@ -91,7 +93,8 @@ def test_reflection_answer_becomes_an_insight_with_competency(storage) -> None:
     texts, slots = run(ValidateReflecteren(), tracker(
         "s3", "ik bleef rustig toen het druk was", slots={"sessie_id": session_id},
         requested="goed_gedaan", loop="reflecteren_form"))
-    assert any("ik bleef rustig toen het druk was" in t for t in texts)  # specific praise
+    # Specific praise: the student's own words, turned to the second person (bot.echo).
+    assert any(echo.kern("ik bleef rustig toen het druk was") in t for t in texts)
     insights = rows(Insight)
     assert insights and insights[0].competency == "kwaliteiten" and insights[0].method
     _, slots = run(ValidateReflecteren(), tracker(
@@ -129,7 +132,8 @@ def test_closing_stores_the_plan_and_completes(storage) -> None:
              "uitproberen": "meelopen in een ziekenhuis", "hulp_contact": "mijn tante appen",
              "obstakel": "spannend", "oplossing": "eerst opschrijven", "wanneer": "morgen"}
     texts, new_slots = run(ActionAfronden(), tracker("s6", "ja", "bevestigen", slots=slots))
-    assert any("meelopen in een ziekenhuis" in t and "morgen" in t for t in texts)
+    # The plan's own summary ("Klopt dat?") just showed it: the closing does not repeat it.
+    assert texts == get_script().text("afronden")
     (plan,) = rows(ActionPlan)
     assert plan.what == "meelopen in een ziekenhuis" and plan.when_date is not None
     assert rows(Session, id=int(session_id))[0].status == "completed"

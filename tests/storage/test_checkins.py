@@ -32,17 +32,19 @@ def test_a_plan_schedules_one_checkin_on_its_day(storage: str) -> None:
     plan_id = _plan("s-plan", day)
     with dbmod.session_scope() as db:
         jobs = db.execute(select(Job).where(Job.kind == "checkin")).scalars().all()
-        assert [j.dedupe_key for j in jobs] == [f"checkin:{plan_id}"]
+        assert [j.dedupe_key for j in jobs] == [f"checkin:{plan_id}:{day.isoformat()}"]
         due = jobs[0].due_at.astimezone(LOCAL)
         assert (due.date(), due.hour) == (day, 10)
-        assert jobs[0].payload == {"plan": plan_id} and jobs[0].student_id is not None
+        assert jobs[0].payload == {"plan": plan_id, "day": day.isoformat()}
+        assert jobs[0].student_id is not None
         plan = db.get(ActionPlan, plan_id)
         assert checkins.schedule(db, plan) is False  # once per plan
 
 
-def _decide(plan_id: int, when: str) -> checkins.Decision:
+def _decide(plan_id: int, when: str, day: str | None = None) -> checkins.Decision:
     with dbmod.session_scope() as db:
-        return checkins.decide(db, plan_id, datetime.fromisoformat(when).replace(tzinfo=LOCAL))
+        return checkins.decide(db, plan_id, datetime.fromisoformat(when).replace(tzinfo=LOCAL),
+                               day)
 
 
 def test_when_the_coach_writes_and_when_not(storage: str) -> None:
@@ -67,6 +69,64 @@ def test_when_the_coach_writes_and_when_not(storage: str) -> None:
         repo.get_or_create_student(db, "rest", "s-dec").reminders_off = False
         repo.record_followup(db, db.get(ActionPlan, plan_id), "ja gelukt", "gelukt")
     assert _decide(plan_id, "2026-12-03T10:00").reason == "already_followed_up"
+
+
+def _say(sender: str, session_id: int, key: str, text: str, **extra) -> None:
+    assert service.save_reply(channel="rest", sender_id=sender, session_id=session_id,
+                              step="terugkijken", question_key=key, text=text,
+                              kind=extra.pop("kind", "answer"), message_id=None, **extra)
+
+
+def test_the_follow_up_dialogue_is_kept_with_the_plan(storage: str) -> None:
+    """How it went, what got in the way, a new small step: the step is the new
+    conversation's plan with its own check-in, even if the student stops there; a plan
+    agreed later in `activeren` replaces it and the step's check-in is skipped."""
+    old_plan = _plan("s-fu", date(2026, 12, 4))
+    now = service.start_session("rest", "s-fu", "vmbo")
+    _say("s-fu", now, "vorige_stap", "nee", kind="followup", followup_status="niet_gelukt")
+    _say("s-fu", now, "vorige_stap_lastig", "ik durfde niet", followup_part="reason")
+    _say("s-fu", now, "nieuwe_stap", "maandag app ik haar", followup_part="next_step",
+         when_date="2026-12-07")
+    with dbmod.session_scope() as db:
+        old = db.get(ActionPlan, old_plan)
+        assert (old.followup_status, old.followup_text, old.followup_reason) == (
+            "niet_gelukt", "nee", "ik durfde niet")
+        step = db.execute(select(ActionPlan).where(ActionPlan.session_id == now)).scalar_one()
+        assert (step.what, step.when_date, step.origin) == (
+            "maandag app ik haar", date(2026, 12, 7), "volgende_stap")
+        # The student stops here: the small step is still the plan asked about next time.
+        student = repo.get_or_create_student(db, "rest", "s-fu")
+        assert repo.latest_plan_needing_followup(db, student).id == step.id
+        keys = db.execute(select(Job.dedupe_key).where(Job.kind == "checkin")).scalars().all()
+        assert f"checkin:{step.id}:2026-12-07" in keys
+    service.set_status(channel="rest", sender_id="s-fu", session_id=now, status="abandoned")
+    assert _decide(step.id, "2026-12-07T10:00", "2026-12-07").action == "send"
+    # A replayed save of the step changes nothing; `activeren` in the same conversation wins.
+    _say("s-fu", now, "nieuwe_stap", "maandag app ik haar", followup_part="next_step",
+         when_date="2026-12-07")
+    service.complete_session(channel="rest", sender_id="s-fu", session_id=now,
+                             plan={"what": "mailen naar de garage", "when_date": "2026-12-09"})
+    with dbmod.session_scope() as db:
+        plans = db.execute(select(ActionPlan).where(ActionPlan.session_id == now)).scalars().all()
+        assert [(p.what, p.origin) for p in plans] == [("mailen naar de garage", None)]
+    assert _decide(step.id, "2026-12-07T10:00", "2026-12-07").reason == "plan_changed"
+    assert _decide(step.id, "2026-12-09T10:00", "2026-12-09").action == "send"
+    # An older plan's job never writes about a plan that a newer one replaced.
+    assert _decide(old_plan, "2026-12-09T10:00").reason == "already_followed_up"
+    later = _plan("s-fu", date(2026, 12, 11))
+    assert _decide(step.id, "2026-12-09T10:00", "2026-12-09").reason == "superseded"
+    assert _decide(later, "2026-12-11T10:00", "2026-12-11").action == "send"
+
+
+def test_a_follow_up_without_a_new_step_makes_no_plan(storage: str) -> None:
+    _plan("s-fu2", date(2026, 12, 4))
+    now = service.start_session("rest", "s-fu2", "vmbo")
+    _say("s-fu2", now, "vorige_stap", "ja gelukt", kind="followup", followup_status="gelukt")
+    _say("s-fu2", now, "vorige_stap_hielp", "mijn zus", followup_part="reason")
+    with dbmod.session_scope() as db:
+        assert db.execute(select(ActionPlan).where(ActionPlan.session_id == now)).first() is None
+        assert db.execute(select(ActionPlan.followup_reason).where(
+            ActionPlan.followup_status == "gelukt")).scalar_one() == "mijn zus"
 
 
 def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
@@ -122,7 +182,10 @@ def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
     assert f"reminder:{waiting}" in keys and f"reminder:{recent}" not in keys
     assert f"reminder:{off}" not in keys and f"reminder:{newer}" not in keys
     with dbmod.session_scope() as db:
-        sent = reminders.decide(db, waiting, now.astimezone(LOCAL).replace(hour=11))
+        late_morning = now.astimezone(LOCAL).replace(hour=11)
+        if late_morning.weekday() == 6:  # Sunday is quiet all day by default
+            late_morning += timedelta(days=1)
+        sent = reminders.decide(db, waiting, late_morning)
         assert (sent.action, sent.sender_id) == ("send", "r-wacht")
         db.get(Session, waiting).reminded_at = now
         assert reminders.decide(db, waiting, now).reason == "no_longer_waiting"

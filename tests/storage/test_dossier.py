@@ -121,9 +121,11 @@ def test_rows_follow_the_dossier_structure() -> None:
                                            "competency_label": "Ontdek je talent"}]
     assert one["follow_up"] == {"what": PLAN, "who": HELPER, "when": "volgende week",
                                 "when_date": "2026-10-08", "result": "gelukt",
-                                "result_text": "gelukt", "student_words": FOLLOWUP}
+                                "result_text": "gelukt", "student_words": FOLLOWUP,
+                                "reason": None}
     assert two["evaluation"] == {"previous_step": PLAN, "result": "gelukt",
-                                 "result_text": "gelukt", "student_words": FOLLOWUP}
+                                 "result_text": "gelukt", "student_words": FOLLOWUP,
+                                 "reason": None}
     assert two["activity"]["experience"] == OPEN_DAY  # verbatim, unicode and all
     json.dumps(data)  # JSON-ready
 
@@ -361,7 +363,8 @@ async def test_the_dossier_downloads(portal: TestClient, seed: Seed,
     assert activities[2]["learned"]["went_well"] == WENT_WELL  # JSON keeps it as it is
     assert activities[2]["learned"]["insight_name"] == HEADLINE
     assert activities[3]["evaluation"] == {"previous_step": PLAN, "result": "gelukt",
-                                           "result_text": "gelukt", "student_words": FOLLOWUP}
+                                           "result_text": "gelukt", "student_words": FOLLOWUP,
+                                "reason": None}
 
     # The API gives the same JSON, with a bearer token too.
     api = await portal.get(f"/api/v1/students/{seed.own}/dossier")

@@ -16,6 +16,7 @@ from bot.storage.models import (
     Answer,
     AuditLog,
     Flag,
+    NotUnderstood,
     School,
     SchoolClass,
     Session,
@@ -53,6 +54,8 @@ def _school(big: int = 6, small: int = 2) -> int:
             if status == "completed":
                 db.add(ActionPlan(student_id=student.id, session_id=session.id, what=WORDS,
                                   followup_status="gelukt" if i % 2 else None))
+            if i in (0, 1, 7):  # the coach did not understand a message of these three
+                db.add(NotUnderstood(student_id=student.id, created_at=now - timedelta(hours=2)))
             if i < 2:
                 created = now - timedelta(hours=30)
                 db.add(Flag(student_id=student.id, session_id=session.id, category="financien",
@@ -79,6 +82,13 @@ def test_figures_count_and_withhold_small_groups(seed: Seed) -> None:  # noqa: F
     assert school.flags["financien"] == 3 and school.response_hours["financien"] == 6.0
     assert groot.flags["financien"] == 2
     assert groups["Klas-Geheim-4B"].suppressed  # the seed's class: nobody held a conversation
+    # NLU fallback rate: 3 of 8 answers + 3 not understood in the school; 2 of 6 + 2 in Groot.
+    assert (school.not_understood, school.messages) == (3, 11)
+    assert (groot.not_understood, groot.messages) == (2, 8) and groot.fallback_rate == 0.25
+    assert klein.not_understood == 0  # withheld with the rest of the small class
+    with dbmod.session_scope() as db:
+        old = figures(db, school_id, now - timedelta(weeks=12), now - timedelta(hours=3))
+    assert old[0].not_understood == 0  # outside the period
 
 
 async def test_the_figures_page_and_csv_for_coordinators_only(portal: TestClient,  # noqa: F811
@@ -93,6 +103,8 @@ async def test_the_figures_page_and_csv_for_coordinators_only(portal: TestClient
     rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["groep", "onderdeel", "sleutel", "waarde"]
     assert ["Groot", "signalen", "financien", "2"] in rows
+    assert ["Groot", "berichten", "niet_begrepen", "2"] in rows
+    assert "niet begrepen door de coach: 2 van 8 berichten (25 %)" in text
     assert ["Klein", "niet getoond", "minder dan 5 studenten", ""] in rows
     assert WORDS not in str(rows)
     for junk in ("-3", "abc", "0", "99999", ""):

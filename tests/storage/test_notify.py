@@ -130,3 +130,25 @@ def test_webhook_receives_the_flag(db, mailbox, webhook) -> None:
     assert received[0]["flags"][0]["category"] == "crisis"
     assert set(received[0]["flags"][0]) == {"id", "category", "severity", "student_id",
                                             "status", "created_at"}  # no message content
+
+
+def test_once_linked_a_flag_goes_to_the_students_own_mentor(db, mailbox) -> None:
+    """A chat student links with a koppelcode (issue: one student across channels); the
+    flag they raise next is mailed to the school student's mentor, not the fallback."""
+    from bot.storage import links
+    from bot.storage.models import School, Student
+
+    mentor = Mentor(name="Meneer Bakker", email="bakker@school.test", password_hash="x")
+    school = School(name="Linkschool")
+    target = Student(school=school, display_name="Vos", level="vmbo", mentor=mentor)
+    db.add_all([mentor, school, target])
+    db.flush()
+    code, _ = links.make_code(db, target, "mentor:1")
+    assert links.redeem(db, "matrix", "@vos:school.test", code) is links.Outcome.LINKED
+    student = repo.get_or_create_student(db, "matrix", "@vos:school.test")
+    session = repo.start_session(db, student, "matrix", "vmbo")
+    flag = repo.save_flag(db, student, session, "crisis", "woorden", "het bericht", "m-link")
+    notify.enqueue(db, flag, config(1))
+    db.flush()
+    assert notify.deliver_due(db, config=config(mailbox.port))["sent"] == 1
+    assert len(mailbox.to("bakker@school.test")) == 1 and not mailbox.to("zorg@school.test")

@@ -17,6 +17,7 @@ from bot.storage.models import (
     Flag,
     Insight,
     Notification,
+    NotUnderstood,
     Session,
     Student,
 )
@@ -331,6 +332,7 @@ def test_delete_student_data(db) -> None:
     repo.save_flag(db, student, session, "afgehaakt", "gestopt", None, None)
     notify.enqueue(db, urgent)
     notify.enqueue(db, resolved)
+    db.add(NotUnderstood(student_id=student.id))
     bystander, other_session = student_and_session(db, "bystander")
     repo.save_answer(db, other_session, "terugkijken", "ervaring", "blijft", "answer", "b1")
     db.commit()
@@ -339,7 +341,7 @@ def test_delete_student_data(db) -> None:
     counts = repo.delete_student_data(db, student, actor="student")
     db.commit()
     assert counts == {"insights": 1, "action_plans": 1, "answers": 1, "notifications": 1,
-                      "flags": 2, "flags_redacted": 2, "sessions": 1}
+                      "not_understood": 1, "flags": 2, "flags_redacted": 2, "sessions": 1}
     kept = db.execute(select(Flag).where(Flag.student_id == student_id).order_by(Flag.id)
                       ).scalars().all()
     assert [f.id for f in kept] == [urgent_id, attention_id]

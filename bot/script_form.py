@@ -1,0 +1,293 @@
+"""The conversation script as the fields of a form (the portal's conversation editor), and the
+form back into the script: wording, the order of a step's questions, switching questions and
+whole steps on or off, and whether a step ends with a summary check. Adding or removing a
+question needs retraining and stays in the file.
+
+A text is shown per variant (standaard, vmbo, mbo, and mbo-bol / mbo-bbl when the script has
+them), one message per line. Texts written in a shape the form cannot show (a list that mixes
+variants per message) are left as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot import yaml_roundtrip
+from bot.script import REQUIRED_QUESTIONS
+from bot.taxonomy import LEVELS
+
+BASE_VARIANTS = ("standaard", "vmbo", "mbo")
+ALL_VARIANTS = (*BASE_VARIANTS, *(level for level in LEVELS if level not in BASE_VARIANTS))
+STEP_NAMES = {"terugkijken": "Stap 1: terugkijken", "reflecteren": "Stap 2: reflecteren",
+              "vooruitkijken": "Stap 3: vooruitkijken", "activeren": "Stap 4: activeren"}
+CONDITION_NAMES = {
+    "vorig_plan": "alleen als de student vorige keer een plan maakte",
+    "vorige_ervaring": "alleen als de student al eerder een gesprek had",
+    "vorige_stap_gelukt": "alleen als de vorige stap gelukt is",
+    "vorige_stap_niet_gelukt": "alleen als de vorige stap niet (helemaal) gelukt is",
+    "vorig_inzicht": "alleen als de student vorige keer een inzicht een naam gaf",
+    "ervaring_werk": "alleen bij werk, stage, meelopen of een project (niet bij een bezoek)",
+    "ervaring_bezoek": "alleen bij een bezoek: bedrijfsbezoek, gastles, open dag, ...",
+    "goed_zonder_hoe": "alleen als het antwoord op 'wat deed je goed?' nog niet zegt hoe",
+    "leuk_zonder_reden": "alleen als het antwoord op 'wat vond je leuk?' nog geen reden geeft",
+}
+PART_NAMES = {"tekst": "Vraag", "uitleg": "Uitleg", "voorbeeld": "Voorbeeld",
+              "doorvragen.0": "Doorvraag 1", "doorvragen.1": "Doorvraag 2"}
+# The word lists of `verdieping`: which questions fit the student's answers.
+WORD_LISTS = (
+    ("verdieping.bezoek", "Woorden voor een bezoek (dan vraagt de coach wat de student zag of "
+                          "hoorde, niet wat die zelf deed)"),
+    ("verdieping.ervaring", "Woorden waarmee een student in het eerste bericht al een ervaring "
+                            "noemt"),
+    ("verdieping.hoe", "Woorden die al zeggen hoe (dan geen 'Hoe deed je dat?')"),
+    ("verdieping.reden", "Woorden die al een reden geven (dan geen 'Waarom vond je dat?')"),
+)
+OTHER_TEXTS = (
+    (("teksten", "privacy_eerste_keer"), "Privacy: wat de student bij het eerste gesprek leest"),
+    (("teksten", "afronden"), "Afronden: het einde van het gesprek"),
+    (("signalen", "crisis"), "Crisis: de tekst met hulpnummers (de nummers moeten blijven)"),
+)
+
+
+@dataclass(frozen=True)
+class TextField:
+    name: str  # the form's field name (a path: stappen.terugkijken.vragen.1.tekst)
+    label: str
+    variants: dict[str, str]  # variant -> the messages, one per line
+    editable: bool = True
+    optional: bool = False  # may be left empty (a probe)
+    words: bool = False  # a word list (one word or phrase per line), not a text
+
+
+@dataclass(frozen=True)
+class QuestionFields:
+    key: str
+    condition: str | None
+    enabled: bool
+    may_switch: bool
+    texts: tuple[TextField, ...]
+
+
+@dataclass(frozen=True)
+class StepFields:
+    key: str
+    title: str
+    intro: TextField
+    questions: tuple[QuestionFields, ...]
+    summary: tuple[TextField, ...]
+    enabled: bool = True
+    may_switch: bool = True  # False when a question the conversation needs is in this step
+    check: bool = True
+
+
+def _path(name: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in name.split(".")]
+
+
+def _get(doc: Any, name: str) -> Any:
+    node = doc
+    for part in _path(name):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def variants_of(value: Any) -> dict[str, str] | None:
+    """A text as variant -> lines; None when the form cannot show it."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"standaard": value}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return {"standaard": "\n".join(value)}
+    if isinstance(value, dict) and all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+            for v in value.values()):
+        return {str(k): v if isinstance(v, str) else "\n".join(v) for k, v in value.items()}
+    return None
+
+
+def value_of(variants: dict[str, str]) -> Any:
+    """The text a form's variants make: one line a string, more lines a list, per variant a
+    dictionary; "" when everything is empty."""
+    lines = {k: [line.strip() for line in v.splitlines() if line.strip()]
+             for k, v in variants.items()}
+    lines = {k: v for k, v in lines.items() if v}
+    if not lines:
+        return ""
+    shaped = {k: v[0] if len(v) == 1 else v for k, v in lines.items()}
+    return shaped["standaard"] if set(shaped) == {"standaard"} else shaped
+
+
+def _text(doc: Any, name: str, label: str, optional: bool = False) -> TextField:
+    variants = variants_of(yaml_roundtrip.plain(_get(doc, name)))
+    return TextField(name, label, variants or {}, variants is not None, optional)
+
+
+def fields(doc: Any) -> tuple[list[StepFields], list[TextField]]:
+    """The form's fields of a script document."""
+    steps = []
+    for step_key, step in doc["stappen"].items():
+        where = f"stappen.{step_key}"
+        questions = []
+        for i, q in enumerate(step["vragen"]):
+            qwhere = f"{where}.vragen.{i}"
+            texts = tuple(_text(doc, f"{qwhere}.{part}", PART_NAMES[part],
+                                optional=part.startswith("doorvragen"))
+                          for part in PART_NAMES)
+            questions.append(QuestionFields(str(q["key"]), q.get("alleen_bij"),
+                                            q.get("aan", True) is not False,
+                                            str(q["key"]) not in REQUIRED_QUESTIONS, texts))
+        summary = [_text(doc, f"{where}.samenvatting.kop", "Samenvatting: kop")]
+        summary += [_text(doc, f"{where}.samenvatting.regels.{slot}",
+                          f"Samenvatting: regel bij {slot}")
+                    for slot in step["samenvatting"]["regels"]]
+        summary.append(_text(doc, f"{where}.samenvatting.vraag", "Samenvatting: vraag"))
+        steps.append(StepFields(
+            str(step_key), STEP_NAMES.get(str(step_key), str(step_key)),
+            _text(doc, f"{where}.intro", "Intro van de stap"), tuple(questions), tuple(summary),
+            enabled=step.get("aan", True) is not False,
+            may_switch=all(q.may_switch for q in questions),
+            check=step.get("controle", True) is not False))
+    others = [_text(doc, ".".join(path), label) for path, label in OTHER_TEXTS]
+    others += [_words(doc, name, label) for name, label in WORD_LISTS
+               if isinstance(_get(doc, name), list)]
+    return steps, others
+
+
+def _words(doc: Any, name: str, label: str) -> TextField:
+    words = [str(w) for w in yaml_roundtrip.plain(_get(doc, name)) or []]
+    return TextField(name, label, {"standaard": "\n".join(words)}, words=True)
+
+
+def _typed_words(form: Any, field: TextField) -> list[str]:
+    typed = str(form.get(f"{field.name}|standaard", "") or "")
+    return list(dict.fromkeys(line.strip() for line in typed.splitlines() if line.strip()))
+
+
+def _set(doc: Any, name: str, value: Any) -> None:
+    *parents, last = _path(name)
+    node = doc
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def _typed(form: Any, field: TextField) -> Any:
+    return value_of({v: str(form.get(f"{field.name}|{v}", "") or "")
+                     for v in (*ALL_VARIANTS, *field.variants)})
+
+
+def _changed_label(name: str, label: str) -> str:
+    parts = name.split(".")
+    return label.split(":")[0].lower() if parts[0] != "stappen" else (
+        f"{label.lower()} ({parts[1]})")
+
+
+def _by_key(form: Any, doc: Any) -> dict[str, Any]:
+    """The form with its question fields numbered as in `doc`. A form shown after a preview
+    lists the questions in their new order; each question's hidden `key` field says which
+    question a block of fields belongs to."""
+    typed = {str(name): form.get(name) for name in form}
+    renamed = dict(typed)
+    for step_key, step in doc["stappen"].items():
+        index = {str(q["key"]): i for i, q in enumerate(step["vragen"])}
+        moves = {}
+        where = f"stappen.{step_key}.vragen"
+        for j in range(len(step["vragen"])):
+            key = typed.get(f"{where}.{j}.key")
+            if key in index and index[key] != j:
+                moves[f"{where}.{j}."] = f"{where}.{index[key]}."
+        if not moves:
+            continue
+        for name in [n for n in renamed if n.startswith(f"stappen.{step_key}.vragen.")]:
+            del renamed[name]
+        for name, value in typed.items():
+            prefix = next((p for p in moves if name.startswith(p)), None)
+            if prefix is not None:
+                renamed[moves[prefix] + name[len(prefix):]] = value
+            elif name.startswith(f"stappen.{step_key}.vragen."):
+                renamed[name] = value
+    return renamed
+
+
+def apply(content: str, form: Any) -> tuple[str, list[str]]:
+    """The script `content` with the form's values; and what changed, in Dutch."""
+    doc = yaml_roundtrip.load(content)
+    form = _by_key(form, doc)
+    steps, others = fields(doc)
+    changes: list[str] = []
+    labelled = [(t, _changed_label(t.name, t.label))
+                for t in [t for s in steps for t in (s.intro, *s.summary)] + others]
+    labelled += [(t, f"{'tekst' if t.label == 'Vraag' else t.label.lower()} van vraag '{q.key}'")
+                 for s in steps for q in s.questions for t in q.texts]
+    for field, label in labelled:
+        if field.words:
+            words = _typed_words(form, field)
+            if words != field.variants["standaard"].splitlines():
+                _set(doc, field.name, yaml_roundtrip.quoted(words))
+                changes.append(f"{_changed_label(field.name, field.label)} aangepast")
+            continue
+        if not field.editable or field.optional:
+            continue
+        new = _typed(form, field)
+        if new != value_of(field.variants):
+            _set(doc, field.name, yaml_roundtrip.quoted(new))
+            changes.append(f"{label} aangepast")
+    for step in steps:
+        for i, question in enumerate(step.questions):
+            node = doc["stappen"][step.key]["vragen"][i]
+            probes = [f for f in question.texts if f.optional and f.editable]
+            if len(probes) == 2 and [_typed(form, f) for f in probes] != [
+                    value_of(f.variants) for f in probes]:
+                kept = [p for p in (_typed(form, f) for f in probes) if p != ""]
+                if kept:
+                    node["doorvragen"] = yaml_roundtrip.quoted(kept)
+                else:
+                    node.pop("doorvragen", None)
+                changes.append(f"doorvragen van vraag '{question.key}' aangepast")
+            wanted = form.get(f"stappen.{step.key}.vragen.{i}.aan") == "aan"
+            if not question.may_switch or wanted == question.enabled:
+                continue
+            if wanted:
+                node.pop("aan", None)  # on is the default
+            else:
+                node["aan"] = False
+            changes.append(f"vraag '{question.key}' {'aangezet' if wanted else 'uitgezet'}")
+    for step in steps:
+        node = doc["stappen"][step.key]
+        _switch(node, "aan", step.enabled,
+                not step.may_switch or form.get(f"stappen.{step.key}.aan") == "aan",
+                changes, f"stap '{step.key}'")
+        _switch(node, "controle", step.check, form.get(f"stappen.{step.key}.controle") == "aan",
+                changes, f"samenvatting na stap '{step.key}'")
+        order = _order(form, step)
+        if order != list(range(len(step.questions))):
+            node["vragen"][:] = [node["vragen"][i] for i in order]
+            changes.append(f"volgorde van de vragen in stap '{step.key}' aangepast")
+    return yaml_roundtrip.dump(doc), changes
+
+
+def _switch(node: Any, name: str, current: bool, wanted: bool, changes: list[str],
+            label: str) -> None:
+    """Set an on/off part of a step (on is the default, so it is only written when off)."""
+    if wanted == current:
+        return
+    if wanted:
+        node.pop(name, None)
+    else:
+        node[name] = False
+    changes.append(f"{label} {'aangezet' if wanted else 'uitgezet'}")
+
+
+def _order(form: Any, step: StepFields) -> list[int]:
+    """The questions' new order from their chosen places (1 = first). A question moved up goes
+    before the one now at that place, one moved down after it; a missing or wrong place keeps
+    the question where it is."""
+    def position(i: int) -> tuple[int, int, int]:
+        typed = str(form.get(f"stappen.{step.key}.vragen.{i}.plaats", "") or "").strip()
+        place = int(typed) if typed.isdigit() else i + 1
+        return place, 1 if place == i + 1 else (0 if place < i + 1 else 2), i
+    return sorted(range(len(step.questions)), key=position)

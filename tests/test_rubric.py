@@ -1,0 +1,101 @@
+"""The conversation rubric (bot.rubric) on hand-made transcripts: every criterion can pass and
+fail, and coach texts are recognised through the script."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot import rubric
+from bot.rubric import Transcript, Turn
+from bot.script import load
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load()
+
+
+def _t(*turns: tuple[str, list[str]], plan: dict | None = None) -> Transcript:
+    return Transcript("t", None, [Turn(s, tuple(b)) for s, b in turns], plan)
+
+
+def _ask(script, key: str) -> str:
+    return script.render(script.question(key).text, None)[0]
+
+
+def test_an_experience_in_the_opening_is_not_asked_again(script) -> None:
+    opening = "ik wil iets vertellen over mijn stage bij de bakker"
+    asked = _t((opening, ["Leuk!"]), ("ja", [_ask(script, "ervaring")]))
+    built_on = _t((opening, ["Leuk!"]), ("ja", [_ask(script, "rol")]))
+    assert rubric.builds_on_opening(asked, script) is False
+    assert rubric.builds_on_opening(built_on, script) is True
+    assert rubric.builds_on_opening(_t(("hoi", ["Hoi!"])), script) is None
+
+
+def test_moment_why_and_values(script) -> None:
+    good = _t(("a", ["Welk moment is je het meest bijgebleven?", "Waarom vond je dat leuk?",
+                     "Wat zegt dit over wat jij belangrijk vindt?"]))
+    bare = _t(("a", ["Wat deed je?"]))
+    for check in (rubric.concrete_moment, rubric.asks_why, rubric.links_to_values):
+        assert check(good, script) is True and check(bare, script) is False
+
+
+def test_praise_must_name_what_the_student_did(script) -> None:
+    named = _t(("ik heb de klanten zelf geholpen", ["Sterk! Je hebt klanten geholpen."]))
+    bare = _t(("ik heb de klanten zelf geholpen", ["Sterk!"]))
+    assert rubric.specific_praise(named, script) is True
+    assert rubric.specific_praise(bare, script) is False
+    assert rubric.specific_praise(_t(("a", ["Wat deed je?"])), script) is None
+
+
+def test_summaries_short_and_second_person(script) -> None:
+    step = script.steps["terugkijken"]
+    head = script.render(step.summary_head, None)[0]
+    ask = script.render(step.summary_question, None)[0]
+    short = _t(("a", [head, "Je hielp bij de kassa.", ask]))
+    first_person = _t(("a", [head, "• Jouw rol: “ik hielp bij de kassa”", ask]))
+    long = _t(("a", [head, "Je a.", "Je b.", "Je c.", "Je d.", ask]))
+    assert rubric.summary_form(short, script) is True
+    assert rubric.summary_form(first_person, script) is False
+    assert rubric.summary_form(long, script) is False
+    assert rubric.few_check_rounds(_t(("a", [ask]), ("b", [ask]), ("c", [ask])), script) is False
+    assert rubric.few_check_rounds(short, script) is True
+
+
+def test_repetition_share_plan_and_start(script) -> None:
+    assert rubric.no_repeated_line(_t(("a", ["Top!"]), ("b", ["Top!"])), script) is False
+    assert rubric.no_repeated_line(_t(("a", ["Top!"]), ("b", ["Mooi."])), script) is True
+    talkative = _t(("ja", ["een twee drie vier vijf zes zeven acht negen tien"]))
+    assert rubric.student_share_ok(talkative, script) is False
+    assert rubric.student_share(_t(("een twee", ["drie twee"]))) == 0.5
+    assert rubric.complete_plan(_t(plan={"what": "appen", "who": "tante",
+                                         "when_date": date(2026, 12, 4)}), script) is True
+    assert rubric.complete_plan(_t(plan={"what": "appen", "who": None,
+                                         "when_date": None}), script) is False
+    long_start = _t(("hoi", ["a"]), ("ja", ["b", "c", "d", "Wat deed je?"]))
+    short_start = _t(("hoi", ["a"]), ("ja", ["b", "Wat deed je?"]))
+    assert rubric.short_start(long_start, script) is False
+    assert rubric.short_start(short_start, script) is True
+
+
+def test_closing_and_derailing_come_from_the_script(script) -> None:
+    closing = script.text("afronden", None)
+    praised = ["Mooi hoe je dat bij de bakker aanpakte.", *closing]
+    assert rubric.closing(_t(("ja klopt", praised)), script) is True
+    hookless = [line for line in praised if "vraag je" not in line.lower()]
+    assert rubric.closing(_t(("ja klopt", hookless)), script) is False
+    assert rubric.closing(_t(("ja klopt", ["Dag!"])), script) is False
+    paused = _t(("ik heb geen tijd", script.text("pauze", None)))
+    assert rubric.not_derailed(paused, script) is False
+    assert rubric.not_derailed(_t(("a", ["Wat deed je?"])), script) is True
+
+
+def test_score_counts_only_where_a_criterion_applies(script) -> None:
+    plain = _t(("hoi", ["Hoi!"]), ("ja", ["Wat deed je?"]))
+    scores = {s.key: s for s in rubric.score([plain], script)}
+    assert scores["bouwt_voort"].applicable == 0
+    assert (scores["geen_herhaling"].passed, scores["geen_herhaling"].applicable) == (1, 1)
+    assert scores["concreet_moment"].failed_ids == ["t"]
+    assert "Gesprekken: 1" in rubric.report(list(scores.values()), [plain])

@@ -1,0 +1,110 @@
+"""A school reshapes the conversation in its script version, and the running assistant follows
+without retraining: questions in another order, a whole step switched off, a step without its
+summary check. Against the real Rasa and action servers; texts come from the version's script."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from bot import live_config, yaml_roundtrip
+from bot.paths import SCRIPT_FILE
+from bot.script import Script, parse
+from bot.storage import config_versions as versions
+from bot.storage import db as dbmod
+from bot.storage import repository as repo
+from bot.storage.models import School
+from tests.test_conversation import student_rows
+
+pytestmark = pytest.mark.rasa
+
+
+def _reshaped() -> str:
+    """Step 1 asks `verwachting` before `rol` and has no summary check; step 2 is off; step 3
+    gets its summary check back (the shipped script has none there)."""
+    doc = yaml_roundtrip.load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    questions = doc["stappen"]["terugkijken"]["vragen"]
+    keys = [q["key"] for q in questions]
+    rol, verwachting = keys.index("rol"), keys.index("verwachting")
+    questions[rol], questions[verwachting] = questions[verwachting], questions[rol]
+    doc["stappen"]["terugkijken"]["controle"] = False
+    doc["stappen"]["reflecteren"]["aan"] = False
+    doc["stappen"]["vooruitkijken"]["controle"] = True
+    return yaml_roundtrip.dump(doc)
+
+
+@pytest.fixture(scope="module")
+def school(servers) -> Iterator[tuple[int, Script]]:  # noqa: ANN001 - tests.conftest.Servers
+    content = _reshaped()
+    dbmod.configure(servers.env["DATABASE_URL"])
+    try:
+        with dbmod.session_scope() as db:
+            row = School(name=f"Vorm College {uuid.uuid4().hex[:6]}")
+            db.add(row)
+            db.flush()
+            versions.save(db, "script", row.id, content, "Andere volgorde.", None)
+            school_id = row.id
+    finally:
+        dbmod.configure(None)
+    time.sleep(live_config.CACHE_SECONDS + 0.5)  # the action server notices versions exist
+    yield school_id, parse(yaml.safe_load(content))
+
+
+def _student(servers, school_id: int) -> str:  # noqa: ANN001
+    sender = f"vorm-{uuid.uuid4().hex[:10]}"
+    dbmod.configure(servers.env["DATABASE_URL"])
+    try:
+        with dbmod.session_scope() as db:
+            repo.get_or_create_student(db, "rest", sender).school_id = school_id
+    finally:
+        dbmod.configure(None)
+    return sender
+
+
+def _question(script: Script, key: str) -> str:
+    return script.render(script.question(key).text)[0]
+
+
+def test_reordered_questions_a_step_off_and_no_check(servers, school) -> None:  # noqa: ANN001
+    school_id, script = school
+    sender = _student(servers, school_id)
+
+    def say(text: str) -> str:
+        return "\n".join(servers.say(sender, text))
+
+    say("hoi")
+    assert _question(script, "ervaring") in say("ja")
+    # The school's order: verwachting before rol.
+    assert _question(script, "verwachting") in say("ik liep stage bij een fietsenmaker")
+    assert _question(script, "rol") in say("op tijd zijn en netjes werken")
+    assert _question(script, "moment") in say("ik plakte banden en hielp klanten")
+    # No summary check after step 1, and step 2 (reflecteren) is skipped entirely.
+    after_step_one = say("toen een klant blij was met zijn gerepareerde fiets")
+    check_question = script.render(script.steps["terugkijken"].summary_question)[0]
+    assert check_question not in after_step_one
+    assert script.render(script.steps["vooruitkijken"].intro)[0] in after_step_one
+    assert _question(script, "uitproberen") in after_step_one
+    for q in script.steps["reflecteren"].questions:
+        assert _question(script, q.key) not in after_step_one
+    # Step 3 keeps its summary check; then step 4 and the closing as usual.
+    assert _question(script, "nodig_voor_keuze") in say("een dag meelopen bij een autobedrijf")
+    assert script.render(script.steps["vooruitkijken"].summary_question)[0] in say(
+        "weten of techniek echt iets voor mij is")
+    assert _question(script, "hulp_contact") in say("ja")
+    assert _question(script, "obstakel") in say("mijn oom werkt bij een garage")
+    assert _question(script, "oplossing") in say("ik durf het niet goed te vragen")
+    assert _question(script, "wanneer") in say("ik oefen het eerst met mijn moeder")
+    say("zaterdag")
+    closing = say("ja")
+    assert closing.split("\n") == script.text("afronden")  # the plan was summed up just before
+    sessions, answers, _, plans, _ = student_rows(servers, sender)
+    assert [s.status for s in sessions] == ["completed"]
+    stored = {a.question_key: a.text for a in answers}
+    assert stored["rol"] == "ik plakte banden en hielp klanten"
+    assert stored["verwachting"] == "op tijd zijn en netjes werken"
+    assert not {q.key for q in script.steps["reflecteren"].questions} & set(stored)
+    assert [p.what for p in plans] == ["een dag meelopen bij een autobedrijf"]
