@@ -15,15 +15,13 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.devbrowser import chromium_page, find_chromium
 from bot.devservers import free_port, isolated_env, upgrade_database
 from bot.storage import accounts
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import Flag, School, SchoolClass, Student
 from bot.storage.types import utcnow
-from tests.conftest import service_missing
-from tests.portal_helpers import running_portal
+from tests.portal_helpers import portal_page, running_portal
 
 PASSWORD_1 = "correct-paard-batterij"
 PASSWORD_2 = "ander-paard-nietje-42"
@@ -41,6 +39,7 @@ class Site:
     url: str
     student: int  # mentor 1's student with the urgent flag
     flag: int
+    database_url: str
 
 
 def _seed() -> tuple[int, int]:
@@ -88,22 +87,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # Plain http on loopback: the session cookie cannot be Secure here. Rasa is not needed.
     with running_portal(env, f"http://127.0.0.1:{free_port()}",
                         PORTAL_COOKIE_SECURE="0") as url:
-        yield Site(url, student, flag)
+        yield Site(url, student, flag, env["DATABASE_URL"])
+
+
+def _open_flag(site: Site) -> int:
+    """A new open flag for the student: the module's tests share one database, and the first
+    test resolves the seeded flag."""
+    dbmod.configure(site.database_url)
+    try:
+        with dbmod.session_scope() as db:
+            flag = Flag(student_id=site.student, category="druk_omgeving", severity="attention",
+                        evidence="te veel druk", status="open")
+            db.add(flag)
+            db.flush()
+            return flag.id
+    finally:
+        dbmod.configure(None)
 
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    if find_chromium() is None:
-        service_missing("Chromium (make test installs it: scripts/ensure_chromium.sh)",
-                        FileNotFoundError("chromium"))
-    async with chromium_page(width=1024, height=900) as page:
-        page.set_default_timeout(WAIT_MS)
-        expect.set_options(timeout=WAIT_MS)  # a busy CI machine: argon2, page loads
-        messages: list[str] = []
-        page.on("console", lambda m: messages.append(m.text))
-        page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    async with portal_page(WAIT_MS) as page:
         yield page
-        assert not [m for m in messages if "Content Security Policy" in m or "pageerror" in m]
 
 
 async def log_in(page: Page, site: Site, email: str, password: str) -> None:
@@ -192,3 +197,23 @@ async def test_a_second_mentor_cannot_reach_the_student(page: Page, site: Site) 
         unknown = await page.goto(f"{site.url}/mentor/studenten/{missing}{path}")
         assert unknown is not None and unknown.status == 404
         assert await page.content() == shown, path
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (1024, 768)], ids=["tablet", "tablet-liggend"])
+async def test_the_mentor_pages_fit_a_tablet(page: Page, site: Site, size) -> None:
+    """Issue 12: the portal works on a tablet: no page scrolls sideways, the flag's buttons
+    stay on the screen."""
+    width, height = size
+    flag = _open_flag(site)
+    await page.set_viewport_size({"width": width, "height": height})
+    await log_in(page, site, "m1@school.test", PASSWORD_1)
+    wide = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert await page.evaluate(wide), "Mijn studenten scrolls sideways"
+    await page.get_by_role("link", name=NAME).click()
+    await page.wait_for_url(f"{site.url}/mentor/studenten/{site.student}")
+    assert await page.evaluate(wide), "the student page scrolls sideways"
+    button = page.locator(f"#signaal-{flag}").get_by_role("button", name="Gezien")
+    box = await button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
+    await page.goto(f"{site.url}/mentor/studenten/{site.student}/gesprekskaart")
+    assert await page.evaluate(wide), "the gesprekskaart scrolls sideways"
