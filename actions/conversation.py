@@ -19,7 +19,13 @@ from actions.common import (
     turn_of,
 )
 from bot import checkins, service
-from bot.coaching import EXPERIENCE, SKIPPED, experience_in_opening, overview_messages
+from bot.coaching import (
+    EARLIER_SLOT,
+    EXPERIENCE,
+    SKIPPED,
+    experience_in_opening,
+    overview_messages,
+)
 from bot.dates import parse_when
 from bot.script import Script, get_script
 from bot.storage.repository import StorageUnavailable
@@ -85,8 +91,9 @@ class ActionAanbod(CoachAction):
                 if experience else script.text("aanbod_gepauzeerd", level))
             return events
         if view and view.previous_experience:
-            say(dispatcher, script.text("aanbod_terug", level,
-                                        vorige_ervaring=view.previous_experience))
+            # One form further each conversation (`afwisselen`): not last time's welcome.
+            say(dispatcher, script.pick(script.raw["teksten"]["aanbod_terug"], level,
+                                        view.earlier, vorige_ervaring=view.previous_experience))
         elif view and view.first_time:
             # What is kept and who reads it comes before the student agrees to begin; the
             # offer's question stays the last bubble.
@@ -245,7 +252,8 @@ class ActionAfronden(CoachAction):
         if session_id:
             saved = service.complete_session(channel=turn.channel, sender_id=turn.sender_id,
                                              session_id=session_id, plan=plan)
-        closing = script.text("afronden", level)
+        earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
+        closing = script.pick(script.raw["teksten"]["afronden"], level, earlier)
         if not script.steps["activeren"].check:  # the plan was not summed up: say it here
             closing = closing[:-1] + script.text(
                 "afronden_plan", level, uitproberen=plan["what"], hulp_contact=plan["who"],

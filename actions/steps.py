@@ -15,7 +15,7 @@ from actions.conversation import side_track_messages
 from bot import coaching, insights, service
 from bot.coaching import Mode, State
 from bot.script import get_script
-from bot.taxonomy import STEPS
+from bot.taxonomy import LEVELS, STEPS
 
 DomainDict = dict[str, Any]
 LEVEL_CONTEXT = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "eerdere_gesprekken")
@@ -36,6 +36,7 @@ def _state_events(state: State) -> list[EventType]:
 
 def _context(tracker: Tracker) -> dict[str, Any]:
     return {**{name: tracker.get_slot(name) for name in LEVEL_CONTEXT},
+            "niveau_onbekend": level_of(tracker) is None,
             **coaching.followup_context(tracker.get_slot(FOLLOWUP_STATUS_SLOT)),
             **coaching.answer_context(get_script(), dict(tracker.slots))}
 
@@ -87,8 +88,9 @@ class StepValidation(FormValidationAction):
         else:
             outcome = coaching.handle_answer(script, script.question(slot), turn.reply, state,
                                              level,
-                                             progress=coaching.progress(script,
-                                                                        dict(tracker.slots)))
+                                             progress=coaching.progress(
+                                                 script, dict(tracker.slots)) + int(
+                                                 tracker.get_slot(coaching.EARLIER_SLOT) or 0))
         if outcome.side_track and not (taken.spoke and outcome.side_track == "mentor_gevraagd"):
             say(dispatcher, side_track_messages(script, tracker, outcome.side_track))
         if outcome.store_as:
@@ -96,6 +98,10 @@ class StepValidation(FormValidationAction):
         say(dispatcher, outcome.say)
         if outcome.followup_status:
             events.append(SlotSet(FOLLOWUP_STATUS_SLOT, outcome.followup_status))
+        if slot == coaching.LEVEL_QUESTION and outcome.value in LEVELS:
+            events.append(SlotSet("niveau", outcome.value))
+            service.set_level(channel=turn.channel, sender_id=turn.sender_id,
+                              session_id=session_id_of(tracker), level=outcome.value)
         return events + [SlotSet(slot, outcome.value)] + _state_events(outcome.state)
 
     def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,

@@ -43,6 +43,9 @@ REASON_QUESTIONS = ("vorige_stap_hielp", "vorige_stap_lastig")
 NEXT_STEP_QUESTION = "nieuwe_stap"
 FOLLOWUP_REASON, FOLLOWUP_NEXT_STEP = "reason", "next_step"
 EXPERIENCE = "ervaring"  # the question (and slot) a conversation is about
+# Asked once when neither the student, the class nor the school has a level: the answer is the
+# student's level (vmbo, mbo-bol, mbo-bbl), not something they discovered.
+LEVEL_QUESTION = "schoolsoort"
 EARLIER_SLOT = "eerdere_gesprekken"  # how many conversations the student finished before
 # Conditions (`alleen_bij`) that hold once the student said how it went.
 WENT_WELL, WENT_BADLY = "vorige_stap_gelukt", "vorige_stap_niet_gelukt"
@@ -252,6 +255,8 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     if question.key == NEXT_STEP_QUESTION and _is_no(reply):
         return Outcome(reply.text.strip(), State(), script.text("nieuwe_stap_nee", level),
                        store_as="answer")
+    if question.key == LEVEL_QUESTION and (told := level_in_answer(script, reply.text)):
+        return Outcome(told, State())  # "vmbo" answers, whatever the classifier thinks
     if intent_is_answer(question.key, reply.intent):
         reply = Reply(reply.text, "vertellen", reply.confidence)
     if outcome := _side_track(reply, state):
@@ -267,6 +272,10 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
+    if question.key == LEVEL_QUESTION:  # no level in the answer: ask once more, then go on
+        if state.probes < len(question.probes):
+            return Outcome(None, State(Mode.PROBE, state.probes + 1, state.dont_know))
+        return Outcome(SKIPPED, fresh, _pick_text(script, "verder_zonder_druk", level, turn))
     when = parse_when(reply.text, today) if question.needs_date else None
     unclear = (question.needs_date and when is None) or (
         not question.short_ok and not question.needs_date and is_vague(reply.text, script)
@@ -291,6 +300,13 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
 def followup_context(status: str | None) -> dict[str, bool]:
     """The conditions the follow-up's later questions depend on, from how it went."""
     return {WENT_WELL: status == "gelukt", WENT_BADLY: status in ("deels", "niet_gelukt")}
+
+
+def level_in_answer(script: Script, text: str) -> str | None:
+    """The level a student names ("vmbo kader", "mbo niveau 2", "bbl"), by the script's
+    `niveau_herkennen` words; None when the answer names none."""
+    return next((level for level, phrases in script.level_words().items()
+                 if has_words(text, phrases)), None)
 
 
 def has_words(text: str, phrases: tuple[str, ...], prefix: bool = False) -> bool:
@@ -429,19 +445,20 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
     """What the coach says to ask for `slot` (a question or the step's summary check)."""
     ctx = {**{k: v for k, v in slots.items() if v != SKIPPED}, **(context or {})}
     earlier = int(ctx.get(EARLIER_SLOT) or 0)
-    # A student who had a conversation before knows how it goes: a shorter introduction.
+    # A student who had a conversation before knows how it goes: a shorter introduction, and
+    # each conversation one form further (`afwisselen`): never last time's form.
     intro_text = step.intro_later if earlier and step.intro_later is not None else step.intro
-    intro = script.render(intro_text, level) if starting_step else []
+    intro = script.pick(intro_text, level, earlier) if starting_step else []
     if starting_step and slot != EXPERIENCE and slots.get(EXPERIENCE) and any(
             q.key == EXPERIENCE for q in step.questions):
         # The student named the experience in the first message: no examples of one.
         intro = _pick_text(script, "ervaring_uit_opening", level, 0)
     # Texts that may come more than once take turns with their forms (`afwisselen`), by how far
     # the conversation is: a side question at the next question gets the next form.
-    turn = progress(script, slots) + state.probes + state.dont_know
+    turn = progress(script, slots) + state.probes + state.dont_know + earlier
     if starting_step and _previous_step_confirmed(script, step, slots):
-        intro = _pick_text(script, "samenvatting_goed", level, _step_number(script, step)
-                           ) + intro
+        intro = _pick_text(script, "samenvatting_goed", level,
+                           _step_number(script, step) + earlier) + intro
     if slot == step.check_slot():
         if state.mode == Mode.CORRECT:
             return script.text("correctie_vraag", level)
@@ -451,8 +468,8 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
             if slots.get(key) and slots.get(key) != SKIPPED
             for line in script.render(template, level, **ctx)
         ]
-        return (intro + script.render(step.summary_head, level) + lines
-                + script.render(step.summary_question, level))
+        return (intro + script.pick(step.summary_head, level, earlier) + lines
+                + script.pick(step.summary_question, level, earlier))
     question = script.question(slot)
     text = script.render(question_text(question, earlier), level, **ctx)
     if state.mode == Mode.PROBE and 0 < state.probes <= len(question.probes):

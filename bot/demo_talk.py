@@ -62,12 +62,18 @@ def _plain_holes(value: Any) -> Any:
     return value
 
 
-def _patterns(script: Script, value: Any, level: str | None) -> list[re.Pattern[str]]:
+def _form_patterns(script: Script, value: Any, level: str | None
+                   ) -> list[list[re.Pattern[str]]]:
+    """Per form of the text (`afwisselen`), a pattern per message."""
     value = _plain_holes(value)
     names = set(re.findall(r"\{(\w+)\}", repr(value)))
-    lines = script.render(value, level, **{name: _HOLE for name in names})
-    return [re.compile(".*?".join(re.escape(part) for part in line.split(_HOLE)), re.S)
-            for line in lines]
+    return [[re.compile(".*?".join(re.escape(part) for part in line.split(_HOLE)), re.S)
+             for line in lines]
+            for lines in script.forms(value, level, **{name: _HOLE for name in names})]
+
+
+def _patterns(script: Script, value: Any, level: str | None) -> list[re.Pattern[str]]:
+    return [p for form in _form_patterns(script, value, level) for p in form]
 
 
 class Coach:
@@ -78,9 +84,9 @@ class Coach:
         self.heads: list[tuple[re.Pattern[str], str]] = []
 
         def add(value: Any, meaning: str, only_last: bool = False) -> None:
-            patterns = _patterns(script, value, level)
-            for pattern in patterns[-1:] if only_last else patterns:
-                self.meanings.append((pattern, meaning))
+            for form in _form_patterns(script, value, level):
+                for pattern in form[-1:] if only_last else form:
+                    self.meanings.append((pattern, meaning))
 
         for step in script.steps.values():
             for question in step.questions:

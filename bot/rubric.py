@@ -68,7 +68,8 @@ class Criterion:
 
 
 def _texts(script: Script, level: str | None, *keys: str) -> set[str]:
-    return {line for key in keys for line in script.text(key, level)}
+    return {line for key in keys for form in script.forms(script.raw["teksten"][key], level)
+            for line in form}
 
 
 def _question_lines(script: Script, key: str, level: str | None) -> set[str]:
@@ -78,9 +79,9 @@ def _question_lines(script: Script, key: str, level: str | None) -> set[str]:
 def _summary_blocks(t: Transcript, script: Script) -> list[list[str]]:
     """The lines between a step summary's head and its question ("Klopt dat?")."""
     heads = {line for step in script.steps.values()
-             for line in script.render(step.summary_head, t.level)}
+             for form in script.forms(step.summary_head, t.level) for line in form}
     asks = {line for step in script.steps.values()
-            for line in script.render(step.summary_question, t.level)}
+            for form in script.forms(step.summary_question, t.level) for line in form}
     blocks: list[list[str]] = []
     current: list[str] | None = None
     for line in t.bot_lines:
@@ -150,7 +151,7 @@ def summary_form(t: Transcript, script: Script) -> bool | None:
 
 def few_check_rounds(t: Transcript, script: Script) -> bool:
     asks = {line for step in script.steps.values()
-            for line in script.render(step.summary_question, t.level)}
+            for form in script.forms(step.summary_question, t.level) for line in form}
     return sum(line in asks for line in t.bot_lines) <= CHECK_ROUNDS_MAX
 
 
@@ -178,7 +179,8 @@ def closing(t: Transcript, script: Script) -> bool | None:
     """The last reply holds a compliment and the promise to ask how it went."""
     if not t.turns:
         return None
-    hook = [line for line in script.text("afronden", t.level) if "vraag je" in line.lower()]
+    hook = [line for form in script.forms(script.raw["teksten"]["afronden"], t.level)
+            for line in form if "vraag je" in line.lower()]
     last = t.turns[-1].bot
     has_hook = any(line in last for line in hook) if hook else False
     praised = any(_is_praise(line) or "goed" in line.lower() for line in last)

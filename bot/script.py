@@ -53,10 +53,11 @@ SIDE_TRACK_INTENTS = (
 # what this conversation's answers hold (bot.coaching.answer_context).
 CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "vorige_stap_gelukt",
               "vorige_stap_niet_gelukt", "ervaring_werk", "ervaring_bezoek", "goed_zonder_hoe",
-              "leuk_zonder_reden")
-# Conditions of the follow-up on the previous plan: the only questions that may come before
-# the experience of this conversation.
-BEFORE_EXPERIENCE = frozenset({"vorig_plan", "vorige_stap_gelukt", "vorige_stap_niet_gelukt"})
+              "leuk_zonder_reden", "niveau_onbekend")
+# Conditions of the questions that may come before the experience of this conversation: the
+# student's level when nobody set it, and the follow-up on the previous plan.
+BEFORE_EXPERIENCE = frozenset({"niveau_onbekend", "vorig_plan", "vorige_stap_gelukt",
+                               "vorige_stap_niet_gelukt"})
 # Word lists of `verdieping`: what makes an experience a visit, what names an experience in a
 # first message, and what already says how or why.
 DEEPENING_LISTS = ("bezoek", "ervaring", "hoe", "reden")
@@ -145,6 +146,12 @@ class Script:
     def filler_words(self) -> frozenset[str]:
         return frozenset(w.lower() for w in self.raw["vaag"].get("vulwoorden", []))
 
+    def level_words(self) -> dict[str, tuple[str, ...]]:
+        """`niveau_herkennen`: per level the words that name it in a student's answer to the
+        level question, in the script's order (the first level that matches counts)."""
+        lists = self.raw.get("niveau_herkennen") or {}
+        return {level: tuple(w.lower() for w in lists[level]) for level in lists}
+
     def deepening_words(self, kind: str) -> tuple[str, ...]:
         """A `verdieping` word list (DEEPENING_LISTS); empty when the script has none."""
         return tuple(w.lower() for w in (self.raw.get("verdieping") or {}).get(kind) or [])
@@ -231,10 +238,16 @@ class _Context(dict):
 # -> "je tante"), {ervaring:jij} whole but in the second person. See bot.echo.
 FORMS = {"kern": echo.kern, "jij": echo.second_person}
 # Where a text may have `afwisselen` (forms the coach takes turns with): texts the coach
-# itself chooses a form of (bot.coaching), and a question's `reactie`.
+# itself chooses a form of (bot.coaching), a question's `reactie`, and the texts a student reads
+# in every conversation (step intros, summaries, the closing, the offer to a returning student).
+# Inside a conversation the forms take turns; from one conversation to the next the coach moves
+# on one form, so a returning student does not read last time's form at the same place.
 ALTERNATIVES = "afwisselen"
 ALTERNATING_TEXTS = ("samenvatting_goed", "verder_zonder_druk", "terug_naar_vraag",
-                     "al_bezig", "weet_niet_aanbod", "overgeslagen", "correctie_ontvangen")
+                     "al_bezig", "weet_niet_aanbod", "overgeslagen", "correctie_ontvangen",
+                     "afronden", "aanbod_terug")
+ALTERNATING_PARTS = (".reactie", ".intro", ".intro_later", ".samenvatting.kop",
+                     ".samenvatting.vraag")
 
 
 class _Words(str):
@@ -344,8 +357,9 @@ def _check_forms(value: Any, where: str, allowed: set[str], errors: list[str]) -
     if not alternating:
         return False
     key = where.removeprefix("teksten.")
-    if not (where.endswith(".reactie") or key in ALTERNATING_TEXTS):
-        errors.append(f"{where}: '{ALTERNATIVES}' kan alleen bij een reactie en bij de teksten "
+    if not (where.endswith(ALTERNATING_PARTS) or key in ALTERNATING_TEXTS):
+        errors.append(f"{where}: '{ALTERNATIVES}' kan alleen bij een reactie, de intro en de "
+                      "samenvatting van een stap, en bij de teksten "
                       f"{', '.join(ALTERNATING_TEXTS)}.")
     forms = value[ALTERNATIVES]
     if set(value) != {ALTERNATIVES} or not isinstance(forms, list) or not forms:
@@ -428,6 +442,17 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                               f"{', '.join(DEEPENING_LISTS)}.")
             elif not _word_list(value):
                 errors.append(f"verdieping.{key}: geef een lijst met woorden.")
+
+    herkennen = raw.get("niveau_herkennen", {})
+    if not isinstance(herkennen, dict):
+        errors.append(f"niveau_herkennen: geef per niveau ({', '.join(LEVELS)}) een lijst "
+                      "met woorden.")
+    else:
+        for key, value in herkennen.items():
+            if key not in LEVELS:
+                errors.append(f"niveau_herkennen.{key}: onbekend; kies uit {', '.join(LEVELS)}.")
+            elif not _word_list(value):
+                errors.append(f"niveau_herkennen.{key}: geef een lijst met woorden.")
 
     question_keys = [
         q.get("key") for s in (raw["stappen"] or {}).values() if isinstance(s, dict)

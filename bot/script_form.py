@@ -9,11 +9,12 @@ variants per message) are left as they are."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot import yaml_roundtrip
-from bot.script import REQUIRED_QUESTIONS
+from bot.script import ALTERNATIVES, REQUIRED_QUESTIONS
 from bot.taxonomy import LEVELS
 
 BASE_VARIANTS = ("standaard", "vmbo", "mbo")
@@ -30,6 +31,7 @@ CONDITION_NAMES = {
     "ervaring_bezoek": "alleen bij een bezoek: bedrijfsbezoek, gastles, open dag, ...",
     "goed_zonder_hoe": "alleen als het antwoord op 'wat deed je goed?' nog niet zegt hoe",
     "leuk_zonder_reden": "alleen als het antwoord op 'wat vond je leuk?' nog geen reden geeft",
+    "niveau_onbekend": "alleen als het niveau van de student nergens is ingevuld",
 }
 PART_NAMES = {"tekst": "Vraag", "uitleg": "Uitleg", "voorbeeld": "Voorbeeld",
               "doorvragen.0": "Doorvraag 1", "doorvragen.1": "Doorvraag 2"}
@@ -41,6 +43,10 @@ WORD_LISTS = (
                             "noemt"),
     ("verdieping.hoe", "Woorden die al zeggen hoe (dan geen 'Hoe deed je dat?')"),
     ("verdieping.reden", "Woorden die al een reden geven (dan geen 'Waarom vond je dat?')"),
+    ("niveau_herkennen.vmbo", "Woorden waaraan de coach 'vmbo' herkent (als het niveau "
+                              "gevraagd wordt)"),
+    ("niveau_herkennen.mbo-bbl", "Woorden waaraan de coach 'mbo bbl' herkent"),
+    ("niveau_herkennen.mbo-bol", "Woorden waaraan de coach 'mbo bol' herkent"),
 )
 OTHER_TEXTS = (
     (("teksten", "privacy_eerste_keer"), "Privacy: wat de student bij het eerste gesprek leest"),
@@ -94,10 +100,27 @@ def _get(doc: Any, name: str) -> Any:
     return node
 
 
+def _lines(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
 def variants_of(value: Any) -> dict[str, str] | None:
-    """A text as variant -> lines; None when the form cannot show it."""
+    """A text as variant -> lines; None when the form cannot show it. Forms that take turns
+    (`afwisselen`) are one field: the forms apart by an empty line, a form's messages one per
+    line."""
     if value is None:
         return {}
+    if isinstance(value, dict) and set(value) == {ALTERNATIVES}:
+        forms = value[ALTERNATIVES] if isinstance(value[ALTERNATIVES], list) else [
+            value[ALTERNATIVES]]
+        lines = [_lines(form) for form in forms]
+        if not forms or any(form is None for form in lines):
+            return None  # per-level forms: only in the file
+        return {ALTERNATIVES: "\n\n".join("\n".join(form) for form in lines if form)}
     if isinstance(value, str):
         return {"standaard": value}
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -111,7 +134,16 @@ def variants_of(value: Any) -> dict[str, str] | None:
 
 def value_of(variants: dict[str, str]) -> Any:
     """The text a form's variants make: one line a string, more lines a list, per variant a
-    dictionary; "" when everything is empty."""
+    dictionary; "" when everything is empty. Forms that take turns stay `afwisselen` (one form
+    left: a plain text)."""
+    if ALTERNATIVES in variants:
+        blocks = re.split(r"\n\s*\n", variants[ALTERNATIVES].replace("\r\n", "\n"))
+        forms = [[line.strip() for line in block.splitlines() if line.strip()]
+                 for block in blocks]
+        shaped = [form[0] if len(form) == 1 else form for form in forms if form]
+        if len(shaped) > 1:
+            return {ALTERNATIVES: shaped}
+        return shaped[0] if shaped else ""
     lines = {k: [line.strip() for line in v.splitlines() if line.strip()]
              for k, v in variants.items()}
     lines = {k: v for k, v in lines.items() if v}
@@ -176,6 +208,8 @@ def _set(doc: Any, name: str, value: Any) -> None:
 
 
 def _typed(form: Any, field: TextField) -> Any:
+    if ALTERNATIVES in field.variants:
+        return value_of({ALTERNATIVES: str(form.get(f"{field.name}|{ALTERNATIVES}", "") or "")})
     return value_of({v: str(form.get(f"{field.name}|{v}", "") or "")
                      for v in (*ALL_VARIANTS, *field.variants)})
 

@@ -84,13 +84,14 @@ def student_view(channel: str, sender_id: str) -> StudentView:
             insight = repo.latest_insight_name(db, student) if previous else None
             return StudentView(
                 student_id=student.id,
-                level=student.level or (student.school.default_level if student.school
-                                        else None),
+                level=student.level
+                or (student.school_class.level if student.school_class else None)
+                or (student.school.default_level if student.school else None),
                 first_time=not previous and open_session is None,
                 open_session_id=open_session.id if open_session else None,
                 previous_experience=experience,
                 previous_insight=insight,
-                earlier=len(previous),
+                earlier=repo.count_closed_sessions(db, student) if previous else 0,
                 open_plan=plan.what if plan else None,
                 open_plan_id=plan.id if plan else None,
             )
@@ -171,6 +172,11 @@ def contact_wish(**kwargs: Any) -> bool:
 
 def decline_contact(**kwargs: Any) -> bool:
     return _write("decline_contact", **kwargs)
+
+
+def set_level(**kwargs: Any) -> bool:
+    """The level the student told (vmbo, mbo-bol, mbo-bbl), on the student and the session."""
+    return _write("set_level", **kwargs)
 
 
 def note_not_understood(**kwargs: Any) -> bool:
@@ -291,6 +297,10 @@ def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
     checkins.schedule(db, saved)
 
 
+def _op_set_level(db, channel: str, sender_id: str, session_id: int | None, level: str) -> None:
+    repo.set_student_level(db, _student(db, channel, sender_id), session_id, level)
+
+
 def _op_not_understood(db, channel: str, sender_id: str) -> None:
     from bot.storage.models import NotUnderstood
 
@@ -314,6 +324,7 @@ _OPERATIONS = {
     "decline_contact": _op_decline_contact,
     "contact_wish": _op_contact_wish,
     "not_understood": _op_not_understood,
+    "set_level": _op_set_level,
 }
 
 

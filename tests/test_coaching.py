@@ -6,8 +6,10 @@ import pytest
 
 from bot.coaching import (
     CONFIRMED,
+    EARLIER_SLOT,
     FOLLOWUP_NEXT_STEP,
     FOLLOWUP_REASON,
+    LEVEL_QUESTION,
     SKIPPED,
     Mode,
     Reply,
@@ -19,6 +21,7 @@ from bot.coaching import (
     handle_answer,
     handle_check,
     is_vague,
+    level_in_answer,
     overview_messages,
     required_slots,
     stands_inside_a_question,
@@ -70,8 +73,8 @@ def test_concrete_answer_is_kept_in_the_students_words(script) -> None:
 def test_praise_names_what_the_student_did_in_their_words(script) -> None:
     outcome = handle_answer(script, script.question("goed_gedaan"),
                             answer("ik bleef rustig toen het druk was"), State())
-    assert outcome.say == script.render(script.question("goed_gedaan").reaction, None,
-                                        antwoord="ik bleef rustig toen het druk was")
+    assert outcome.say in script.forms(script.question("goed_gedaan").reaction, None,
+                                       antwoord="ik bleef rustig toen het druk was")
     said = " ".join(outcome.say)
     assert "je bleef rustig toen het druk was" in said  # second person, the student's words
     assert "ik bleef" not in said and "“" not in said
@@ -335,8 +338,8 @@ def test_a_new_small_step_or_something_new(script) -> None:
     step = handle_answer(script, question, answer("zaterdag app ik mijn tante opnieuw"),
                          State(), today=date(2026, 12, 2))  # a Wednesday
     assert step.followup_part == FOLLOWUP_NEXT_STEP and step.when == date(2026, 12, 5)
-    assert step.say == script.render(question.reaction, None,
-                                     antwoord="zaterdag app ik mijn tante opnieuw")
+    assert step.say in script.forms(question.reaction, None,
+                                    antwoord="zaterdag app ik mijn tante opnieuw")
     undated = handle_answer(script, question, answer("ik ga het mijn mentor vragen"), State())
     assert undated.followup_part == FOLLOWUP_NEXT_STEP and undated.when is None
     for no in ("nee", "nee liever iets nieuws", "liever over iets anders praten"):
@@ -459,3 +462,62 @@ def test_later_conversations_start_shorter_and_then_open(script) -> None:
     assert vooruit.intro_later is None
     assert ask_messages(script, vooruit, "uitproberen", State(), {}, starting_step=True,
                         context={"eerdere_gesprekken": 3.0})[0] == script.render(vooruit.intro)[0]
+
+
+# --- the level, asked once when nobody set it (issue 16) ------------------------------------
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("vmbo", "vmbo"), ("ik zit op het vmbo kader", "vmbo"), ("VMBO-TL", "vmbo"),
+    ("mavo", "vmbo"), ("mbo", "mbo-bol"), ("mbo niveau 2", "mbo-bol"), ("ik doe bbl", "mbo-bbl"),
+    ("mbo bbl, ik werk 4 dagen", "mbo-bbl"), ("niveau 4", "mbo-bol"), ("Roc", "mbo-bol"),
+])
+def test_the_level_question_understands_how_students_say_it(script, text, level) -> None:
+    question = script.question(LEVEL_QUESTION)
+    outcome = handle_answer(script, question, answer(text, "bevestigen"), State())
+    assert outcome.value == level and outcome.state == State()
+    assert outcome.store_as is None  # the level is no discovery: nothing for the dossier
+    assert level_in_answer(script, text) == level
+
+
+def test_a_level_answer_without_a_level_is_asked_once_more_then_let_go(script) -> None:
+    question = script.question(LEVEL_QUESTION)
+    first = handle_answer(script, question, answer("ja hoor"), State())
+    assert first.value is None and first.state.mode == Mode.PROBE
+    second = handle_answer(script, question, answer("de gewone"), first.state)
+    assert second.value == SKIPPED and second.store_as is None
+    assert second.say in forms(script, "verder_zonder_druk")
+    skipped = handle_answer(script, question, answer("weet ik niet", "weet_niet"), State())
+    assert skipped.value is None and skipped.state.mode == Mode.EXPLAIN
+
+
+def test_the_level_is_asked_first_and_only_when_unknown(script) -> None:
+    assert required_slots(script, "terugkijken", {"niveau_onbekend": True})[0] == LEVEL_QUESTION
+    assert LEVEL_QUESTION not in required_slots(script, "terugkijken", {})
+    assert required_slots(script, "terugkijken", {"niveau_onbekend": True,
+                                                  "vorig_plan": "mailen"})[:2] == [
+        LEVEL_QUESTION, "vorige_stap"]
+
+
+# --- never last time's form (issue 16) -------------------------------------------------------
+
+
+def test_each_conversation_reads_the_next_form_of_intros_and_summaries(script) -> None:
+    reflecteren, activeren = script.steps["reflecteren"], script.steps["activeren"]
+    first = reflecteren.questions[0].key
+    slots = {"uitproberen": "een dag meelopen", "hulp_contact": "mijn tante",
+             "obstakel": "spannend", "oplossing": "oefenen", "wanneer": "vrijdag"}
+    intros, checks = [], []
+    for earlier in range(4):
+        context = {EARLIER_SLOT: earlier}
+        intros.append(ask_messages(script, reflecteren, first, State(), {}, None,
+                                   starting_step=True, context=context)[0])
+        checks.append(ask_messages(script, activeren, activeren.check_slot(), State(), slots,
+                                   None, context=context))
+    first_time = script.render(reflecteren.intro)[0]
+    later = [form[0] for form in script.forms(reflecteren.intro_later)]
+    assert intros[0] == first_time and intros[1:] == [later[n % len(later)] for n in (1, 2, 3)]
+    for before, after in zip(checks, checks[1:], strict=False):
+        assert before[0] != after[0] and before[-1] != after[-1]  # head and question
+    # The step's questions themselves stay as written.
+    assert all(c[1:-1] == checks[0][1:-1] for c in checks)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.coaching import LEVEL_QUESTION
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
 from bot.script import get_script
@@ -85,7 +86,9 @@ def converse(student: Student, coach: str, steps: list[tuple[str, str]]) -> list
 
 def opening(student: Student, coach: str) -> None:
     assert "Zullen we beginnen" in joined(student.say(coach, "hoi"))
-    assert "Welke ervaring" in joined(student.say(coach, "ja"))
+    level = get_script().render(get_script().question(LEVEL_QUESTION).text)[0]
+    assert level in joined(student.say(coach, "ja"))  # nobody set this student's level
+    assert "Welke ervaring" in joined(student.say(coach, "mbo"))
 
 
 def finish(student: Student, coach: str) -> None:

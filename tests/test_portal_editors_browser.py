@@ -128,7 +128,8 @@ def _after_cache() -> None:
 def _to_first_question(site: Site, sender: str) -> str:
     say = site.servers.say  # type: ignore[attr-defined]
     say(sender, "hoi")
-    return "\n".join(say(sender, "ja"))
+    say(sender, "ja")  # the level first: nobody set it
+    return "\n".join(say(sender, "mbo"))
 
 
 async def test_a_coordinator_rewords_a_question_and_switches_one_on(page: Page,

@@ -154,3 +154,28 @@ def test_forms_and_alternatives_are_validated_in_dutch() -> None:
     assert any(e.startswith("teksten.al_bezig:") and "lijst" in e for e in errors)
     assert any("regels.rol" in e and "{rol:groot}" in e for e in errors)
     assert len(errors) == 4
+
+
+def test_texts_read_in_every_conversation_have_three_forms_or_more() -> None:
+    """Issue 16: the texts a student reads in every conversation (step intros, summaries, the
+    closing, the welcome back, praise) come in three or four forms."""
+    s = load()
+    recurring = [s.raw["teksten"][key] for key in ("afronden", "aanbod_terug")]
+    for step in s.steps.values():
+        recurring += [step.intro, step.summary_head]
+        recurring += [step.intro_later] if step.intro_later else []
+        recurring += [step.summary_question] if step.check else []
+        recurring += [q.reaction for q in step.questions if q.reaction is not None]
+    for value in recurring:
+        forms = s.forms(value, None, antwoord="x", vorige_ervaring="y")
+        assert 3 <= len(forms) <= 4 and len({tuple(f) for f in forms}) == len(forms), value
+
+
+def test_alternating_forms_stand_where_the_coach_moves_them_on() -> None:
+    raw = yaml.safe_load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    raw["stappen"]["reflecteren"]["intro"] = {"afwisselen": ["Nu jij.", "En jij?"]}
+    raw["stappen"]["reflecteren"]["samenvatting"]["vraag"] = {"afwisselen": ["Klopt?", "Goed?"]}
+    assert validate(raw, ROOT / "domain.yml") == []
+    raw["stappen"]["reflecteren"]["vragen"][0]["tekst"] = {"afwisselen": ["Een?", "Twee?"]}
+    (error,) = validate(raw, ROOT / "domain.yml")
+    assert error.startswith("stappen.reflecteren.") and "intro en de samenvatting" in error

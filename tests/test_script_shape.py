@@ -43,7 +43,8 @@ def school(servers) -> Iterator[tuple[int, Script]]:  # noqa: ANN001 - tests.con
     dbmod.configure(servers.env["DATABASE_URL"])
     try:
         with dbmod.session_scope() as db:
-            row = School(name=f"Vorm College {uuid.uuid4().hex[:6]}")
+            # The school set a level: its students are not asked for one.
+            row = School(name=f"Vorm College {uuid.uuid4().hex[:6]}", default_level="mbo-bol")
             db.add(row)
             db.flush()
             versions.save(db, "script", row.id, content, "Andere volgorde.", None)

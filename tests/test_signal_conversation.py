@@ -84,6 +84,7 @@ def _flags(servers, sender: str) -> list[m.Flag]:
 def _start(servers, sender: str) -> None:
     servers.say(sender, "hoi")
     servers.say(sender, "ja")
+    servers.say(sender, "mbo")  # the level, asked since nobody set it
     servers.say(sender, "ik heb stage gelopen bij een supermarkt")
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.coaching import LEVEL_QUESTION
 from bot.devservers import MODEL, Servers, http_json, isolated_env, upgrade_database
 from bot.script import get_script
 from bot.storage import models as m
@@ -80,7 +81,8 @@ def fragile(tmp_path_factory: pytest.TempPathFactory, mailbox) -> Iterator[Serve
 
 def _start_conversation(servers: Servers, sender: str) -> None:
     servers.say(sender, "hoi")
-    assert _question("terugkijken", "ervaring") in servers.say(sender, "ja")
+    assert _question("terugkijken", LEVEL_QUESTION) in servers.say(sender, "ja")
+    assert _question("terugkijken", "ervaring") in servers.say(sender, "mbo")
 
 
 # --- open doors --------------------------------------------------------------------------

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Request
 
+from bot.coaching import LEVEL_QUESTION
 from bot.devbrowser import chromium_page, find_chromium, type_and_send
 from bot.devservers import ROOT, free_port, isolated_env
+from bot.script import get_script
 from tests.conftest import service_missing
 from tests.portal_helpers import running_portal
 
@@ -22,6 +24,7 @@ BUBBLES = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).jo
 MINE = "[...document.querySelectorAll('.msg.me')].map(e => e.textContent)"
 CHAT_ID = "JSON.parse(sessionStorage.getItem('loopbaancoach-chat') || 'null')"
 WAIT_MS = 60_000
+LEVEL_ASK = get_script().render(get_script().question(LEVEL_QUESTION).text)[0]
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +93,12 @@ async def test_student_chats_in_the_browser_under_the_csp(portal, page) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     await bot_says(page, "Zullen we beginnen?")  # chat.js runs: the CSP lets the file through
     await type_and_send(page, "ja")
+    await bot_says(page, LEVEL_ASK)  # nobody set this student's level
+    await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
     await bot_says(page, "Wat was jouw rol")
-    assert await page.evaluate(MINE) == ["ja", "ik heb stage gelopen bij een dierenarts"]
+    assert await page.evaluate(MINE) == ["ja", "mbo", "ik heb stage gelopen bij een dierenarts"]
     assert console.csp_violations() == [] and not any("pageerror" in x for x in console.lines)
     await page.screenshot(path=str(ROOT / "var" / "test" / "webchat.png"))
 
@@ -175,6 +180,8 @@ async def test_new_conversation_forgets_the_previous_student(portal, page) -> No
     await bot_says(page, "Zullen we beginnen?")
     first = await page.evaluate(CHAT_ID)
     await type_and_send(page, "ja")
+    await bot_says(page, LEVEL_ASK)  # nobody set this student's level
+    await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
     await bot_says(page, "Wat was jouw rol")
@@ -203,6 +210,8 @@ async def test_an_idle_chat_is_forgotten(quick_idle_portal, page) -> None:
     await bot_says(page, "Zullen we beginnen?")
     first = await page.evaluate(CHAT_ID)
     await type_and_send(page, "ja")
+    await bot_says(page, LEVEL_ASK)  # nobody set this student's level
+    await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await wait_for(page, "document.querySelectorAll('.msg.me').length === 0", timeout=20_000)
     await wait_for(page, "document.getElementById('gesprek').textContent.includes('stil')")
@@ -231,6 +240,8 @@ async def test_the_chat_shows_what_the_coach_wrote_while_it_was_closed(servers, 
     await page.goto(f"{portal}/chat")
     await bot_says(page, "Zullen we beginnen?")
     await type_and_send(page, "ja")
+    await bot_says(page, LEVEL_ASK)  # nobody set this student's level
+    await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
     await bot_says(page, "Wat was jouw rol")

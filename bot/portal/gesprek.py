@@ -16,12 +16,14 @@ from bot import coaching, script_form
 from bot import script as script_mod
 from bot.paths import SCRIPT_FILE
 from bot.portal import auth, beheer, html, mentor, versies
+from bot.script import ALTERNATIVES
 from bot.script_form import ALL_VARIANTS, BASE_VARIANTS, QuestionFields, StepFields, TextField
 from bot.storage import config_versions as versions
 from bot.taxonomy import LEVELS, STEPS
 
 VARIANT_LABELS = {"standaard": "standaard", "vmbo": "vmbo", "mbo": "mbo",
-                  "mbo-bol": "alleen mbo-bol", "mbo-bbl": "alleen mbo-bbl"}
+                  "mbo-bol": "alleen mbo-bol", "mbo-bbl": "alleen mbo-bbl",
+                  ALTERNATIVES: "afwisselend"}
 SAMPLE = "…"  # what a student's own words look like in the preview
 
 
@@ -41,7 +43,7 @@ EDITOR = versies.Editor(versions.SCRIPT, "/beheer/gesprek", "Gesprek", SCRIPT_FI
 
 def _textarea(field: TextField, variant: str, value: str) -> str:
     ident = html.e(f"{field.name}|{variant}".replace(".", "-").replace("|", "--"))
-    rows = max(2, min(8, value.count("\n") + 2))
+    rows = max(2, min(12, value.count("\n") + 2))
     return (f'<label for="{ident}">{html.e(field.label.split(": ")[-1])} '
             f"({html.e(VARIANT_LABELS.get(variant, variant))})</label>"
             f'<textarea id="{ident}" name="{html.e(field.name)}|{html.e(variant)}" '
@@ -52,6 +54,10 @@ def _text_field(field: TextField) -> str:
     if not field.editable:
         return (f'<p class="hulp">{html.e(field.label)}: deze tekst kan alleen in het bestand '
                 "worden aangepast.</p>")
+    if ALTERNATIVES in field.variants:
+        return ('<p class="hulp">Afwisselend: de coach neemt steeds een andere vorm. Zet een '
+                "lege regel tussen twee vormen; binnen een vorm is elke regel een bericht.</p>"
+                + _textarea(field, ALTERNATIVES, field.variants[ALTERNATIVES]))
     if field.words:  # one list for every level
         return ('<p class="hulp">Eén woord of zin per regel.</p>'
                 + _textarea(field, "standaard", field.variants.get("standaard", "")))

@@ -116,6 +116,12 @@ def previous_sessions(db: DbSession, student: Student, limit: int = 5) -> list[S
     return list(db.execute(_newest_first(query).limit(limit)).scalars())
 
 
+def count_closed_sessions(db: DbSession, student: Student) -> int:
+    """How many conversations the student finished or left (not only the latest few)."""
+    return db.execute(select(func.count()).select_from(Session).where(
+        Session.student_id == student.id, Session.status.in_(CLOSED_STATUSES))).scalar_one()
+
+
 def latest_insight_name(db: DbSession, student: Student) -> str | None:
     """The name the student gave their insight in the newest closed conversation that has one
     (the rode draad of the next conversation)."""
@@ -399,6 +405,19 @@ def flag_categories_of_session(db: DbSession, student: Student, session_id: int)
     session = session_of(db, student, session_id)
     return set(db.execute(select(Flag.category).where(Flag.session_id == session.id))
                .scalars())
+
+
+def set_student_level(db: DbSession, student: Student, session_id: int | None, level: str
+                      ) -> None:
+    """The level the student told the coach: kept on the student (asked once) and on the
+    conversation it was told in. A level the school set is never overwritten."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+    gesprek = session_of(db, student, session_id) if session_id else None
+    if student.level is None:
+        student.level = level
+    if gesprek is not None:
+        gesprek.level = level
 
 
 def set_contact_wish(db: DbSession, student: Student, message_id: str, wanted: bool

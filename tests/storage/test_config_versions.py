@@ -451,3 +451,26 @@ def test_a_coordinator_edits_the_word_lists_that_choose_the_questions() -> None:
     # Unchanged lists are no change.
     same, none = script_form.apply(FILE_TEXT, _form_of(FILE_TEXT))
     assert none == [] and yaml.safe_load(same) == yaml.safe_load(FILE_TEXT)
+
+
+def test_a_coordinator_edits_texts_with_forms_that_take_turns() -> None:
+    """An `afwisselen` text is one field: forms apart by an empty line, a form's messages one
+    per line. A form added is saved as a form; one form left is a plain text again."""
+    form = _form_of(FILE_TEXT)
+    intro = "stappen.reflecteren.intro|afwisselen"
+    closing = "teksten.afronden|afwisselen"
+    shipped = yaml.safe_load(FILE_TEXT)
+    assert form[intro].split("\n\n") == shipped["stappen"]["reflecteren"]["intro"]["afwisselen"]
+    assert [f.split("\n") for f in form[closing].split("\n\n")] == shipped["teksten"][
+        "afronden"]["afwisselen"]  # two messages per form
+    form[intro] += "\n\n  Wat vond jij ervan, denk je?  \n"
+    content, changes = script_form.apply(FILE_TEXT, form)
+    raw = yaml.safe_load(content)
+    assert script_mod.validate(raw) == [] and changes == ["intro van de stap (reflecteren) "
+                                                           "aangepast"]
+    assert raw["stappen"]["reflecteren"]["intro"]["afwisselen"][-1] == (
+        "Wat vond jij ervan, denk je?")
+    assert raw["teksten"]["afronden"] == shipped["teksten"]["afronden"]
+    form[intro] = "Alleen deze vorm."
+    raw = yaml.safe_load(script_form.apply(FILE_TEXT, form)[0])
+    assert raw["stappen"]["reflecteren"]["intro"] == "Alleen deze vorm."

@@ -40,6 +40,21 @@ def age(session: Session, delta: timedelta) -> None:
 # --- students and sessions -------------------------------------------------------------------
 
 
+def test_a_level_the_student_told_is_kept_but_never_overrides_the_school(db) -> None:
+    student, session = student_and_session(db, level=None)
+    assert student.level is None and session.level is None
+    repo.set_student_level(db, student, session.id, "mbo-bbl")
+    assert (student.level, session.level) == ("mbo-bbl", "mbo-bbl")
+    repo.set_student_level(db, student, None, "vmbo")  # the school's (or first) level stays
+    assert student.level == "mbo-bbl"
+    with pytest.raises(ValueError):
+        repo.set_student_level(db, student, session.id, "havo")
+    other, _ = student_and_session(db, "s2", level=None)
+    with pytest.raises(repo.ForeignSession):  # never into another student's conversation
+        repo.set_student_level(db, other, session.id, "vmbo")
+    assert other.level is None and session.level == "mbo-bbl"
+
+
 def test_get_or_create_student_is_stable_per_identity(db) -> None:
     a = repo.get_or_create_student(db, "rest", "abc")
     assert repo.get_or_create_student(db, "rest", "abc").id == a.id

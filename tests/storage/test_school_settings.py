@@ -18,6 +18,7 @@ from bot.storage.models import (
     Flag,
     Insight,
     School,
+    SchoolClass,
     Session,
     TrackerDeletion,
 )
@@ -100,6 +101,22 @@ def test_default_level_and_the_schools_own_address_are_used(storage: str) -> Non
         rows = notify.enqueue(db, flag, notify.NotifyConfig.from_env())
         assert rows[0].recipient == "zorg@i.test"
     assert service.student_view("rest", "s-inst").level == "vmbo"
+
+
+def test_the_level_comes_from_the_student_then_the_class_then_the_school(storage: str) -> None:
+    """Only when none of the three has one is the student asked (bot.coaching.LEVEL_QUESTION)."""
+    with dbmod.session_scope() as db:
+        school = School(name="Niveauschool", default_level="mbo-bol")
+        klas = SchoolClass(school=school, name="3K", level="vmbo")
+        db.add_all([school, klas])
+        for sender, level, klass in (("s-eigen", "mbo-bbl", klas), ("s-klas", None, klas),
+                                     ("s-school", None, None)):
+            student = repo.get_or_create_student(db, "rest", sender)
+            student.school, student.school_class, student.level = school, klass, level
+        repo.get_or_create_student(db, "rest", "s-niemand")
+    assert [service.student_view("rest", s).level
+            for s in ("s-eigen", "s-klas", "s-school", "s-niemand")] == [
+        "mbo-bbl", "vmbo", "mbo-bol", None]
 
 
 def test_retention_removes_old_conversations_and_their_tracker(storage: str) -> None:
