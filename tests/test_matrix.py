@@ -124,7 +124,7 @@ def test_two_students_hold_a_full_conversation_at_once(matrix_servers, homeserve
                 m.Session.student_id == identity.student_id)).scalars().all()
         assert [x.status for x in sessions] == ["completed"]
         texts = user_texts(matrix_servers, student.user_id)
-        assert texts == ["hoi", "ja"] + [t for t, _ in FULL] + ["ja klopt"]
+        assert texts == ["hoi", "ja", "mbo"] + [t for t, _ in FULL] + ["ja klopt"]
         history = student.history(coach)
         assert [t for who, t in history if who == "student"] == texts
         assert history[0][0] == "student" and history[-1][0] == "coach"
@@ -155,7 +155,7 @@ def test_a_restart_of_the_bot_loses_nothing_and_answers_nothing_twice(
     time.sleep(3)  # anything answered twice would come in now
     assert student.sync(timeout_ms=1000).get("timeline", {}).get("events", []) == []
     texts = user_texts(matrix_servers, student.user_id)
-    assert texts == ["hoi", "ja"] + [t for t, _ in FULL] + ["ja klopt"]
+    assert texts == ["hoi", "ja", "mbo"] + [t for t, _ in FULL] + ["ja klopt"]
     history = student.history(coach)
     said = [t for who, t in history if who == "student"]
     assert said == texts
