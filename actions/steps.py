@@ -36,7 +36,10 @@ def _state_events(state: State) -> list[EventType]:
 
 def _context(tracker: Tracker) -> dict[str, Any]:
     return {**{name: tracker.get_slot(name) for name in LEVEL_CONTEXT},
-            "niveau_onbekend": level_of(tracker) is None,
+            # Asked once: in the first conversation only (not again after "weet ik niet", and
+            # never at a check-in, which follows a finished conversation).
+            "niveau_onbekend": level_of(tracker) is None
+            and not tracker.get_slot(coaching.EARLIER_SLOT),
             **coaching.followup_context(tracker.get_slot(FOLLOWUP_STATUS_SLOT)),
             **coaching.answer_context(get_script(), dict(tracker.slots))}
 

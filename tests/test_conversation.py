@@ -160,6 +160,19 @@ def test_the_level_is_asked_once_and_decides_the_wording(servers, sender) -> Non
     assert resumed[-1] == script.render(script.question("rol").text, "vmbo")[0]
 
 
+def test_a_student_who_does_not_know_the_level_is_not_asked_again(servers, sender) -> None:
+    servers.say(sender, "hoi")
+    assert servers.say(sender, "ja")[-1] == ask(LEVEL_QUESTION)
+    servers.say(sender, "weet ik niet")
+    assert ask("ervaring") in joined(servers.say(sender, "weet ik echt niet"))  # skipped
+    for text, expected in FULL:
+        assert expected in joined(servers.say(sender, text)), text
+    servers.say(sender, "ja klopt")
+    servers.say(sender, "hoi")
+    followup = joined(servers.say(sender, "ja"))  # the next conversation: straight on
+    assert "Is het gelukt?" in followup and ask(LEVEL_QUESTION) not in followup
+
+
 def test_vague_answer_gets_a_follow_up_question(servers, sender) -> None:
     begin(servers, sender)
     probes = get_script().question("ervaring").probes
