@@ -7,9 +7,11 @@ switches a step or a summary check off, or adds a question, message 7 no longer 
 question 7. This student answers the question the coach asks instead: the role's message
 (after a vague one marked `# vaag` / `# geen dag`, the better one when the coach asks again),
 "ja" style confirmations for summary checks from the role written for that step, and
-"overslaan" for a question the writer wrote no answer for. The coach's questions are
-recognised through the script (as for the demo students), so rewording changes nothing
-either."""
+"overslaan" for a question the writer wrote no answer for, and "nee" when the coach checks
+whether the student is safe (every evaluation conversation is an ordinary one: such a check is
+a false alarm, and a student would say no and go on; the rubric counts it as a derailment).
+The coach's questions are recognised through the script (as for the demo students), so
+rewording changes nothing either."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ ROLES = ("opening", "start", "ervaring", "rol", "verwachting", "terugkijken_chec
          "wanneer", "activeren_check")
 RETRY_MARKS = ("vaag", "geen dag")  # the next message answers the same question again
 SKIP = "overslaan"
+NOT_UNSAFE = "nee"  # to the crisis check question, in an ordinary conversation
 MAX_TURNS = 60
 
 
@@ -87,7 +90,9 @@ class Student:
         """The student's next message; None when the coach asks nothing (the plan is made,
         a crisis reply, a pause) or something the script does not explain."""
         asked = self.coach.asked(list(bot_lines))
-        if asked is None or asked in ENDINGS or asked == CRISIS_CHECK:
+        if asked == CRISIS_CHECK:
+            return NOT_UNSAFE
+        if asked is None or asked in ENDINGS:
             return None
         key = {OFFER: "start"}.get(asked, asked)
         if key.startswith(CHECK):

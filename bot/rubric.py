@@ -188,10 +188,12 @@ def closing(t: Transcript, script: Script) -> bool | None:
 
 
 def not_derailed(t: Transcript, script: Script) -> bool:
-    """No pause, goodbye, deletion prompt or concern reply in an ordinary conversation."""
+    """No pause, goodbye, deletion prompt, concern reply or safety check in an ordinary
+    conversation."""
     side = _texts(script, t.level, "pauze", "afscheid_tijdens_gesprek", "verwijderen_vraag")
     side |= set(script.render(script.raw["signalen"]["aandacht"], t.level))
     side |= set(script.signal_reply("crisis", t.level))
+    side |= set(script.signal_reply("crisis_check", t.level))
     return not any(line in side for line in t.bot_lines)
 
 

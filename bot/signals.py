@@ -578,7 +578,9 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 # A message this short names a topic ("stage", "mijn ouders") rather than a concern: the
-# learned model alone raises no attention flag on it (a crisis still counts, and so do rules).
+# learned model alone raises no attention flag on it, and on a crisis it asks first (the check
+# question) instead of raising the alarm: one or two words ("binnenkort" to "Wanneer ga je dit
+# doen?") are too little for the model to be sure. The rules still see every word.
 MODEL_ATTENTION_MIN_WORDS = 3
 
 
@@ -616,7 +618,8 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
         if short and severity != "urgent":
             continue  # "stage", "geld": a topic, not yet a concern (the rules still see it)
         if score >= model.thresholds.alarm[category]:
-            added.append(located(category, severity))
+            added.append(located(category, "attention", unsure=True) if short
+                         else located(category, severity))
         elif category == "crisis" and score >= model.thresholds.crisis_unsure:
             added.append(located(category, "attention", unsure=True))
     if not added:

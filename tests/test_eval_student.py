@@ -106,3 +106,18 @@ def test_questions_with_a_form_of_the_students_words_are_recognised() -> None:
         goed = script.question("goed_gedaan")
         explained = script.render(goed.explanation, level) + script.render(goed.example, level)
         assert coach.asked(explained) == "goed_gedaan"
+
+
+def test_the_student_says_no_to_a_safety_check_and_the_rubric_counts_it() -> None:
+    """An evaluation conversation is an ordinary one: a safety check is a false alarm. The
+    simulated student says no and goes on; the rubric counts the conversation as derailed."""
+    from bot.eval_student import NOT_UNSAFE
+    from bot.rubric import Transcript, Turn, not_derailed
+
+    script = get_script()
+    check = script.signal_reply("crisis_check")
+    student = Student.of(script, {"ervaring": ["stage bij de bakker"]})
+    assert student.reply(check) == NOT_UNSAFE
+    ordinary = Transcript("x", None, [Turn("hoi", ("Zullen we beginnen?",))])
+    checked = Transcript("x", None, [Turn("binnenkort", tuple(check))])
+    assert not_derailed(ordinary, script) and not not_derailed(checked, script)

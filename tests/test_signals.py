@@ -430,3 +430,30 @@ def test_a_topic_word_alone_raises_no_attention_flag(text: str) -> None:
 
 def test_a_short_crisis_message_still_counts() -> None:
     assert any(s.category == "crisis" for s in detect("wil dood"))
+
+
+def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """"binnenkort" to "Wanneer ga je dit doen?": however sure the learned model is about one or
+    two words, it asks the check question rather than raising the alarm. From three words on,
+    or when a rule matches, the alarm stands."""
+    from bot import signal_model
+
+    real = signal_model.get_model()
+    assert real is not None
+
+    class Sure:
+        thresholds = real.thresholds
+
+        def scores(self, text: str) -> dict[str, float]:
+            return {c: (0.99 if c == "crisis" else 0.0) for c in real.categories}
+
+        def evidence(self, text: str, category: str) -> str:
+            return text.strip()
+
+    monkeypatch.setattr(signal_model, "get_model", lambda: Sure())
+    (short,) = detect("binnenkort")
+    assert (short.category, short.severity, short.unsure) == ("crisis", "attention", True)
+    (longer,) = detect("ik doe het binnenkort")
+    assert (longer.category, longer.severity, longer.unsure) == ("crisis", "urgent", False)
+    assert [(s.severity, s.source) for s in detect("wil dood")] == [("urgent", "rules")]
