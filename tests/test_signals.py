@@ -120,6 +120,8 @@ NEGATIVES = [
     # qualities and ordinary coaching answers (false flags seen in a demo conversation)
     "op mij kun je rekenen", "ik ben trouw", "ik ben betrouwbaar", "ik ben zorgzaam",
     "ik ben trouw en eerlijk",
+    # a demo student's answer that got the check question from the model of 2026-12-06 evening
+    "ik heb haren gewassen en handdoeken gevouwen",
 ]
 
 
@@ -159,7 +161,11 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # keuze", no longer raise anything since data/signals/train/breed.yml.)
 # "ik wil niet dood" gets the check question (the unsure band, not the alarm) since the
 # 2026-12-06 re-tune moved the band's start from 0.51 to 0.48.
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
+# "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
+# the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
+# the latter, and an example of what issue 10 still has to fix.
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood",
+                                      "ik heb haren gewassen en handdoeken gevouwen"}
 
 
 @pytest.mark.parametrize("text", [
