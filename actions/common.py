@@ -56,6 +56,18 @@ def turn_of(tracker: Tracker) -> Turn:
     )
 
 
+def said_in_conversation(tracker: Tracker) -> frozenset[str]:
+    """Every line the coach said since the student's Rasa session began, so that a recurring
+    text takes a form the student has not read yet (see Script.pick)."""
+    said: set[str] = set()
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "bot" and event.get("text"):
+            said.add(event["text"])
+    return frozenset(said)
+
+
 def level_of(tracker: Tracker) -> str | None:
     return tracker.get_slot("niveau")
 

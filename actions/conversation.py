@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     level_of,
     reset_conversation,
+    said_in_conversation,
     say,
     session_id_of,
     take_in,
@@ -92,8 +93,8 @@ class ActionAanbod(CoachAction):
             return events
         if view and view.previous_experience:
             # One form further each conversation (`afwisselen`): not last time's welcome.
-            say(dispatcher, script.pick(script.raw["teksten"]["aanbod_terug"], level,
-                                        view.earlier, vorige_ervaring=view.previous_experience))
+            say(dispatcher, script.pick_text("aanbod_terug", level, view.earlier,
+                                             vorige_ervaring=view.previous_experience))
         elif view and view.first_time:
             # What is kept and who reads it comes before the student agrees to begin; the
             # offer's question stays the last bubble.
@@ -253,7 +254,8 @@ class ActionAfronden(CoachAction):
             saved = service.complete_session(channel=turn.channel, sender_id=turn.sender_id,
                                              session_id=session_id, plan=plan)
         earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
-        closing = script.pick(script.raw["teksten"]["afronden"], level, earlier)
+        closing = script.pick_text("afronden", level, earlier,
+                                   said=said_in_conversation(tracker))
         if not script.steps["activeren"].check:  # the plan was not summed up: say it here
             closing = closing[:-1] + script.text(
                 "afronden_plan", level, uitproberen=plan["what"], hulp_contact=plan["who"],

@@ -10,7 +10,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import level_of, say, session_id_of, take_in, turn_of
+from actions.common import level_of, said_in_conversation, say, session_id_of, take_in, turn_of
 from actions.conversation import side_track_messages
 from bot import coaching, insights, service
 from bot.coaching import Mode, State
@@ -87,13 +87,15 @@ class StepValidation(FormValidationAction):
         level = level_of(tracker)
         step = script.steps[self.step]
         if slot == step.check_slot():
-            outcome = coaching.handle_check(script, turn.reply, state, level)
+            outcome = coaching.handle_check(script, turn.reply, state, level,
+                                            said=said_in_conversation(tracker))
         else:
             outcome = coaching.handle_answer(script, script.question(slot), turn.reply, state,
                                              level,
                                              progress=coaching.progress(
                                                  script, dict(tracker.slots)) + int(
-                                                 tracker.get_slot(coaching.EARLIER_SLOT) or 0))
+                                                 tracker.get_slot(coaching.EARLIER_SLOT) or 0),
+                                             said=said_in_conversation(tracker))
         if outcome.side_track and not (taken.spoke and outcome.side_track == "mentor_gevraagd"):
             say(dispatcher, side_track_messages(script, tracker, outcome.side_track))
         if outcome.store_as:
@@ -166,7 +168,8 @@ class AskQuestion(Action, ABC):
         slots = dict(tracker.slots)
         say(dispatcher, coaching.ask_messages(script, step, self.slot, _state(tracker), slots,
                                               level_of(tracker), starting_step=starting,
-                                              context=_context(tracker)))
+                                              context=_context(tracker),
+                                              said=said_in_conversation(tracker)))
         events: list[EventType] = []
         if starting:
             events.append(SlotSet("stap", step.key))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -160,8 +161,11 @@ _REQUEST_WORDS = {
                                 "opslaan", "lezen", "leest", "lees", "ziet", "zien", "wie",
                                 "mentor", "verwijder", "verwijderen", "data", "delen", "deelt",
                                 "info", "informatie", "geheim", "anoniem")),
-    "overzicht_gevraagd": frozenset(("ontdekt", "overzicht", "geleerd", "weet", "weten",
-                                     "inzichten", "inzicht", "lijstje")),
+    "overzicht_gevraagd": frozenset(("ontdekt", "overzicht", "geleerd", "inzichten", "inzicht",
+                                     "lijstje")),
+    # "ik kan goed uitleggen", "honden uitlaten", "vroeg vragen": answers, not "wat bedoel je".
+    "uitleg_gevraagd": frozenset(("bedoel", "bedoelt", "bedoeling", "snap", "snapte", "begrijp",
+                                  "uitleg", "leg", "voorbeeld", "voorbeeldje", "huh", "hè")),
     "bedanken": frozenset(("dank", "dankje", "dankjewel", "bedankt", "thanks", "thx", "merci",
                            "tnx", "dankuwel", "top")),
     "buiten_bereik": frozenset(("maak", "vertel", "schrijf", "geef", "zeg", "reken", "huiswerk",
@@ -171,8 +175,12 @@ _REQUEST_WORDS = {
                              "wtf", "ugh", "pfff", "nutteloos", "waardeloos", "onzin",
                              "bullshit", "bs", "kappen", "normaal", "haat", "snap", "begrijp",
                              "traag", "dom", "zin", "slechtste", "gek", "nergens", "hieraan",
-                             "hier", "alweer", "steeds", "luistert", "herhaalt", "ding", "bro")),
+                             "hier", "alweer", "steeds", "luistert", "herhaalt", "ding")),
 }
+# "overzicht houden": an answer; a request for the overview is about the student or asks to
+# be shown ("mijn overzicht", "laat zien wat ik ontdekt heb").
+_OVERVIEW_ASKS = frozenset(("mijn", "me", "mij", "ik", "jij", "je", "laat", "zien", "toon",
+                            "geef", "graag", "pls", "please"))
 
 
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
@@ -182,7 +190,11 @@ def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
     if len(tokens) > short:
         return False
     vocabulary = _REQUEST_WORDS.get(intent or "")
-    return vocabulary is None or len(tokens) == 1 or bool(vocabulary & set(tokens))
+    if vocabulary is None or len(tokens) == 1:
+        return True
+    if intent == "overzicht_gevraagd" and not _OVERVIEW_ASKS & set(tokens):
+        return False
+    return bool(vocabulary & set(tokens))
 
 
 # A wish to talk to a person names one ("mentor", "iemand", "praten"); "ja allebei met mensen
@@ -210,6 +222,15 @@ def _says_only_dont_know(tokens: list[str]) -> bool:
     return all(len(t) < 4 or t in _DONT_KNOW_WORDS for t in tokens)
 
 
+def _answers_too(reply: Reply) -> bool:
+    """A mentor request that is also a full answer: a statement, not a question, of more words
+    than a request takes ("ik wil mijn mentor spreken" is a request only)."""
+    tokens = words(reply.text)
+    return ("?" not in reply.text and len(tokens) > SHORT_FEELING_WORDS
+            and not (tokens[0] in _STORY_SUBJECTS and tokens[1] in _NOW_VERBS)
+            and tokens[0] not in _QUESTION_START)
+
+
 def _tells_a_story(tokens: list[str]) -> bool:
     """'ik bakte broodjes', 'we sorteerden post': what the student did, not a request now."""
     return len(tokens) >= 2 and tokens[0] in _STORY_SUBJECTS and tokens[1] not in _NOW_VERBS
@@ -235,7 +256,8 @@ def stands_inside_a_question(reply: Reply) -> bool:
                 and bool(_START_WORDS & set(tokens)))
     if reply.intent in ("weet_niet", "uitleg_gevraagd"):
         return _says_only_dont_know(tokens) or (
-            reply.intent == "uitleg_gevraagd" and _is_request(reply.text, tokens))
+            reply.intent == "uitleg_gevraagd" and _is_request(reply.text, tokens,
+                                                              intent=reply.intent))
     if reply.intent in SIDE_TRACKS and "?" not in reply.text and _tells_a_story(tokens):
         return False  # the student tells what they did or saw
     if reply.intent == "frustratie":
@@ -245,10 +267,12 @@ def stands_inside_a_question(reply: Reply) -> bool:
 
 def handle_answer(script: Script, question: Question, reply: Reply, state: State,
                   level: str | None = None, today: date | None = None,
-                  progress: int | None = None) -> Outcome:
+                  progress: int | None = None, said: Collection[str] = ()) -> Outcome:
     """Decide what a reply to `question` leads to. `progress`: how far the conversation is
     (see `progress`); it chooses the form of recurring texts, so that questions asked one after
-    the other never get the same form (without it: the question's place in the script)."""
+    the other never get the same form (without it: the question's place in the script).
+    `said`: what the coach already said in this conversation; a recurring text takes a form
+    the student has not read yet."""
     turn = _ordinal(script, question) if progress is None else progress
     if question.key == FOLLOWUP_QUESTION:
         return _handle_followup(script, reply, level)
@@ -259,8 +283,13 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
         return Outcome(told, State())  # "vmbo" answers, whatever the classifier thinks
     if intent_is_answer(question.key, reply.intent):
         reply = Reply(reply.text, "vertellen", reply.confidence)
+    also = None
     if outcome := _side_track(reply, state):
-        return outcome
+        if not (outcome.side_track == "mentor_gevraagd" and _answers_too(reply)):
+            return outcome
+        # "meneer visser vragen of hij met ons drieën wil praten": the mentor hears it, and
+        # the answer counts (the student is not asked the same question again).
+        also, reply = outcome.side_track, Reply(reply.text, "vertellen", reply.confidence)
     fresh = State()
     if reply.intent in ("uitleg_gevraagd", "weet_niet") and not stands_inside_a_question(reply):
         reply = Reply(reply.text, "vertellen", reply.confidence)  # an answer after all
@@ -268,14 +297,15 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know))
     if reply.intent == "weet_niet" or _is_skip(reply.text):
         if state.dont_know >= 1:
-            return Outcome(SKIPPED, fresh, _pick_text(script, "overgeslagen", level, turn),
+            return Outcome(SKIPPED, fresh, _pick_text(script, "overgeslagen", level, turn, said),
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
     if question.key == LEVEL_QUESTION:  # no level in the answer: ask once more, then go on
         if state.probes < len(question.probes):
             return Outcome(None, State(Mode.PROBE, state.probes + 1, state.dont_know))
-        return Outcome(SKIPPED, fresh, _pick_text(script, "verder_zonder_druk", level, turn))
+        return Outcome(SKIPPED, fresh, _pick_text(script, "verder_zonder_druk", level, turn,
+                                                  said))
     when = parse_when(reply.text, today) if question.needs_date else None
     unclear = (question.needs_date and when is None) or (
         not question.short_ok and not question.needs_date and is_vague(reply.text, script)
@@ -285,16 +315,17 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
                        store_as="probe")
     # Texts that may come more than once take turns with their forms (`afwisselen`), by the
     # question's place in the script: questions next to each other never get the same form.
-    say = _pick_text(script, "verder_zonder_druk", level, turn) if unclear else []
+    say = _pick_text(script, "verder_zonder_druk", level, turn, said) if unclear else []
     if not unclear and question.reaction:  # praise naming the student's own words
-        say = script.pick(question.reaction, level, turn, antwoord=reply.text)
+        say = script.pick(question.reaction, level, turn, said=said, or_nothing=True,
+                          antwoord=reply.text)
     part = None
     if question.key in REASON_QUESTIONS:
         part = FOLLOWUP_REASON
     elif question.key == NEXT_STEP_QUESTION and not unclear:
         part, when = FOLLOWUP_NEXT_STEP, parse_when(reply.text, today)
     return Outcome(reply.text.strip(), fresh, say, store_as="answer", when=when,
-                   followup_part=part)
+                   followup_part=part, side_track=also)
 
 
 def followup_context(status: str | None) -> dict[str, bool]:
@@ -370,11 +401,13 @@ def experience_in_opening(script: Script, text: str | None) -> str | None:
     return rest
 
 
-def handle_check(script: Script, reply: Reply, state: State, level: str | None = None) -> Outcome:
+def handle_check(script: Script, reply: Reply, state: State, level: str | None = None,
+                 said: Collection[str] = ()) -> Outcome:
     """The student's reply to a step summary ("Klopt dat?")."""
     fresh = State()
     if state.mode == Mode.CORRECT:
-        return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level),
+        return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level,
+                                                                       said),
                        store_as="correction")
     if outcome := _side_track(reply, state):
         return outcome
@@ -385,15 +418,16 @@ def handle_check(script: Script, reply: Reply, state: State, level: str | None =
     if reply.intent == "ontkennen" and len(words(reply.text)) <= 3:
         return Outcome(None, State(Mode.CORRECT))
     # Anything else is the student's own correction or addition.
-    return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level),
+    return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level, said),
                    store_as="correction")
 
 
-def _correction_received(script: Script, reply: Reply, level: str | None) -> list[str]:
+def _correction_received(script: Script, reply: Reply, level: str | None,
+                         said: Collection[str]) -> list[str]:
     # handle_check knows nothing of the conversation: the form follows from the correction's
     # words (a checksum, the same in every process), so different corrections mostly differ.
     choice = zlib.crc32(" ".join(words(reply.text)).encode("utf-8"))
-    return _pick_text(script, "correctie_ontvangen", level, choice)
+    return _pick_text(script, "correctie_ontvangen", level, choice, said)
 
 
 _YES = {"ja", "jaa", "jep", "yes", "ye", "gelukt", "zeker", "jazeker", "yep", "jup", "klopt"}
@@ -441,14 +475,15 @@ def _is_skip(text: str) -> bool:
 
 def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dict,
                  level: str | None = None, starting_step: bool = False,
-                 context: dict | None = None) -> list[str]:
-    """What the coach says to ask for `slot` (a question or the step's summary check)."""
+                 context: dict | None = None, said: Collection[str] = ()) -> list[str]:
+    """What the coach says to ask for `slot` (a question or the step's summary check).
+    `said`: what the coach already said in this conversation (see Script.pick)."""
     ctx = {**{k: v for k, v in slots.items() if v != SKIPPED}, **(context or {})}
     earlier = int(ctx.get(EARLIER_SLOT) or 0)
     # A student who had a conversation before knows how it goes: a shorter introduction, and
     # each conversation one form further (`afwisselen`): never last time's form.
     intro_text = step.intro_later if earlier and step.intro_later is not None else step.intro
-    intro = script.pick(intro_text, level, earlier) if starting_step else []
+    intro = script.pick(intro_text, level, earlier, said=said) if starting_step else []
     if starting_step and slot != EXPERIENCE and slots.get(EXPERIENCE) and any(
             q.key == EXPERIENCE for q in step.questions):
         # The student named the experience in the first message: no examples of one.
@@ -458,7 +493,7 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
     turn = progress(script, slots) + state.probes + state.dont_know + earlier
     if starting_step and _previous_step_confirmed(script, step, slots):
         intro = _pick_text(script, "samenvatting_goed", level,
-                           _step_number(script, step) + earlier) + intro
+                           _step_number(script, step) + earlier, said) + intro
     if slot == step.check_slot():
         if state.mode == Mode.CORRECT:
             return script.text("correctie_vraag", level)
@@ -468,8 +503,8 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
             if slots.get(key) and slots.get(key) != SKIPPED
             for line in script.render(template, level, **ctx)
         ]
-        return (intro + script.pick(step.summary_head, level, earlier) + lines
-                + script.pick(step.summary_question, level, earlier))
+        return (intro + script.pick(step.summary_head, level, earlier, said=said) + lines
+                + script.pick(step.summary_question, level, earlier, said=said))
     question = script.question(slot)
     text = script.render(question_text(question, earlier), level, **ctx)
     if state.mode == Mode.PROBE and 0 < state.probes <= len(question.probes):
@@ -477,14 +512,25 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
     if state.mode == Mode.EXPLAIN:
         # The explanation asks the question again in other words: the question itself stood
         # just above, and the same line twice reads like a form.
-        offer = _pick_text(script, "weet_niet_aanbod", level, turn) if state.dont_know == 1 else []
-        return (script.render(question.explanation, level, **ctx)
-                + script.render(question.example, level, **ctx) + offer)
-    if state.mode == Mode.BACK:
-        return _pick_text(script, "terug_naar_vraag", level, turn) + text
-    if state.mode == Mode.BUSY:
-        return _pick_text(script, "al_bezig", level, turn) + text
+        offer = (_pick_text(script, "weet_niet_aanbod", level, turn, said)
+                 if state.dont_know == 1 else [])
+        explained = (script.render(question.explanation, level, **ctx)
+                     + script.render(question.example, level, **ctx))
+        # Explained before at this question: what the student has not read yet, if anything.
+        return [line for line in explained if line not in said] + offer or explained + offer
+    if state.mode in (Mode.BACK, Mode.BUSY):
+        # One bubble: "Goed, terug naar de vraag: <the question>", not the question again as
+        # a line of its own the student already read.
+        key = "terug_naar_vraag" if state.mode == Mode.BACK else "al_bezig"
+        leads = [_join(lead, text) for lead in script.text_forms(key, level)]
+        fresh = [lines for lines in leads if not any(line in said for line in lines)]
+        return (fresh or leads)[turn % len(fresh or leads)] if leads else text
     return intro + text
+
+
+def _join(lead: list[str], text: list[str]) -> list[str]:
+    """The lead's last line and the question's first as one bubble."""
+    return lead[:-1] + [" ".join(lead[-1:] + text[:1])] + text[1:]
 
 
 def question_text(question: Question, earlier: int) -> Any:
@@ -494,8 +540,15 @@ def question_text(question: Question, earlier: int) -> Any:
     return question.text
 
 
-def _pick_text(script: Script, key: str, level: str | None, choice: int) -> list[str]:
-    return script.pick(script.raw["teksten"][key], level, choice)
+# Acknowledgements and hints the student needs to read once or twice, not every time: when
+# every form was said in this conversation, the coach says none (Script.pick's or_nothing).
+DROPPABLE_TEXTS = frozenset(("weet_niet_aanbod", "overgeslagen", "verder_zonder_druk",
+                             "samenvatting_goed", "correctie_ontvangen"))
+
+
+def _pick_text(script: Script, key: str, level: str | None, choice: int,
+               said: Collection[str] = ()) -> list[str]:
+    return script.pick_text(key, level, choice, said=said, or_nothing=key in DROPPABLE_TEXTS)
 
 
 def _ordinal(script: Script, question: Question) -> int:

@@ -102,6 +102,11 @@ class Coach:
             self.heads += [(p, step.key) for p in _patterns(script, step.summary_head, level)]
         for key in ("aanbod_nieuw", "aanbod_terug", "aanbod_gepauzeerd", "aanbod_gepauzeerd_over"):
             add(script.raw["teksten"][key], OFFER, only_last=True)
+        # After a side track the question comes in one bubble behind a lead ("Goed, terug naar
+        # de vraag: ..."; bot.coaching.ask_messages).
+        self.leads = sorted({line for key in ("terug_naar_vraag", "al_bezig")
+                             for form in script.text_forms(key, level) for line in form},
+                            key=len, reverse=True)
         add(script.raw["teksten"]["afronden"], DONE)
         add(script.raw["teksten"]["pauze"], PAUSED)
         add(script.raw["signalen"]["crisis"], CRISIS)
@@ -112,6 +117,8 @@ class Coach:
         (a question key, OFFER, CHECK + step, DONE, ...); None when nothing is recognised."""
         for reply in reversed(replies):
             text = reply.strip()
+            lead = next((lead for lead in self.leads if text.startswith(lead + " ")), "")
+            text = text[len(lead):].strip()
             for pattern, meaning in self.meanings:
                 if pattern.fullmatch(text):
                     return CHECK + self._step_of_check(replies) if meaning == CHECK else meaning

@@ -68,7 +68,7 @@ class Criterion:
 
 
 def _texts(script: Script, level: str | None, *keys: str) -> set[str]:
-    return {line for key in keys for form in script.forms(script.raw["teksten"][key], level)
+    return {line for key in keys for form in script.text_forms(key, level)
             for line in form}
 
 
@@ -179,7 +179,7 @@ def closing(t: Transcript, script: Script) -> bool | None:
     """The last reply holds a compliment and the promise to ask how it went."""
     if not t.turns:
         return None
-    hook = [line for form in script.forms(script.raw["teksten"]["afronden"], t.level)
+    hook = [line for form in script.text_forms("afronden", t.level)
             for line in form if "vraag je" in line.lower()]
     last = t.turns[-1].bot
     has_hook = any(line in last for line in hook) if hook else False

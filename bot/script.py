@@ -12,6 +12,7 @@ import string
 import sys
 import threading
 import time
+from collections.abc import Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,10 +177,31 @@ class Script:
         `pick` chooses another."""
         return self._render(value, level, 0, context)
 
-    def pick(self, value: Any, level: str | None, choice: int, **context: Any) -> list[str]:
+    def pick(self, value: Any, level: str | None, choice: int, *,
+             said: Collection[str] = (), or_nothing: bool = False,
+             **context: Any) -> list[str]:
         """Like `render`, with form number `choice` (counted round) of every `afwisselen` in
-        the text, so the coach need not say the same line twice in a conversation."""
+        the text, so the coach need not say the same line twice in a conversation. `said`:
+        the lines the coach already said in this conversation; a form with one of them gives
+        way to the next form that has none. When every form was said: nothing if `or_nothing`
+        (an acknowledgement or hint the student has read often enough), else form `choice`."""
+        if said:
+            count = _form_count(value, level or self.raw["standaard_niveau"],
+                                self.variant(level))
+            for n in range(count):
+                lines = self._render(value, level, choice + n, context)
+                if not any(line in said for line in lines):
+                    return lines
+            if or_nothing:
+                return []
         return self._render(value, level, choice, context)
+
+    def pick_text(self, key: str, level: str | None, choice: int, *,
+                  said: Collection[str] = (), or_nothing: bool = False,
+                  **context: Any) -> list[str]:
+        """`pick` for the text `key` under `teksten`."""
+        return self.pick(self.raw["teksten"][key], level, choice, said=said,
+                         or_nothing=or_nothing, **context)
 
     def forms(self, value: Any, level: str | None = None, **context: Any) -> list[list[str]]:
         """Every form a text can take (one when it has no `afwisselen`), each rendered."""
@@ -194,6 +216,10 @@ class Script:
         # "{x:kern}." after key words that were cut short ("…") ends in "…", not "….".
         return [line.format_map(ctx).strip().replace("….", "…") for line in lines
                 if line.strip()]
+
+    def text_forms(self, key: str, level: str | None = None, **context: Any) -> list[list[str]]:
+        """`forms` of the text `key` under `teksten`."""
+        return self.forms(self.raw["teksten"][key], level, **context)
 
     def text(self, key: str, level: str | None = None, **context: Any) -> list[str]:
         return self.render(self.raw["teksten"][key], level, **context)

@@ -118,8 +118,10 @@ def test_side_track_then_back_to_the_same_question(script, intent) -> None:
     outcome = handle_answer(script, script.question("rol"), answer("…", intent), State())
     assert outcome.side_track == intent and outcome.value is None
     lines = ask_messages(script, script.steps["terugkijken"], "rol", outcome.state, {})
-    assert [lines[0]] in forms(script, "terug_naar_vraag")
-    assert lines[-1] == script.render(script.question("rol").text)[0]
+    # One bubble: the lead and the question, not the question again as a line of its own.
+    question = script.render(script.question("rol").text)[0]
+    assert len(lines) == 1 and lines[0].endswith(" " + question)
+    assert [lines[0].removesuffix(" " + question)] in forms(script, "terug_naar_vraag")
 
 
 # Real answers a classifier took for side requests (seen in the demo); the question asked decides.
@@ -143,6 +145,12 @@ def test_side_track_then_back_to_the_same_question(script, intent) -> None:
     ("ik wil dit vak echt, maar niet zo", "mentor_gevraagd"),
     ("gastvrij zijn en een praatje maken met de bezoekers", "mentor_gevraagd"),
     ("kassa en vakken vullen", "buiten_bereik"),
+    ("ik kan goed uitleggen", "uitleg_gevraagd"),
+    ("honden uitlaten", "uitleg_gevraagd"),
+    ("vroeg vragen", "uitleg_gevraagd"),
+    ("weten wat meldkamer doet", "overzicht_gevraagd"),
+    ("overzicht houden bro", "overzicht_gevraagd"),
+    ("fouten fixen bro", "frustratie"),
     ("netjes en op tijd", "frustratie"),
 ])
 def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, intent) -> None:
@@ -272,7 +280,8 @@ def test_recurring_lines_take_turns_through_a_conversation(script) -> None:
         for q in step.questions:
             if q.only_if:
                 continue
-            said += ask_messages(script, step, q.key, State(Mode.BACK), slots)[:1]
+            line = ask_messages(script, step, q.key, State(Mode.BACK), slots)[0]
+            said.append(line.removesuffix(" " + script.render(q.text, None, **slots)[0]))
             slots[q.key] = "iets"
         slots[step.check_slot()] = CONFIRMED
     assert all(a != b for a, b in zip(said, said[1:], strict=False)), said
@@ -285,6 +294,28 @@ def test_recurring_lines_take_turns_through_a_conversation(script) -> None:
     unclear = [say for say in unclear if say]
     assert all(a != b for a, b in zip(unclear, unclear[1:], strict=False)), unclear
     assert all(say in forms(script, "verder_zonder_druk") for say in unclear)
+
+
+def test_no_line_twice_when_the_coach_knows_what_it_said(script) -> None:
+    """Side tracks, "weet niet" and skips at questions whose progress gives the same form: with
+    what was said so far, every recurring line is one the student has not read."""
+    said: list[str] = []
+    slots: dict[str, str] = {}
+    step = script.steps["reflecteren"]
+    for q in (q for q in step.questions if not q.only_if):
+        for state in (State(Mode.BACK), State(Mode.BUSY), State(Mode.EXPLAIN, 0, 1)):
+            said += ask_messages(script, step, q.key, state, {**slots}, said=said)
+        # The same progress every time: only `said` keeps the forms apart.
+        said += handle_answer(script, q, answer("weet ik niet", "weet_niet"), State(None, 0, 1),
+                              progress=0, said=said).say
+        said += handle_answer(script, q, answer("mensen helpen"), State(), progress=0,
+                              said=said).say
+        slots[q.key] = "iets"
+    recurring = [line for line in said if line not in {
+        x for q in step.questions for x in script.render(q.explanation)
+        + script.render(q.example)}]
+    assert len(recurring) == len(set(recurring)), [x for x in recurring
+                                                   if recurring.count(x) > 1]
 
 
 def test_step_intro_only_when_starting(script) -> None:
@@ -432,6 +463,12 @@ def test_my_mentor_is_an_answer_to_who_can_help(script) -> None:
                               answer("ik wil met mijn mentor praten", "mentor_gevraagd"),
                               State())
     assert elsewhere.side_track == "mentor_gevraagd"
+    # A full answer that asks for a talk: the mentor hears it and the answer counts.
+    both = handle_answer(script, script.question("oplossing"),
+                         answer("meneer visser vragen of hij een keer met ons drieën wil praten",
+                                "mentor_gevraagd"), State())
+    assert both.side_track == "mentor_gevraagd" and both.store_as == "answer"
+    assert both.value and both.state == State()
 
 
 @pytest.mark.parametrize(("text", "stands"), [

@@ -130,6 +130,11 @@ def test_forms_take_turns_and_render_shows_the_first() -> None:
     assert s.pick(value, "vmbo", 2) == ["4!"]
     assert s.forms(value) == [["Een."], ["Twee.", "Drie."], ["Vier."]]
     assert s.forms("Alleen.") == [["Alleen."]]
+    # A form with a line already said gives way to the next one; all said: form `choice`.
+    assert s.pick(value, None, 0, said={"Een."}) == ["Twee.", "Drie."]
+    assert s.pick(value, None, 1, said={"Drie."}) == ["Vier."]
+    assert s.pick(value, None, 0, said={"Een.", "Twee.", "Vier."}) == ["Een."]
+    assert s.pick(value, None, 0, said={"Een.", "Twee.", "Vier."}, or_nothing=True) == []
 
 
 def test_every_recurring_text_has_forms_that_differ() -> None:
