@@ -16,30 +16,55 @@ from bot.devservers import Servers, isolated_env, upgrade_database
 
 STUDENTS = 16
 # One whole four-step conversation to the closing (terugkijken, reflecteren, vooruitkijken,
-# activeren), with answers the coach accepts without probing, and "ja" to every "Klopt dat?".
-# `expect`: a piece of the reply that shows the conversation advanced (None: any reply).
-FULL_CONVERSATION: list[tuple[str, str | None]] = [
-    ("hoi", "Zullen we beginnen?"),
-    ("ja", "Welke ervaring wil je met me delen?"),
-    ("ik heb stage gelopen bij een kapper", "Wat was jouw rol daar?"),
-    ("ik waste haren en veegde de vloer", "Wat werd er van je verwacht?"),
-    ("op tijd komen en klanten begroeten", "Welk moment is je het meest bijgebleven?"),
-    ("toen ik zelf een klant mocht helpen", "Wat deed jij hierin heel goed?"),
-    ("ik bleef rustig toen het druk was", "Hoe deed je dat?"),
-    ("ik deed alles na elkaar", "Wat vond je leuk, of juist niet?"),
-    ("klanten helpen vond ik leuk want ze zijn blij", "wat jij belangrijk vindt?"),
-    ("dat mensen zich fijn voelen", "hoe noem je het dan?"),
-    ("ik werk graag met mensen", "Klopt dat? Of mis ik iets?"),
-    ("ja", "Wat wil je uitproberen of leren"),
-    ("ik wil leren hoe je een planning maakt", "Wat heb je nodig om een keuze te maken"),
-    ("meer weten over de opleiding kapper", "Wie kan jou hierbij helpen?"),
-    ("ik app mijn oom, hij heeft een kapsalon", "Waar kun je tegenaan lopen?"),
-    ("ik vind het spannend om te bellen", "Hoe kun jij dat oplossen?"),
-    ("ik schrijf eerst op wat ik wil zeggen", "Noem een dag."),
-    ("vrijdag", "Dan is je plan klaar."),
-    ("ja", "Je hebt een plan!"),
-    ("doei", "Tot de volgende keer."),
+# activeren) of a new student whose level nobody set, with answers the coach accepts without
+# probing, and "ja" to every "Klopt dat?". Each answer with what the coach asks next: a
+# question's key, "check:<step>" (the step's summary check) or a text under `teksten`
+# ("tekst:<key>"); the expected words are read from the script (`expected_replies`), so a
+# rewording in the script does not break the benchmark.
+STEPS_OF_CONVERSATION: list[tuple[str, str]] = [
+    ("hoi", "tekst:aanbod_nieuw"),
+    ("ja", "schoolsoort"),
+    ("mbo", "ervaring"),
+    ("ik heb stage gelopen bij een kapper", "rol"),
+    ("ik waste haren en veegde de vloer", "verwachting"),
+    ("op tijd komen en klanten begroeten", "moment"),
+    ("toen ik zelf een klant mocht helpen", "goed_gedaan"),
+    ("ik bleef rustig toen het druk was", "hoe_gedaan"),
+    ("ik deed alles na elkaar", "leuk_niet_leuk"),
+    ("klanten helpen vond ik leuk want ze zijn blij", "belangrijk"),
+    ("dat mensen zich fijn voelen", "inzicht_naam"),
+    ("ik werk graag met mensen", "check:reflecteren"),
+    ("ja", "uitproberen"),
+    ("ik wil leren hoe je een planning maakt", "nodig_voor_keuze"),
+    ("meer weten over de opleiding kapper", "hulp_contact"),
+    ("ik app mijn oom, hij heeft een kapsalon", "obstakel"),
+    ("ik vind het spannend om te bellen", "oplossing"),
+    ("ik schrijf eerst op wat ik wil zeggen", "wanneer"),
+    ("vrijdag", "check:activeren"),
+    ("ja", "tekst:afronden"),
+    ("doei", "tekst:afscheid_buiten_gesprek"),
 ]
+LEVEL = "mbo"
+
+
+def expected_replies() -> list[tuple[str, str | None]]:
+    """(message, a line of the reply that shows the conversation advanced), from the script."""
+    from bot.script import load
+
+    script = load()
+
+    def line(key: str) -> str:
+        if key.startswith("tekst:"):
+            return script.render(script.raw["teksten"][key.removeprefix("tekst:")], LEVEL)[-1]
+        if key.startswith("check:"):
+            step = script.steps[key.removeprefix("check:")]
+            return script.pick(step.summary_question, LEVEL, 0)[0]
+        return script.render(script.question(key).text, LEVEL)[0]
+
+    return [(text, line(key)) for text, key in STEPS_OF_CONVERSATION]
+
+
+FULL_CONVERSATION: list[tuple[str, str | None]] = expected_replies()
 CONVERSATION = [text for text, _ in FULL_CONVERSATION]
 
 

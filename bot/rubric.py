@@ -119,10 +119,36 @@ def concrete_moment(t: Transcript, script: Script) -> bool:
     return any("moment" in line.lower() and line.rstrip().endswith("?") for line in t.bot_lines)
 
 
-def asks_why(t: Transcript, script: Script) -> bool:
-    return any(line.rstrip().endswith("?") and re.search(r"\bwaarom\b|\bwat maakte\b",
-                                                          line.lower())
-               for line in t.bot_lines)
+# A reason in the student's own words: then the coach need not ask why.
+_REASON_WORDS = frozenset(("want", "omdat", "doordat", "zodat", "daarom", "dus", "vanwege",
+                           "anders"))
+_NO_ANSWER = frozenset(("overslaan", "weet ik niet", "weet niet", "geen idee", "idk"))
+
+
+def _last_answer(t: Transcript, script: Script, key: str) -> str | None:
+    """The student's last message right after the coach asked `key` (or probed or explained
+    it), recognised through the script; None when it was never asked."""
+    from bot.demo_talk import Coach
+
+    coach = Coach(script, t.level)
+    answer = None
+    for asked, answered in zip(t.turns, t.turns[1:], strict=False):
+        if coach.asked(list(asked.bot)) == key:
+            answer = answered.student
+    return answer
+
+
+def asks_why(t: Transcript, script: Script) -> bool | None:
+    """The coach asks why, unless the student already said why they liked it (or not), or
+    left the liking question open."""
+    if any(line.rstrip().endswith("?") and re.search(r"\bwaarom\b|\bwat maakte\b",
+                                                     line.lower())
+           for line in t.bot_lines):
+        return True
+    liked = _last_answer(t, script, "leuk_niet_leuk")
+    if liked is None or " ".join(words(liked)) in _NO_ANSWER:
+        return None
+    return None if _REASON_WORDS & set(words(liked)) else False
 
 
 def links_to_values(t: Transcript, script: Script) -> bool:

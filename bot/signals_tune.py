@@ -26,7 +26,7 @@ from bot.signal_model import (
 )
 
 CRISIS_RECALL = 0.98
-ALARM_PRECISION = 0.90
+ALARM_PRECISION = 0.95
 # Share of everyday messages that may get the check question. Recall-first: 1 in 100
 # ordinary messages getting one kind check question is acceptable; at 0.005 the unsure
 # band caught ~5 points less crisis in cross-validation.

@@ -46,24 +46,40 @@ def student_rows(servers, sender: str):
         return sessions, answers, insights, plans, flags
 
 
-FULL = [
-    ("ik heb stage gelopen bij een kapper in de stad", "Wat was jouw rol"),
-    ("ik waste haren en veegde de vloer", "Wat werd er van je verwacht"),
-    ("op tijd komen en zelf klanten begroeten", "Welk moment"),
-    ("toen ik voor het eerst zelf een klant mocht helpen", "Wat deed jij hierin heel goed"),
-    ("ik bleef rustig toen het heel druk was", "Hoe deed je dat"),
-    ("ik haalde diep adem en deed alles na elkaar", "Wat vond je leuk"),
-    ("klanten helpen vond ik leuk want dan zie je dat ze blij zijn", "belangrijk vindt"),
-    ("dat mensen zich fijn voelen", "een naam"),
-    ("ik werk graag met mensen", "Klopt dat?"),
-    ("ja", "uitproberen of leren"),
-    ("ik wil een dag meelopen in een ziekenhuis", "nodig om een keuze"),
-    ("meer weten over de opleiding verpleegkunde", "Wie kan jou hierbij helpen"),
-    ("ik app mijn tante want zij werkt in het ziekenhuis", "tegenaan lopen"),
-    ("ik vind het spannend om te vragen", "oplossen"),
-    ("ik schrijf eerst op wat ik wil vragen", "Wanneer ga je dit doen"),
-    ("vrijdag na school", "Klopt dat?"),
+# The full conversation: each answer and what the coach asks next (a question's key, or
+# "check:<step>" for the step's summary check), read from the script so that a coordinator's
+# rewording breaks no test.
+FULL_KEYS = [
+    ("ik heb stage gelopen bij een kapper in de stad", "rol"),
+    ("ik waste haren en veegde de vloer", "verwachting"),
+    ("op tijd komen en zelf klanten begroeten", "moment"),
+    ("toen ik voor het eerst zelf een klant mocht helpen", "goed_gedaan"),
+    ("ik bleef rustig toen het heel druk was", "hoe_gedaan"),
+    ("ik haalde diep adem en deed alles na elkaar", "leuk_niet_leuk"),
+    ("klanten helpen vond ik leuk want dan zie je dat ze blij zijn", "belangrijk"),
+    ("dat mensen zich fijn voelen", "inzicht_naam"),
+    ("ik werk graag met mensen", "check:reflecteren"),
+    ("ja", "uitproberen"),
+    ("ik wil een dag meelopen in een ziekenhuis", "nodig_voor_keuze"),
+    ("meer weten over de opleiding verpleegkunde", "hulp_contact"),
+    ("ik app mijn tante want zij werkt in het ziekenhuis", "obstakel"),
+    ("ik vind het spannend om te vragen", "oplossing"),
+    ("ik schrijf eerst op wat ik wil vragen", "wanneer"),
+    ("vrijdag na school", "check:activeren"),
 ]
+
+
+def asked_text(key: str, level: str = "mbo") -> str:
+    """The first line of what the coach asks for `key` in a first conversation."""
+    script = get_script()
+    if key.startswith("check:"):
+        return script.pick(script.steps[key.removeprefix("check:")].summary_question, level,
+                           0)[0]
+    return script.render(script.question(key).text, level)[0]
+
+
+FULL = [(text, asked_text(key)) for text, key in FULL_KEYS]
+ROLE_QUESTION = asked_text("rol")
 
 
 def begin(servers, sender: str, level: str = "mbo") -> list[str]:
@@ -181,7 +197,7 @@ def test_vague_answer_gets_a_follow_up_question(servers, sender) -> None:
     probe2 = joined(servers.say(sender, "ging wel"))
     assert probes[1] in probe2
     moved_on = joined(servers.say(sender, "niks"))
-    assert "Wat was jouw rol" in moved_on
+    assert ROLE_QUESTION in moved_on
 
 
 def test_dont_know_gets_an_example_then_may_skip(servers, sender) -> None:
@@ -209,7 +225,7 @@ def test_side_track_is_answered_then_back_to_the_question(servers, sender, messa
     servers.say(sender, "ik werk bij de albert heijn als vakkenvuller")
     replies = joined(servers.say(sender, message))
     assert expected in replies
-    assert "Wat was jouw rol" in replies  # the same question again
+    assert ROLE_QUESTION in replies  # the same question again
     assert "Wat werd er van je verwacht" in joined(servers.say(sender, "ik vulde de schappen"))
     assert servers.tracker(sender)["slots"]["rol"] == "ik vulde de schappen"
 
@@ -249,7 +265,7 @@ def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender)
         s.commit()
         student_id = student.id
     begin(servers, sender)
-    assert "Wat was jouw rol" in joined(servers.say(sender, "ik liep stage bij een garage"))
+    assert ROLE_QUESTION in joined(servers.say(sender, "ik liep stage bij een garage"))
     replies = servers.say(sender, f"mijn code is {code.lower()}")
     assert replies == script.text("koppelen_gelukt")
     # The conversation goes on where it was, now as the school's student.
@@ -376,7 +392,7 @@ def test_no_time_is_an_obstacle_not_a_pause(servers, sender) -> None:
 
     script = get_script()
     begin(servers, sender)
-    upto = next(n for n, (_, expected) in enumerate(FULL) if expected == "tegenaan lopen")
+    upto = next(n for n, (_, key) in enumerate(FULL_KEYS) if key == "obstakel")
     for text, expected in FULL[:upto + 1]:
         assert expected in joined(servers.say(sender, text)), text
     replies = servers.say(sender, "geen tijd")
@@ -458,7 +474,7 @@ def test_pause_and_resume_after_restart(servers, sender) -> None:
     assert "stoppen even" in paused
     servers.restart()
     resumed = joined(servers.say(sender, "ga door"))
-    assert "verder waar we waren" in resumed and "Wat was jouw rol" in resumed
+    assert "verder waar we waren" in resumed and ROLE_QUESTION in resumed
     sessions, *_ = student_rows(servers, sender)
     assert sessions[-1].status == "active"
 
@@ -554,7 +570,7 @@ def test_crisis_stops_the_steps_and_flags_urgently(servers, sender, mailbox) -> 
     replies = joined(servers.say(sender, "ik wil niet meer leven"))
     assert "0800-0113" in replies and "113.nl" in replies and "0800-0432" in replies
     assert "112" in replies
-    assert "Wat was jouw rol" not in replies and "Welke ervaring" not in replies
+    assert ROLE_QUESTION not in replies and "Welke ervaring" not in replies
     sessions, _, _, _, flags = student_rows(servers, sender)
     assert [(f.category, f.severity, f.status) for f in flags] == [("crisis", "urgent", "open")]
     assert sessions[-1].status == "paused"
@@ -614,7 +630,7 @@ def test_attention_signal_is_acknowledged_and_may_be_declined(servers, sender) -
     replies = joined(servers.say(sender,
                                  "op stage zei mijn baas dat meisjes geen techniek kunnen"))
     assert "mentor" in replies and "liever niet" in replies
-    assert "Wat was jouw rol" in replies  # the conversation goes on gently
+    assert ROLE_QUESTION in replies  # the conversation goes on gently
     declined = joined(servers.say(sender, "liever niet"))
     assert "Je mentor kan het wel zien" in declined
     _, _, _, _, flags = student_rows(servers, sender)
@@ -687,3 +703,13 @@ def test_deletion_also_empties_the_tracker_store(servers, sender) -> None:
             break
         time.sleep(1)
     assert "ik heb stage gelopen bij een bakker" not in texts
+
+
+def test_the_benchmark_conversation_goes_through(servers, sender) -> None:
+    """`make bench` holds this conversation and counts a reply without its expected words as
+    an error: it must go through against the real servers as the benchmark sends it."""
+    from bench.conversation import FULL_CONVERSATION
+
+    for text, expected in FULL_CONVERSATION:
+        replies = joined(servers.say(sender, text))
+        assert expected is None or expected in replies, (text, expected, replies)

@@ -37,9 +37,13 @@ def test_an_experience_in_the_opening_is_not_asked_again(script) -> None:
 def test_moment_why_and_values(script) -> None:
     good = _t(("a", ["Welk moment is je het meest bijgebleven?", "Waarom vond je dat leuk?",
                      "Wat zegt dit over wat jij belangrijk vindt?"]))
-    bare = _t(("a", ["Wat deed je?"]))
+    bare = _t(("a", [_ask(script, "leuk_niet_leuk")]), ("leuk", ["Wat deed je?"]))
     for check in (rubric.concrete_moment, rubric.asks_why, rubric.links_to_values):
         assert check(good, script) is True and check(bare, script) is False
+    # No why needed when the student gave the reason, or left the liking question open.
+    for answer in ("leuk want ik hou van mensen", "overslaan"):
+        told = _t(("a", [_ask(script, "leuk_niet_leuk")]), (answer, ["Wat deed je?"]))
+        assert rubric.asks_why(told, script) is None
 
 
 def test_praise_must_name_what_the_student_did(script) -> None:

@@ -26,6 +26,7 @@ from bot.paths import ROOT
 from bot.script import Script, get_script
 from tests.conftest import service_missing
 from tests.support.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
+from tests.test_conversation import ROLE_QUESTION
 
 pytestmark = [pytest.mark.rasa, pytest.mark.postgres, pytest.mark.redis]
 PG = os.environ.get("DATABASE_URL_TEST", "postgresql://postgres@127.0.0.1:5432/test")
@@ -78,7 +79,7 @@ def test_conversation_moves_between_rasa_processes(cluster: Servers) -> None:
     assert "Zit je op het vmbo" in "\n".join(cluster.say(sender, "ja", instance=1))
     assert "Welke ervaring" in "\n".join(cluster.say(sender, "mbo", instance=0))
     replies = cluster.say(sender, "ik heb stage gelopen bij een kapper", instance=0)
-    assert "Wat was jouw rol" in "\n".join(replies)
+    assert ROLE_QUESTION in "\n".join(replies)
     replies = cluster.say(sender, "ik waste haren", instance=1)
     assert "Wat werd er van je verwacht" in "\n".join(replies)
     engine = create_engine(cluster.env["TRACKER_STORE_URL"])

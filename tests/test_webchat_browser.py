@@ -19,6 +19,7 @@ from bot.devservers import ROOT, free_port, isolated_env
 from bot.script import get_script
 from tests.conftest import service_missing
 from tests.portal_helpers import running_portal
+from tests.test_conversation import ROLE_QUESTION
 
 BUBBLES = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).join('\\n')"
 MINE = "[...document.querySelectorAll('.msg.me')].map(e => e.textContent)"
@@ -97,7 +98,7 @@ async def test_student_chats_in_the_browser_under_the_csp(portal, page) -> None:
     await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
-    await bot_says(page, "Wat was jouw rol")
+    await bot_says(page, ROLE_QUESTION)
     assert await page.evaluate(MINE) == ["ja", "mbo", "ik heb stage gelopen bij een dierenarts"]
     assert console.csp_violations() == [] and not any("pageerror" in x for x in console.lines)
     await page.screenshot(path=str(ROOT / "var" / "test" / "webchat.png"))
@@ -184,13 +185,13 @@ async def test_new_conversation_forgets_the_previous_student(portal, page) -> No
     await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
-    await bot_says(page, "Wat was jouw rol")
+    await bot_says(page, ROLE_QUESTION)
 
     await page.get_by_role("button", name="Nieuw gesprek").click()
     await wait_for(page, "document.querySelectorAll('.msg.me').length === 0")
     await bot_says(page, "Zullen we beginnen?")
     screen = await page.evaluate("document.getElementById('gesprek').textContent")
-    assert "dierenarts" not in screen and "Wat was jouw rol" not in screen
+    assert "dierenarts" not in screen and ROLE_QUESTION not in screen
     second = await page.evaluate(CHAT_ID)
     assert second["id"] != first["id"] and len(second["id"]) == 32
     assert await page.evaluate("localStorage.length") == 0
@@ -199,7 +200,7 @@ async def test_new_conversation_forgets_the_previous_student(portal, page) -> No
     await bot_says(page, "ontdekt")
     replies = await page.evaluate(BUBBLES)
     assert "nog niks ontdekt" in replies
-    assert "dierenarts" not in replies and "Wat was jouw rol" not in replies
+    assert "dierenarts" not in replies and ROLE_QUESTION not in replies
 
 
 @pytest.mark.rasa
@@ -244,7 +245,7 @@ async def test_the_chat_shows_what_the_coach_wrote_while_it_was_closed(servers, 
     await type_and_send(page, "mbo")
     await bot_says(page, "Welke ervaring")
     await type_and_send(page, "ik heb stage gelopen bij een dierenarts")
-    await bot_says(page, "Wat was jouw rol")
+    await bot_says(page, ROLE_QUESTION)
     await type_and_send(page, "ik moet nu weg, later verder")
     await bot_says(page, script.text("pauze")[0])
     sender = "web-" + (await page.evaluate(CHAT_ID))["id"]
