@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import intake, service
-from bot.coaching import Reply
+from bot.coaching import Mode, Reply
 from bot.script import Script, get_script
+from bot.taxonomy import STEPS
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "rest"
@@ -193,8 +194,13 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     result = IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
     if intake.check_answer(turn.text, turn.intent) == "nee":
         say(dispatcher, script.signal_reply("crisis_check_nee", level))
-        if tracker.get_slot("stap"):
-            say(dispatcher, script.text("verder_gaan_hint", level))
+        step = tracker.get_slot("stap")
+        if step in STEPS and not (tracker.active_loop or {}).get("name"):
+            # Most checks follow an ordinary answer the detector was unsure about: the
+            # conversation goes on at the open question ("Goed, terug naar de vraag: ...")
+            # instead of waiting for "ga door". The mentor keeps the attention flag.
+            result.events += [SlotSet("vraag_modus", Mode.BACK),
+                              FollowupAction(f"{step}_form")]
         return result
     evidence = f"antwoord op de controlevraag: {turn.text[:150]}"
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,

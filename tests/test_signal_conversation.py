@@ -99,8 +99,11 @@ def test_unsure_then_nee_closes_the_check_and_keeps_an_attention_flag(servers) -
     flags = _flags(servers, sender)
     assert [(f.category, f.severity) for f in flags] == [("crisis", "attention")]
     assert flags[0].excerpt == unsure
-    # the conversation can go on where it was
-    assert servers.say(sender, "ga door")
+    # The conversation goes on at the open question by itself, in one bubble behind a lead.
+    question = SCRIPT.render(SCRIPT.question("rol").text, "mbo")[0]
+    assert closed[-1].endswith(" " + question), closed
+    assert servers.say(sender, "ik vulde vakken") == SCRIPT.render(
+        SCRIPT.question("verwachting").text, "mbo")
 
 
 @pytest.mark.parametrize("answer", ["ja", "soms wel", "hmm"])
