@@ -11,8 +11,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import intake, service
-from bot.coaching import Mode, Reply
+from bot import coaching, insights, intake, service
+from bot.coaching import Reply
 from bot.script import Script, get_script
 from bot.taxonomy import STEPS
 
@@ -55,6 +55,28 @@ def turn_of(tracker: Tracker) -> Turn:
         confidence=float(intent.get("confidence") or 0.0),
         message_id=message.get("message_id"),
     )
+
+
+def store_reply(dispatcher: CollectingDispatcher, turn: Turn, session_id: int | None,
+                step: str, slot: str, outcome: coaching.Outcome, level: str | None) -> None:
+    """Keep the student's reply to `slot` as `outcome` says (answer, probe, skip, ...), with
+    its competencies when it is an answer; a failed write is told, the talk goes on."""
+    if not session_id:
+        return
+    decision = (insights.decide(slot, outcome.value or "")
+                if outcome.store_as == "answer" else None)
+    saved = service.save_reply(
+        channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
+        step=step, question_key=slot, text=turn.text, kind=outcome.store_as,
+        message_id=turn.message_id,
+        competencies=decision.competencies if decision else None,
+        method=decision.method if decision else None,
+        headline=decision.headline if decision else False,
+        followup_status=outcome.followup_status, followup_part=outcome.followup_part,
+        when_date=outcome.when.isoformat() if outcome.when else None,
+    )
+    if not saved:
+        say(dispatcher, get_script().text("opslaan_mislukt", level))
 
 
 def said_in_conversation(tracker: Tracker) -> frozenset[str]:
@@ -174,6 +196,50 @@ def _offer_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     return IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
 
 
+def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,
+                         step: str) -> list[EventType]:
+    """After "nee" to the check: the message that raised it, as the reply to the question
+    that was open then; the step's form goes on from there."""
+    before, question = _message_and_question_before_check(tracker)
+    events: list[EventType] = [FollowupAction(f"{step}_form")]
+    if before is None or question is None or script.step_of_slot(question) is None:
+        return [SlotSet("vraag_modus", coaching.Mode.BACK), *events]
+    level = level_of(tracker)
+    said = said_in_conversation(tracker)
+    if question == script.steps[step].check_slot():
+        outcome = coaching.handle_check(script, before.reply, coaching.State(), level, said=said)
+    else:
+        outcome = coaching.handle_answer(script, script.question(question), before.reply,
+                                         coaching.State(), level, said=said)
+    if outcome.store_as:
+        store_reply(dispatcher, before, session_id_of(tracker), step, question, outcome, level)
+    say(dispatcher, outcome.say)
+    return [SlotSet(question, outcome.value), SlotSet("vraag_modus", outcome.state.mode),
+            SlotSet("doorvraag_teller", float(outcome.state.probes)),
+            SlotSet("weet_niet_teller", float(outcome.state.dont_know)),
+            SlotSet("requested_slot", None), *events]
+
+
+def _message_and_question_before_check(tracker: Tracker) -> tuple[Turn | None, str | None]:
+    """The student's message before this one, and the question the coach had asked for it
+    (the last requested slot before that message)."""
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return None, None
+    index = users[-2]
+    event = tracker.events[index]
+    question = next((e.get("value") for e in reversed(tracker.events[:index])
+                     if e.get("event") == "slot" and e.get("name") == "requested_slot"
+                     and e.get("value")), None)
+    intent = (event.get("parse_data") or {}).get("intent") or {}
+    turn = Turn(sender_id=tracker.sender_id,
+                channel=event.get("input_channel") or DEFAULT_CHANNEL,
+                text=(event.get("text") or "").strip(), intent="vertellen",
+                confidence=float(intent.get("confidence") or 0.0),
+                message_id=event.get("message_id"))
+    return turn, question
+
+
 def _decline_open_for(marks: list[str]) -> int:
     """How many messages, this one included, "liever niet" may still answer an attention
     acknowledgement (0: none is open)."""
@@ -196,11 +262,12 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
         say(dispatcher, script.signal_reply("crisis_check_nee", level))
         step = tracker.get_slot("stap")
         if step in STEPS and not (tracker.active_loop or {}).get("name"):
-            # Most checks follow an ordinary answer the detector was unsure about: the
-            # conversation goes on at the open question ("Goed, terug naar de vraag: ...")
-            # instead of waiting for "ga door". The mentor keeps the attention flag.
-            result.events += [SlotSet("vraag_modus", Mode.BACK),
-                              FollowupAction(f"{step}_form")]
+            # Most checks follow an ordinary answer the detector was unsure about: that
+            # message answers the open question, and the conversation goes on by itself
+            # (not waiting for "ga door", and not asking the same question again, whose
+            # answer in the same words would get the check again). The mentor keeps the
+            # attention flag.
+            result.events += _answer_before_check(tracker, dispatcher, script, step)
         return result
     evidence = f"antwoord op de controlevraag: {turn.text[:150]}"
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,

@@ -10,9 +10,17 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import level_of, said_in_conversation, say, session_id_of, take_in, turn_of
+from actions.common import (
+    level_of,
+    said_in_conversation,
+    say,
+    session_id_of,
+    store_reply,
+    take_in,
+    turn_of,
+)
 from actions.conversation import side_track_messages
-from bot import coaching, insights, service
+from bot import coaching, service
 from bot.coaching import Mode, State
 from bot.script import get_script
 from bot.taxonomy import LEVELS, STEPS
@@ -111,24 +119,8 @@ class StepValidation(FormValidationAction):
 
     def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
                outcome: coaching.Outcome, level: str | None) -> None:
-        session_id = session_id_of(tracker)
-        if not session_id:
-            return
-        turn = turn_of(tracker)
-        decision = (insights.decide(slot, outcome.value or "")
-                    if outcome.store_as == "answer" else None)
-        saved = service.save_reply(
-            channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
-            step=self.step, question_key=slot, text=turn.text, kind=outcome.store_as,
-            message_id=turn.message_id,
-            competencies=decision.competencies if decision else None,
-            method=decision.method if decision else None,
-            headline=decision.headline if decision else False,
-            followup_status=outcome.followup_status, followup_part=outcome.followup_part,
-            when_date=outcome.when.isoformat() if outcome.when else None,
-        )
-        if not saved:
-            say(dispatcher, get_script().text("opslaan_mislukt", level))
+        store_reply(dispatcher, turn_of(tracker), session_id_of(tracker), self.step, slot,
+                    outcome, level)
 
 
 class ValidateTerugkijken(StepValidation):

@@ -99,11 +99,25 @@ def test_unsure_then_nee_closes_the_check_and_keeps_an_attention_flag(servers) -
     flags = _flags(servers, sender)
     assert [(f.category, f.severity) for f in flags] == [("crisis", "attention")]
     assert flags[0].excerpt == unsure
-    # The conversation goes on at the open question by itself, in one bubble behind a lead.
-    question = SCRIPT.render(SCRIPT.question("rol").text, "mbo")[0]
-    assert closed[-1].endswith(" " + question), closed
-    assert servers.say(sender, "ik vulde vakken") == SCRIPT.render(
-        SCRIPT.question("verwachting").text, "mbo")
+    # The message the check was about answers the question that was open (here "rol"), and
+    # the conversation goes on by itself with the next one.
+    assert closed[-1] == SCRIPT.render(SCRIPT.question("verwachting").text, "mbo")[-1], closed
+    assert (_answer_to(servers, sender, "rol") or "") == unsure
+    assert servers.say(sender, "op tijd komen") == SCRIPT.render(
+        SCRIPT.question("moment").text, "mbo")
+
+
+def _answer_to(servers, sender: str, key: str) -> str | None:
+    engine = create_engine(servers.env["DATABASE_URL"])
+    try:
+        with DbSession(engine) as db:
+            return db.execute(
+                select(m.Answer.text).join(m.Session).join(
+                    m.ChannelIdentity, m.ChannelIdentity.student_id == m.Session.student_id)
+                .where(m.ChannelIdentity.sender_id == sender, m.Answer.question_key == key)
+            ).scalars().first()
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("answer", ["ja", "soms wel", "hmm"])
