@@ -75,3 +75,45 @@ def _answers(script: Script, question_key: str | None, text: str) -> bool:
     filler = frozenset(_plain(w) for w in script.interruption_filler)
     said = _without(_plain(text), filler)
     return any(said == _without(_plain(a), filler) for a in question.also_answers)
+
+
+# --- the offer and the first message ------------------------------------------------------
+# "Ja, prima, we kunnen beginnen." to "Zullen we beginnen?" and "Hallo! Mijn mentor zei dat ik
+# dit moest doen" as a first message were not understood (nlu_fallback): the classifier has
+# few long forms of yes and of a greeting. The question asked decides here too.
+_YES_START = frozenset(("ja", "jaa", "jaaa", "jep", "jup", "yes", "yess", "ok", "oke", "okay",
+                        "okee", "prima", "goed", "top", "zeker", "tuurlijk", "natuurlijk",
+                        "sure", "jazeker", "graag", "doe", "let's", "lets", "kom"))
+_START_WORDS = frozenset(("beginnen", "begin", "starten", "start", "gaan", "los"))
+_NOT_NOW = frozenset(("nee", "niet", "geen", "later", "straks", "morgen", "nope", "nah",
+                      "eigenlijk", "liever"))
+_GREETING_START = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "heey", "yo",
+                             "goedemorgen", "goedemiddag", "goedenavond", "dag", "hallootjes",
+                             "heyy", "hello"))
+# Intents a yes to the offer may come in as; a crisis, a deletion or a clear no never change.
+_UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "vertellen",
+                              "begroeten", "bedanken", "weet_niet"))
+OFFER_YES = "bevestigen"
+GREETING = "begroeten"
+
+
+def meaning_at_offer(intent: str | None, text: str) -> str | None:
+    """After "Zullen we beginnen?": a message that starts with yes or says to begin, with no
+    "nee", "niet" or "later" in it and no question, is a yes."""
+    if intent not in _UNSURE_AT_OFFER and intent is not None:
+        return intent
+    words = _plain(text).split()
+    if not words or "?" in text or _NOT_NOW & set(words):
+        return intent
+    if words[0] in _YES_START or _START_WORDS & set(words):
+        return OFFER_YES
+    return intent
+
+
+def meaning_of_first_message(intent: str | None, text: str) -> str | None:
+    """Outside a conversation, a message the classifier did not understand that starts with a
+    greeting is a greeting (the coach answers with its offer)."""
+    words = _plain(text).split()
+    if intent == "nlu_fallback" and words and words[0] in _GREETING_START:
+        return GREETING
+    return intent

@@ -20,22 +20,41 @@ def _asking(tracker: Any) -> bool:
     return bool(loop) and bool(tracker.get_slot("requested_slot"))
 
 
+OFFER_ACTION = "action_aanbod"  # asks "Zullen we beginnen?"
+
+
+def _last_action(tracker: Any) -> str | None:
+    """The coach's last action before it listened for this message."""
+    for event in reversed(getattr(tracker, "events", None) or []):
+        name = getattr(event, "action_name", None)
+        if type(event).__name__ == "ActionExecuted" and name and name != "action_listen":
+            return name
+    return None
+
+
 def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
     """The parse data with an interruption turned into an answer where bot.answer_first says
     so; the classifier's intent stays in `bot_intent` for analysis."""
-    from bot.answer_first import meaning
+    from bot.answer_first import meaning, meaning_at_offer, meaning_of_first_message
     from bot.script import get_script
 
     intent = (parse_data.get("intent") or {}).get("name")
     text = parse_data.get("text")
-    if not isinstance(text, str) or not _asking(tracker):
+    if not isinstance(text, str) or tracker is None:
         return parse_data
-    decided = meaning(intent, text, True, get_script(), tracker.get_slot("requested_slot"))
+    if _asking(tracker):
+        decided = meaning(intent, text, True, get_script(), tracker.get_slot("requested_slot"))
+    elif _last_action(tracker) == OFFER_ACTION:
+        decided = meaning_at_offer(intent, text)
+    elif not tracker.get_slot("stap"):
+        decided = meaning_of_first_message(intent, text)
+    else:
+        return parse_data
     if decided != intent:
         parse_data["bot_intent"] = parse_data.get("intent")
         parse_data["intent"] = {"name": decided, "confidence": 1.0}
-        log.info("answer_first.kept_as_answer", extra={"classified": intent,
-                                                       "slot": tracker.get_slot("requested_slot")})
+        log.info("answer_first.corrected", extra={"classified": intent, "decided": decided,
+                                                  "slot": tracker.get_slot("requested_slot")})
     return parse_data
 
 

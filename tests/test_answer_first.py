@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from bot import answer_first
 from bot.answer_first import ANSWER_INTENT, is_explicit, meaning
 from bot.script import get_script, parse, validate
 
@@ -91,3 +92,29 @@ def test_a_question_can_take_an_interruption_phrase_as_its_answer() -> None:
     assert meaning("pauzeren", phrase, True, SCRIPT, "rol") == "pauzeren"
     assert meaning("pauzeren", "stop", True, SCRIPT, "obstakel") == "pauzeren"
     assert meaning("pauzeren", phrase, True, SCRIPT, "bestaat_niet") == "pauzeren"
+
+
+@pytest.mark.parametrize(("intent", "text", "expected"), [
+    ("nlu_fallback", "Ja prima, laten we beginnen.", "bevestigen"),
+    ("nlu_fallback", "oké, starten maar", "bevestigen"),
+    ("start_gesprek", "we kunnen wel beginnen", "bevestigen"),
+    ("nlu_fallback", "nee liever later", "nlu_fallback"),
+    ("nlu_fallback", "ja maar eigenlijk niet nu", "nlu_fallback"),
+    ("nlu_fallback", "ja wat moet ik doen?", "nlu_fallback"),
+    ("signaal_crisis", "ja ik wil niet meer leven", "signaal_crisis"),
+    ("gegevens_verwijderen", "ja wis alles", "gegevens_verwijderen"),
+    ("ontkennen", "nee", "ontkennen"),
+])
+def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) -> None:
+    assert answer_first.meaning_at_offer(intent, text) == expected
+
+
+@pytest.mark.parametrize(("intent", "text", "expected"), [
+    ("nlu_fallback", "Hallo! Mijn docent zei dat ik hier moest beginnen haha", "begroeten"),
+    ("nlu_fallback", "goedemiddag, ik kom voor de opdracht", "begroeten"),
+    ("nlu_fallback", "wat is dit", "nlu_fallback"),
+    ("signaal_crisis", "hoi ik wil dood", "signaal_crisis"),
+])
+def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
+                                                       expected: str) -> None:
+    assert answer_first.meaning_of_first_message(intent, text) == expected

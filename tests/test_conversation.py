@@ -713,3 +713,12 @@ def test_the_benchmark_conversation_goes_through(servers, sender) -> None:
     for text, expected in FULL_CONVERSATION:
         replies = joined(servers.say(sender, text))
         assert expected is None or expected in replies, (text, expected, replies)
+
+
+def test_a_long_greeting_and_a_long_yes_start_the_conversation(servers, sender) -> None:
+    """What the coach asked decides: a first message that starts with a greeting gets the
+    offer, and a yes in many words to "Zullen we beginnen?" begins (bot.answer_first)."""
+    script = get_script()
+    offer = servers.say(sender, "Hallo! Mijn docent zei dat ik hier moest beginnen haha")
+    assert offer[-1] == script.text("aanbod_nieuw", "mbo")[-1], offer
+    assert servers.say(sender, "Ja prima, laten we het maar doen.")[-1] == ask(LEVEL_QUESTION)
