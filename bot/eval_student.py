@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import yaml_roundtrip
+from bot.coaching import LEVEL_QUESTION
 from bot.demo_talk import CHECK, CRISIS_CHECK, ENDINGS, OFFER, Coach
 from bot.script import Script
 
@@ -80,11 +81,12 @@ class Student:
     coach: Coach
     roles: dict[str, list[str]]
     sent: dict[str, int] = field(default_factory=dict)
+    level: str | None = None  # what the student answers to "Zit je op het vmbo of het mbo?"
 
     @classmethod
     def of(cls, script: Script, roles: dict[str, list[str]], level: str | None = None
            ) -> Student:
-        return cls(Coach(script, level), roles)
+        return cls(Coach(script, level), roles, level=level)
 
     def reply(self, bot_lines: list[str] | tuple[str, ...]) -> str | None:
         """The student's next message; None when the coach asks nothing (the plan is made,
@@ -98,6 +100,8 @@ class Student:
         if key.startswith(CHECK):
             key = f"{key[len(CHECK):]}_check"
         messages = self.roles.get(key)
+        if key == LEVEL_QUESTION and not messages and self.level:
+            messages = [self.level]  # a student knows their school
         if not messages:
             return "ja" if key.endswith("_check") else SKIP
         n = self.sent.get(key, 0)

@@ -57,9 +57,12 @@ def _plan(engine: Engine, sender: str) -> dict[str, object] | None:
 
 def _enrol(engine: Engine, sender: str, level: str | None) -> None:
     """The student at their school's level (vmbo, mbo-bol, mbo-bbl), as a linked student is."""
+    from bot.coaching import level_in_answer
     from bot.storage import repository as repo
     from bot.taxonomy import LEVELS
 
+    # A set may say "mbo" as a student would: the script's level words decide (mbo-bol).
+    level = level if level in LEVELS else level_in_answer(get_script(), level or "")
     if level not in LEVELS:
         return
     with DbSession(engine) as db:

@@ -121,3 +121,13 @@ def test_the_student_says_no_to_a_safety_check_and_the_rubric_counts_it() -> Non
     ordinary = Transcript("x", None, [Turn("hoi", ("Zullen we beginnen?",))])
     checked = Transcript("x", None, [Turn("binnenkort", tuple(check))])
     assert not_derailed(ordinary, script) and not not_derailed(checked, script)
+
+
+def test_the_student_names_their_level_when_asked() -> None:
+    from bot.coaching import LEVEL_QUESTION
+    from bot.script import load
+
+    script = load()
+    asked = script.render(script.question(LEVEL_QUESTION).text)
+    assert Student.of(script, {}, "mbo").reply(asked) == "mbo"
+    assert Student.of(script, {}, None).reply(asked) == SKIP
