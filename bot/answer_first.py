@@ -86,13 +86,17 @@ _YES_START = frozenset(("ja", "jaa", "jaaa", "jep", "jup", "yes", "yess", "ok", 
                         "sure", "jazeker", "graag", "doe", "let's", "lets", "kom"))
 _START_WORDS = frozenset(("beginnen", "begin", "starten", "start", "gaan", "los"))
 _NOT_NOW = frozenset(("nee", "niet", "geen", "later", "straks", "morgen", "nope", "nah",
-                      "eigenlijk", "liever"))
+                      "eigenlijk", "liever", "doei", "bye", "houdoe", "weg", "stop", "pauze"))
 _GREETING_START = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "heey", "yo",
                              "goedemorgen", "goedemiddag", "goedenavond", "dag", "hallootjes",
-                             "heyy", "hello"))
+                             "heyy", "hello", "ewa", "salam", "salaam", "moi", "hoiii",
+                             "wollah"))
 # Intents a yes to the offer may come in as; a crisis, a deletion or a clear no never change.
 _UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "vertellen",
-                              "begroeten", "bedanken", "weet_niet"))
+                              "begroeten", "bedanken", "weet_niet", "afscheid", "pauzeren"))
+# A first message that starts with a greeting is one, unless the classifier heard a request.
+_UNSURE_FIRST = frozenset(("nlu_fallback", "bevestigen", "ontkennen", "bedanken", "weet_niet",
+                           "vertellen"))
 OFFER_YES = "bevestigen"
 GREETING = "begroeten"
 
@@ -114,6 +118,6 @@ def meaning_of_first_message(intent: str | None, text: str) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
     greeting is a greeting (the coach answers with its offer)."""
     words = _plain(text).split()
-    if intent == "nlu_fallback" and words and words[0] in _GREETING_START:
+    if intent in _UNSURE_FIRST and words and words[0] in _GREETING_START:
         return GREETING
     return intent

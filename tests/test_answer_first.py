@@ -104,6 +104,9 @@ def test_a_question_can_take_an_interruption_phrase_as_its_answer() -> None:
     ("signaal_crisis", "ja ik wil niet meer leven", "signaal_crisis"),
     ("gegevens_verwijderen", "ja wis alles", "gegevens_verwijderen"),
     ("ontkennen", "nee", "ontkennen"),
+    ("afscheid", "ja kom", "bevestigen"),
+    ("afscheid", "ja doei", "afscheid"),
+    ("pauzeren", "ja maar later", "pauzeren"),
 ])
 def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) -> None:
     assert answer_first.meaning_at_offer(intent, text) == expected
@@ -113,6 +116,8 @@ def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) 
     ("nlu_fallback", "Hallo! Mijn docent zei dat ik hier moest beginnen haha", "begroeten"),
     ("nlu_fallback", "goedemiddag, ik kom voor de opdracht", "begroeten"),
     ("nlu_fallback", "wat is dit", "nlu_fallback"),
+    ("bevestigen", "ewa", "begroeten"),
+    ("start_gesprek", "hoi ik wil een gesprek", "start_gesprek"),
     ("signaal_crisis", "hoi ik wil dood", "signaal_crisis"),
 ])
 def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
