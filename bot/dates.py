@@ -21,6 +21,11 @@ RELATIVE = {"vandaag": 0, "vanavond": 0, "vanmiddag": 0, "nu": 0, "straks": 0, "
 _NUMBER_WORDS = {"een": 1, "één": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6}
 
 
+_DAY_AND_PART = re.compile(
+    r"^(maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|morgen|overmorgen)"
+    r"(ochtend|morgen|middag|avond|nacht)$")
+
+
 def _future(day: int, month: int, today: date) -> date | None:
     for year in (today.year, today.year + 1):
         try:
@@ -36,6 +41,8 @@ def parse_when(text: str, today: date | None = None) -> date | None:
     """The first day named in `text`, on or after today; None when no day is named."""
     today = today or date.today()
     words = re.findall(r"[a-zà-ÿ]+|\d+", text.lower())
+    # "zaterdagochtend", "woensdagmiddag", "morgenavond": the day, then the part of it.
+    words = [part for word in words for part in _DAY_AND_PART.sub(r"\1 \2", word).split()]
     joined = " ".join(words)
 
     if m := re.search(r"\b(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:\s*[-/.]\s*(\d{2,4}))?\b", text):

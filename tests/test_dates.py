@@ -17,6 +17,12 @@ MONDAY = date(2026, 11, 23)
     ("12 december", date(2026, 12, 12)),
     ("3-1", date(2027, 1, 3)),
     ("dit weekend", date(2026, 11, 28)),
+    # A day and the part of it in one word.
+    ("zaterdagochtend", date(2026, 11, 28)),
+    ("woensdagmiddag, dan ben ik vroeg uit", date(2026, 11, 25)),
+    ("dinsdagavond", date(2026, 11, 24)),
+    ("morgenavond", date(2026, 11, 24)),
+    ("zondagmorgen", date(2026, 11, 29)),
 ])
 def test_understands_when(text: str, expected: date) -> None:
     assert parse_when(text, MONDAY) == expected
