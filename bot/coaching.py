@@ -185,11 +185,15 @@ _OVERVIEW_ASKS = frozenset(("mijn", "me", "mij", "ik", "jij", "je", "laat", "zie
 
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
                 intent: str | None = None) -> bool:
-    if "?" in text or tokens[0] in _QUESTION_START:
+    vocabulary = _REQUEST_WORDS.get(intent or "")
+    if tokens[0] in _QUESTION_START:
         return True
+    if "?" in text:
+        # "zorgzaam?": one word of the answer, said with doubt, is no request.
+        return not (len(tokens) == 1 and vocabulary is not None
+                    and tokens[0] not in vocabulary)
     if len(tokens) > short:
         return False
-    vocabulary = _REQUEST_WORDS.get(intent or "")
     if vocabulary is None or len(tokens) == 1:
         return True
     if intent == "overzicht_gevraagd" and not _OVERVIEW_ASKS & set(tokens):

@@ -159,6 +159,15 @@ def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, i
     assert outcome.value == text and outcome.side_track is None and outcome.store_as == "answer"
 
 
+def test_one_word_said_with_doubt_is_an_answer(script) -> None:
+    outcome = handle_answer(script, script.question("inzicht_naam"),
+                            answer("zorgzaam?", "uitleg_gevraagd", 0.99), State())
+    assert outcome.value == "zorgzaam?" and outcome.store_as == "answer"
+    asked = handle_answer(script, script.question("inzicht_naam"),
+                          answer("uitleg?", "uitleg_gevraagd", 0.99), State())
+    assert asked.value is None and asked.state.mode == Mode.EXPLAIN
+
+
 def test_a_vague_answer_read_as_a_greeting_is_asked_about(script) -> None:
     outcome = handle_answer(script, script.question("verwachting"),
                             answer("van alles", "begroeten", 0.99), State())
