@@ -32,7 +32,16 @@ STUDENT_SHARE_MIN = 0.35
 SUMMARY_MAX_LINES = 3
 CHECK_ROUNDS_MAX = 2
 BUBBLES_BEFORE_FIRST_QUESTION_MAX = 2
-OPENING_EXPERIENCE_MIN_WORDS = 5  # an opening message this long names its experience
+# Words of an experience, the rubric's own (not the script's, whose recognition it measures):
+# an opening that holds one names its experience ("ik wil iets vertellen over mijn stage");
+# one that does not ("hallo, mijn mentor zei dat ik dit moest doen") leaves it to be asked.
+OPENING_EXPERIENCE_WORDS = frozenset((
+    "stage", "stages", "bijbaan", "bijbaantje", "baantje", "vakantiewerk", "meegelopen",
+    "meeloopdag", "meeloopstage", "snuffelstage", "gastles", "gastcollege", "bedrijfsbezoek",
+    "excursie", "project", "projectweek", "vrijwilligerswerk", "beroepentest", "workshop",
+    "proefles", "proefstuderen", "rondleiding", "training", "wedstrijd", "toernooi", "opendag",
+    "werkweek", "beurs"))
+OPENING_EXPERIENCE_PHRASES = ("open dag", "open avond")
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,11 @@ def _content(text: str) -> set[str]:
 
 def builds_on_opening(t: Transcript, script: Script) -> bool | None:
     """An experience named in the opening message is not asked for again."""
-    if not t.turns or len(words(t.turns[0].student)) < OPENING_EXPERIENCE_MIN_WORDS:
+    if not t.turns:
+        return None
+    opening = words(t.turns[0].student)
+    if not (OPENING_EXPERIENCE_WORDS & set(opening)
+            or any(p in " ".join(opening) for p in OPENING_EXPERIENCE_PHRASES)):
         return None
     asked = _question_lines(script, "ervaring", t.level)
     return not any(line in asked for line in t.bot_lines)

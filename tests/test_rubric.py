@@ -32,6 +32,10 @@ def test_an_experience_in_the_opening_is_not_asked_again(script) -> None:
     assert rubric.builds_on_opening(asked, script) is False
     assert rubric.builds_on_opening(built_on, script) is True
     assert rubric.builds_on_opening(_t(("hoi", ["Hoi!"])), script) is None
+    # A long opening that names no experience leaves it to be asked.
+    duty = "hallo, mijn mentor zei dat ik dit gesprek moest doen"
+    assert rubric.builds_on_opening(_t((duty, ["Leuk!"]), ("ja", [_ask(script, "ervaring")])),
+                                    script) is None
 
 
 def test_moment_why_and_values(script) -> None:
