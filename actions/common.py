@@ -201,10 +201,12 @@ def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher, scr
     """After "nee" to the check: the message that raised it, as the reply to the question
     that was open then; the step's form goes on from there."""
     before, question = _message_and_question_before_check(tracker)
-    events: list[EventType] = [FollowupAction(f"{step}_form")]
-    if before is None or question is None or script.step_of_slot(question) is None:
-        return [SlotSet("vraag_modus", coaching.Mode.BACK), *events]
     level = level_of(tracker)
+    if before is None or question is None or script.step_of_slot(question) is None:
+        # The check did not interrupt a question (the conversation was paused): it stays so.
+        say(dispatcher, script.text("verder_gaan_hint", level))
+        return []
+    events: list[EventType] = [FollowupAction(f"{step}_form")]
     said = said_in_conversation(tracker)
     if question == script.steps[step].check_slot():
         outcome = coaching.handle_check(script, before.reply, coaching.State(), level, said=said)
@@ -221,16 +223,16 @@ def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher, scr
 
 
 def _message_and_question_before_check(tracker: Tracker) -> tuple[Turn | None, str | None]:
-    """The student's message before this one, and the question the coach had asked for it
-    (the last requested slot before that message)."""
+    """The student's message before this one, and the question that was open for it (None
+    when none was)."""
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
     if len(users) < 2:
         return None, None
     index = users[-2]
     event = tracker.events[index]
+    # The requested slot as it stood then (None after a pause: no question was open).
     question = next((e.get("value") for e in reversed(tracker.events[:index])
-                     if e.get("event") == "slot" and e.get("name") == "requested_slot"
-                     and e.get("value")), None)
+                     if e.get("event") == "slot" and e.get("name") == "requested_slot"), None)
     intent = (event.get("parse_data") or {}).get("intent") or {}
     turn = Turn(sender_id=tracker.sender_id,
                 channel=event.get("input_channel") or DEFAULT_CHANNEL,

@@ -208,8 +208,9 @@ def test_dont_know_gets_an_example_then_may_skip(servers, sender) -> None:
     assert explained[:2] == (get_script().render(rol.explanation)
                              + get_script().render(rol.example))
     assert ask("rol") not in explained  # explained in other words, not asked word for word
-    skipped = joined(servers.say(sender, "geen idee"))
-    assert "slaan we over" in skipped and "Wat werd er van je verwacht" in skipped
+    skipped = servers.say(sender, "geen idee")
+    forms = [line for form in get_script().text_forms("overgeslagen") for line in form]
+    assert skipped[0] in forms and skipped[-1] == asked_text("verwachting"), skipped
 
 
 @pytest.mark.parametrize(("message", "expected"), [
@@ -653,7 +654,7 @@ def test_pressure_about_a_choice_is_offered_a_talk(servers, sender, answer) -> N
     assert [f.category for f in flags] == ["druk_omgeving"]
     if answer == "ja graag":
         assert script.signal_reply("aanbod_aangenomen")[0] in after
-        assert after[-1] == ask("rol")  # the question comes again
+        assert after[-1].endswith(ask("rol"))  # the question again, behind its lead
         assert flags[0].student_declined is False
         assert "ja graag" not in [a.text for a in answers]
     else:
