@@ -170,12 +170,15 @@ def links_to_values(t: Transcript, script: Script) -> bool:
 
 
 def specific_praise(t: Transcript, script: Script) -> bool | None:
-    """Every praise line names something the student said in the message before it."""
+    """Every praise line names something the student said in the message before it (or in
+    the one before that: after "nee" to a safety check, the praise is about the answer the
+    check interrupted)."""
     checked = []
-    for turn in t.turns:
+    for before, turn in zip([Turn("", ()), *t.turns], t.turns, strict=False):
         for line in turn.bot:
             if _is_praise(line):
-                checked.append(bool(_content(line) & _content(turn.student)))
+                said = _content(turn.student) | _content(before.student)
+                checked.append(bool(_content(line) & said))
     return all(checked) if checked else None
 
 

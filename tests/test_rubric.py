@@ -52,6 +52,10 @@ def test_moment_why_and_values(script) -> None:
 
 def test_praise_must_name_what_the_student_did(script) -> None:
     named = _t(("ik heb de klanten zelf geholpen", ["Sterk! Je hebt klanten geholpen."]))
+    # After "nee" to a safety check the praise is about the answer the check interrupted.
+    checked = _t(("ik heb de klanten zelf geholpen", ["Denk je erover ...?"]),
+                 ("nee", ["Dank je.", "Sterk! Je hebt klanten geholpen."]))
+    assert rubric.specific_praise(checked, script) is True
     bare = _t(("ik heb de klanten zelf geholpen", ["Sterk!"]))
     assert rubric.specific_praise(named, script) is True
     assert rubric.specific_praise(bare, script) is False
