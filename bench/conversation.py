@@ -8,6 +8,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -47,21 +48,24 @@ STEPS_OF_CONVERSATION: list[tuple[str, str]] = [
 LEVEL = "mbo"
 
 
+def asked_line(script: Any, key: str, level: str | None = LEVEL) -> str:
+    """A line of what the coach says for `key`: a question's key (its first line),
+    "check:<step>" (the step's first summary question) or "tekst:<key>" (the text's last
+    line), as a first conversation reads it."""
+    if key.startswith("tekst:"):
+        return script.render(script.raw["teksten"][key.removeprefix("tekst:")], level)[-1]
+    if key.startswith("check:"):
+        step = script.steps[key.removeprefix("check:")]
+        return script.pick(step.summary_question, level, 0)[0]
+    return script.render(script.question(key).text, level)[0]
+
+
 def expected_replies() -> list[tuple[str, str | None]]:
     """(message, a line of the reply that shows the conversation advanced), from the script."""
     from bot.script import load
 
     script = load()
-
-    def line(key: str) -> str:
-        if key.startswith("tekst:"):
-            return script.render(script.raw["teksten"][key.removeprefix("tekst:")], LEVEL)[-1]
-        if key.startswith("check:"):
-            step = script.steps[key.removeprefix("check:")]
-            return script.pick(step.summary_question, LEVEL, 0)[0]
-        return script.render(script.question(key).text, LEVEL)[0]
-
-    return [(text, line(key)) for text, key in STEPS_OF_CONVERSATION]
+    return [(text, asked_line(script, key)) for text, key in STEPS_OF_CONVERSATION]
 
 
 FULL_CONVERSATION: list[tuple[str, str | None]] = expected_replies()

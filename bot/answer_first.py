@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.coaching import GREETINGS
 from bot.script import INTERRUPTIONS, Script
 
 ANSWER_INTENT = "vertellen"
@@ -87,10 +88,6 @@ _YES_START = frozenset(("ja", "jaa", "jaaa", "jep", "jup", "yes", "yess", "ok", 
 _START_WORDS = frozenset(("beginnen", "begin", "starten", "start", "gaan", "los"))
 _NOT_NOW = frozenset(("nee", "niet", "geen", "later", "straks", "morgen", "nope", "nah",
                       "eigenlijk", "liever", "doei", "bye", "houdoe", "weg", "stop", "pauze"))
-_GREETING_START = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "heey", "yo",
-                             "goedemorgen", "goedemiddag", "goedenavond", "dag", "hallootjes",
-                             "heyy", "hello", "ewa", "salam", "salaam", "moi", "hoiii",
-                             "wollah"))
 # Intents a yes to the offer may come in as; a crisis, a deletion or a clear no never change.
 _UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "vertellen",
                               "begroeten", "bedanken", "weet_niet", "afscheid", "pauzeren"))
@@ -118,6 +115,6 @@ def meaning_of_first_message(intent: str | None, text: str) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
     greeting is a greeting (the coach answers with its offer)."""
     words = _plain(text).split()
-    if intent in _UNSURE_FIRST and words and words[0] in _GREETING_START:
+    if intent in _UNSURE_FIRST and words and words[0] in GREETINGS:
         return GREETING
     return intent

@@ -131,8 +131,10 @@ _QUESTION_START = frozenset((
     "wat", "wie", "waarom", "hoe", "hoezo", "waar", "wanneer", "welke", "welk", "kan", "kun",
     "kunt", "mag", "mogen", "wil", "wilt", "ben", "bent", "is", "zijn", "heb", "hebt", "doe",
     "doet", "ga", "gaat", "moet", "moeten", "weet", "vertel", "zeg", "leg", "help"))
-_GREETINGS = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "yo", "goedemorgen",
-                        "goedemiddag", "goedenavond", "heey"))
+# How students greet (also bot.answer_first: a first message that starts with one).
+GREETINGS = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "hoiii", "yo",
+                       "goedemorgen", "goedemiddag", "goedenavond", "heey", "heyy", "hello",
+                       "hallootjes", "ewa", "salam", "salaam", "moi"))
 _START_WORDS = frozenset(("gesprek", "beginnen", "begin", "starten", "start", "opnieuw",
                           "verder", "nieuw", "hervatten"))
 _CLAUSE_START = frozenset(("dat", "om", "omdat", "want", "als", "zodat", "doordat", "door"))
@@ -251,7 +253,7 @@ def stands_inside_a_question(reply: Reply) -> bool:
         return bool(_PERSON_WORDS & set(tokens)) or any(t.startswith(_PERSON_STEMS)
                                                        for t in tokens)
     if reply.intent == "begroeten":
-        return len(tokens) <= SHORT_REQUEST_WORDS and bool(_GREETINGS & set(tokens))
+        return len(tokens) <= SHORT_REQUEST_WORDS and bool(GREETINGS & set(tokens))
     if reply.intent in ("start_gesprek", "hervatten"):
         # "dat ik anderen verder help", "ik help mensen verder": a clause or a story, not a
         # request to start or go on.

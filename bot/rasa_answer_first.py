@@ -25,11 +25,12 @@ OFFER_ACTION = "action_aanbod"  # asks "Zullen we beginnen?"
 
 def _last_action(tracker: Any) -> str | None:
     """The coach's last action before it listened for this message."""
-    for event in reversed(getattr(tracker, "events", None) or []):
-        name = getattr(event, "action_name", None)
-        if type(event).__name__ == "ActionExecuted" and name and name != "action_listen":
-            return name
-    return None
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted
+
+    event = tracker.get_last_event_for(ActionExecuted,
+                                       action_names_to_exclude=[ACTION_LISTEN_NAME])
+    return event.action_name if event else None
 
 
 def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:

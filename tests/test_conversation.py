@@ -71,11 +71,9 @@ FULL_KEYS = [
 
 def asked_text(key: str, level: str = "mbo") -> str:
     """The first line of what the coach asks for `key` in a first conversation."""
-    script = get_script()
-    if key.startswith("check:"):
-        return script.pick(script.steps[key.removeprefix("check:")].summary_question, level,
-                           0)[0]
-    return script.render(script.question(key).text, level)[0]
+    from bench.conversation import asked_line
+
+    return asked_line(get_script(), key, level)
 
 
 FULL = [(text, asked_text(key)) for text, key in FULL_KEYS]
