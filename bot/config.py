@@ -41,7 +41,8 @@ def secret(env_name: str, filename: str) -> str:
         if stored:
             return stored
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    # hex: no "-" or "_", so the value is safe as a command-line argument and in a URL
+    token = secrets.token_hex(32)
     # O_EXCL: when two processes start at once, one writes and the other reads its value.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

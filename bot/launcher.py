@@ -100,6 +100,19 @@ def _spawn(service: Service, env: dict[str, str]) -> None:
     service.state = "starting"
 
 
+def _last_log_line(name: str, limit: int = 200) -> str:
+    """The last line a crashed process wrote (usually its error), so the console says why."""
+    try:
+        with open(VAR / "log" / f"{name}.log", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines()]
+    except OSError:
+        return ""
+    last = next((line for line in reversed(lines) if line), "")
+    return last[:limit]
+
+
 def supervise_once(running: list[Service], env: dict[str, str], now: float) -> list[str]:
     """One round of supervision: notice crashes, schedule and carry out restarts. Returns
     the lines to print."""
@@ -127,6 +140,8 @@ def supervise_once(running: list[Service], env: dict[str, str], now: float) -> l
                                                  "exit": process.returncode})
             said.append(f"!! {service.name} stopped (exit {process.returncode}); restarting in "
                         f"{wait}s. See var/log/{service.name}.log")
+            if last := _last_log_line(service.name):
+                said.append(f"   {last}")
         elif service.state != "up" and _healthy(service.health_url,
                                                 now - service.started_at):
             service.state = "up"

@@ -26,8 +26,10 @@ def _bin(name: str) -> str:
 
 def rasa_argv(cfg: Settings, port: int, interface: str | None = None,
               model: Path = MODEL) -> list[str]:
-    return [_bin("rasa"), "run", "--enable-api", "--auth-token", cfg.rasa_api_token,
-            "--cors", cfg.portal_origin, "--interface", interface or cfg.host,
+    # `--opt=value`: a generated token may begin with "-", which argparse would take for an
+    # option (Rasa then exits with a usage error, code 2).
+    return [_bin("rasa"), "run", "--enable-api", f"--auth-token={cfg.rasa_api_token}",
+            f"--cors={cfg.portal_origin}", "--interface", interface or cfg.host,
             "--port", str(port), "--model", str(model),
             "--endpoints", str(ROOT / "endpoints.yml"),
             "--credentials", str(ROOT / "credentials.yml")]
