@@ -91,6 +91,12 @@ def said_in_conversation(tracker: Tracker) -> frozenset[str]:
     return frozenset(said)
 
 
+def check_closed(tracker: Tracker, script: Script) -> bool:
+    """The student answered "nee" to the crisis check earlier in this conversation."""
+    closing = script.signal_reply("crisis_check_nee", level_of(tracker))[:1]
+    return bool(set(closing) & said_in_conversation(tracker))
+
+
 def level_of(tracker: Tracker) -> str | None:
     return tracker.get_slot("niveau")
 
@@ -165,7 +171,12 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
                                signals=[f.as_dict() for f in found.findings],
                                text=turn.text, message_id=turn.message_id or key,
                                contact_wanted=not offer)
-    if found.unsure_crisis:  # ask once before giving the crisis reply
+    if found.unsure_crisis and check_closed(tracker, script):
+        # The student said "nee" to the check earlier in this conversation: asking again
+        # at every unsure message would stop the conversation each time. The mentor has the
+        # attention flag; a certain crisis still gets the crisis reply.
+        lines = []
+    elif found.unsure_crisis:  # ask once before giving the crisis reply
         lines = script.signal_reply("crisis_check", level)
         result.events[-1] = SlotSet(LAST_SIGNAL_SLOT, f"{key}|{severities},{CHECK}")
         result.check_asked = True

@@ -200,7 +200,8 @@ class ActionOnderbreken(CoachAction):
 
 
 def side_track_messages(script: Script, tracker: Tracker, intent: str | None) -> list[str]:
-    """The answer to a side track; also used inside the steps."""
+    """The answer to a side track (a form not said yet in this conversation); also used
+    inside the steps."""
     level = level_of(tracker)
     if intent == "overzicht_gevraagd":
         turn = turn_of(tracker)
@@ -209,7 +210,7 @@ def side_track_messages(script: Script, tracker: Tracker, intent: str | None) ->
         except StorageUnavailable:
             return script.text("opslaan_mislukt", level)
         return overview_messages(script, items, level)
-    return script.side_track(intent or "", level)
+    return script.side_track(intent or "", level, said=said_in_conversation(tracker))
 
 
 class ActionDigressie(CoachAction):

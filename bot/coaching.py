@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
 from bot.dates import parse_when
@@ -185,6 +186,15 @@ _OVERVIEW_ASKS = frozenset(("mijn", "me", "mij", "ik", "jij", "je", "laat", "zie
                             "geef", "graag", "pls", "please"))
 
 
+def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
+    """The word, or a typo of it (one letter off in a word of five letters or more)."""
+    if word in vocabulary:
+        return True
+    return len(word) >= 5 and any(
+        len(known) >= 5 and SequenceMatcher(None, word, known).ratio() >= 0.85
+        for known in vocabulary)
+
+
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
                 intent: str | None = None) -> bool:
     vocabulary = _REQUEST_WORDS.get(intent or "")
@@ -196,8 +206,12 @@ def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
                     and tokens[0] not in vocabulary)
     if len(tokens) > short:
         return False
-    if vocabulary is None or len(tokens) == 1:
+    if vocabulary is None:
         return True
+    if len(tokens) == 1:
+        # "bedankt", "saai", "huh" (or a typo of one) ask; "rechtvaardig" or
+        # "overzichtshouder" to "Welke naam geef je dit inzicht?" is the answer.
+        return _in_vocabulary(tokens[0], vocabulary)
     if intent == "overzicht_gevraagd" and not _OVERVIEW_ASKS & set(tokens):
         return False
     return bool(vocabulary & set(tokens))

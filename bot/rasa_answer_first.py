@@ -33,10 +33,30 @@ def _last_action(tracker: Any) -> str | None:
     return event.action_name if event else None
 
 
+def _check_closed(tracker: Any, script: Any) -> bool:
+    """The student already answered "nee" to the crisis check in this conversation (Rasa
+    session): the coach said the reply to that "nee"."""
+    from rasa.shared.core.events import BotUttered, SessionStarted
+
+    closing = script.signal_reply("crisis_check_nee", tracker.get_slot("niveau"))[:1]
+    for event in reversed(tracker.events):
+        if isinstance(event, SessionStarted):
+            return False
+        if isinstance(event, BotUttered) and event.text in closing:
+            return True
+    return False
+
+
 def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
     """The parse data with an interruption turned into an answer where bot.answer_first says
     so; the classifier's intent stays in `bot_intent` for analysis."""
-    from bot.answer_first import meaning, meaning_at_offer, meaning_of_first_message
+    from bot.answer_first import (
+        ANSWER_INTENT,
+        meaning,
+        meaning_at_offer,
+        meaning_of_first_message,
+    )
+    from bot.rasa_components import CRISIS_INTENT, UNSURE_ONLY
     from bot.script import get_script
 
     intent = (parse_data.get("intent") or {}).get("name")
@@ -44,7 +64,12 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
     if not isinstance(text, str) or tracker is None:
         return parse_data
     if _asking(tracker):
-        decided = meaning(intent, text, True, get_script(), tracker.get_slot("requested_slot"))
+        if (intent == CRISIS_INTENT and parse_data.get(UNSURE_ONLY)
+                and _check_closed(tracker, get_script())):
+            decided = ANSWER_INTENT  # the coach asks its check once per conversation
+        else:
+            decided = meaning(intent, text, True, get_script(),
+                              tracker.get_slot("requested_slot"))
     elif _last_action(tracker) == OFFER_ACTION:
         decided = meaning_at_offer(intent, text)
     elif not tracker.get_slot("stap"):

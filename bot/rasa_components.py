@@ -24,6 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 log = logging.getLogger(__name__)
 
 CRISIS_INTENT = "signaal_crisis"
+UNSURE_ONLY = "signal_unsure_only"  # in the parse data: the crisis is only the model's guess
 NEXT_BEST_MIN_CONFIDENCE = 0.45  # as the FallbackClassifier's threshold in config.yml
 
 
@@ -63,6 +64,8 @@ class SafetyOverride(GraphComponent):
                 continue
             if urgent:
                 message.set(INTENT, {"name": CRISIS_INTENT, "confidence": 1.0},
+                            add_to_output=True)
+                message.set(UNSURE_ONLY, all(s.severity != "urgent" for s in urgent),
                             add_to_output=True)
                 log.info("safety_override.urgent", extra={"categories": ["crisis"]})
             elif (message.get(INTENT) or {}).get("name") == CRISIS_INTENT:

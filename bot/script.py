@@ -224,8 +224,11 @@ class Script:
     def text(self, key: str, level: str | None = None, **context: Any) -> list[str]:
         return self.render(self.raw["teksten"][key], level, **context)
 
-    def side_track(self, intent: str, level: str | None = None) -> list[str]:
-        return self.render(self.raw["zijsporen"].get(intent, ""), level)
+    def side_track(self, intent: str, level: str | None = None, *,
+                   said: Collection[str] = ()) -> list[str]:
+        """The reply to a side track; a form the student has not read yet in this
+        conversation (`said`) when it has `afwisselen` ("bedankt" twice)."""
+        return self.pick(self.raw["zijsporen"].get(intent, ""), level, 0, said=said)
 
     def signal_reply(self, key: str, level: str | None = None) -> list[str]:
         return self.render(self.raw["signalen"][key], level)
@@ -383,9 +386,10 @@ def _check_forms(value: Any, where: str, allowed: set[str], errors: list[str]) -
     if not alternating:
         return False
     key = where.removeprefix("teksten.")
-    if not (where.endswith(ALTERNATING_PARTS) or key in ALTERNATING_TEXTS):
+    if not (where.endswith(ALTERNATING_PARTS) or key in ALTERNATING_TEXTS
+            or where.startswith("zijsporen.")):
         errors.append(f"{where}: '{ALTERNATIVES}' kan alleen bij een reactie, de intro en de "
-                      "samenvatting van een stap, en bij de teksten "
+                      "samenvatting van een stap, een zijspoor, en bij de teksten "
                       f"{', '.join(ALTERNATING_TEXTS)}.")
     forms = value[ALTERNATIVES]
     if set(value) != {ALTERNATIVES} or not isinstance(forms, list) or not forms:

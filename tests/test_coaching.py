@@ -159,6 +159,16 @@ def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, i
     assert outcome.value == text and outcome.side_track is None and outcome.store_as == "answer"
 
 
+@pytest.mark.parametrize(("text", "intent"), [
+    ("rechtvaardig", "bedanken"),  # one word, and not a word of thanks
+    ("overzichtshouder", "overzicht_gevraagd"),
+])
+def test_one_word_read_as_a_side_request_is_the_name_asked_for(script, text, intent) -> None:
+    outcome = handle_answer(script, script.question("inzicht_naam"), answer(text, intent, 0.99),
+                            State())
+    assert outcome.value == text and outcome.side_track is None
+
+
 def test_one_word_said_with_doubt_is_an_answer(script) -> None:
     outcome = handle_answer(script, script.question("inzicht_naam"),
                             answer("zorgzaam?", "uitleg_gevraagd", 0.99), State())
@@ -183,6 +193,8 @@ def test_a_vague_answer_read_as_a_greeting_is_asked_about(script) -> None:
     ("wtf", "frustratie", Mode.BACK),
     ("wie leest dit allemaal", "privacy_vraag", Mode.BACK),
     ("dankjewel", "bedanken", Mode.BACK),
+    ("bedamkt", "bedanken", Mode.BACK),  # a typo of a word of thanks
+    ("overzicht", "overzicht_gevraagd", Mode.BACK),
     ("hoi", "begroeten", Mode.BUSY),
     ("nieuw gesprek", "start_gesprek", Mode.BUSY),
     ("ik weet het echt niet", "weet_niet", Mode.EXPLAIN),

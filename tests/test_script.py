@@ -184,3 +184,13 @@ def test_alternating_forms_stand_where_the_coach_moves_them_on() -> None:
     raw["stappen"]["reflecteren"]["vragen"][0]["tekst"] = {"afwisselen": ["Een?", "Twee?"]}
     (error,) = validate(raw, ROOT / "domain.yml")
     assert error.startswith("stappen.reflecteren.") and "intro en de samenvatting" in error
+
+
+def test_a_side_track_said_again_takes_another_form() -> None:
+    """"bedankt" twice in one conversation: the second thanks gets a form not read yet."""
+    s = load()
+    first = s.side_track("bedanken")
+    second = s.side_track("bedanken", said=first)
+    assert second and second != first
+    assert s.side_track("bedanken", said=first + second) not in (first, second)
+    assert s.side_track("bot_vraag", said=s.side_track("bot_vraag"))  # one form: said again

@@ -105,6 +105,14 @@ def test_unsure_then_nee_closes_the_check_and_keeps_an_attention_flag(servers) -
     assert (_answer_to(servers, sender, "rol") or "") == unsure
     assert servers.say(sender, "op tijd komen") == SCRIPT.render(
         SCRIPT.question("moment").text, "mbo")
+    # The check comes once per conversation: a second message the detector is unsure about
+    # is the answer to its question, and the mentor gets another attention flag.
+    again = _unsure_messages()[2]
+    replies = servers.say(sender, again)
+    assert SCRIPT.signal_reply("crisis_check")[0] not in replies, replies
+    assert (_answer_to(servers, sender, "moment") or "") == again
+    assert [(f.category, f.severity) for f in _flags(servers, sender)] == [
+        ("crisis", "attention"), ("crisis", "attention")]
 
 
 def _answer_to(servers, sender: str, key: str) -> str | None:
