@@ -104,10 +104,11 @@ def is_offer(script: Script, intake: Intake, text: str,
              acknowledged: frozenset[str] = frozenset()) -> bool:
     """Whether the coach offers a talk with the mentor instead of announcing it: every new
     concern is of a kind the script offers (`aanbieden`, e.g. disagreement with parents about
-    a choice) and nothing in the message makes it serious (`aanbod_niet_bij`)."""
+    a choice, what a course costs), it is the only one, and nothing in the message makes it
+    serious (`aanbod_niet_bij`)."""
     fresh = {f.category for f in intake.attention if f.category not in acknowledged}
-    if intake.urgent or intake.unsure_crisis or not fresh:
-        return False
+    if intake.urgent or intake.unsure_crisis or len(fresh) != 1:
+        return False  # two concerns at once are told, not offered
     if not fresh <= script.offered_categories:
         return False
     return not has_words(text or "", script.offer_exceptions, prefix=True)

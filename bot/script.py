@@ -248,9 +248,10 @@ class Script:
         """The acknowledgement of a concern; `again`: not the first one in this conversation
         (the short `aandacht_opnieuw` instead of the whole `aandacht` explanation)."""
         specific = self.raw["signalen"].get("aandacht_per_soort", {}).get(category)
-        if offer:  # a talk offered, not announced (`aanbieden`)
-            return self.render(specific or "", level) + self.signal_reply("aandacht_aanbod",
-                                                                          level)
+        if offer:  # a talk offered, not announced (`aanbieden`); per kind where written
+            offered = self.raw["signalen"].get("aanbod_per_soort", {}).get(category)
+            return self.render(specific or "", level) + self.render(
+                offered or self.raw["signalen"]["aandacht_aanbod"], level)
         general = self.raw["signalen"].get("aandacht_opnieuw") if again else None
         return self.render(specific or "", level) + self.render(
             general or self.raw["signalen"]["aandacht"], level
@@ -539,6 +540,12 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
     for number in ("0800-0113", "113.nl", "0800-0432", "112"):
         if number not in crisis_text:
             errors.append(f"signalen.crisis: het nummer {number} moet in deze tekst staan.")
+    for category, value in (signalen.get("aanbod_per_soort") or {}).items():
+        if category not in offered:
+            errors.append(f"signalen.aanbod_per_soort.{category}: deze soort staat niet bij "
+                          "'aanbieden'.")
+        else:
+            _check_text(value, f"signalen.aanbod_per_soort.{category}", set(), errors)
     for category, value in (signalen.get("aandacht_per_soort") or {}).items():
         flag = FLAG_BY_KEY.get(category)
         if flag is None or flag.severity != "attention":

@@ -84,7 +84,16 @@ def test_serious_pressure_is_still_told_to_the_mentor(script, text) -> None:
 def test_other_concerns_are_told_not_offered(script) -> None:
     text = "mijn ouders willen dat ik stop en we hebben geen geld"
     assert not intake.is_offer(script, _found("druk_omgeving", "financien"), text)
-    assert not intake.is_offer(script, _found("financien"), "we hebben geen geld voor de reis")
+    assert not intake.is_offer(script, _found("uitval"), "ik denk erover om te stoppen")
+    assert not intake.is_offer(script, _found("financien"), "we hebben schulden, ik kan niks")
+
+
+def test_what_a_course_costs_is_offered_in_its_own_words(script) -> None:
+    found = _found("financien")
+    assert intake.is_offer(script, found, "de cursus kost misschien te veel geld")
+    lines = intake.replies(script, found, None, offer=True)
+    assert lines == (script.render(script.raw["signalen"]["aandacht_per_soort"]["financien"])
+                     + script.render(script.raw["signalen"]["aanbod_per_soort"]["financien"]))
 
 
 @pytest.mark.parametrize(("text", "accept", "no"), [

@@ -164,7 +164,7 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
 # the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
 # the latter, and an example of what issue 10 still has to fix.
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood", "op stage snij ik brood"}
 
 
 @pytest.mark.parametrize("text", [
