@@ -104,3 +104,9 @@ def test_what_a_course_costs_is_offered_in_its_own_words(script) -> None:
 def test_answers_to_the_offer(text, accept, no) -> None:
     assert intake.is_accept(text) is accept
     assert intake.is_no(text) is no
+
+
+def test_doubt_about_oneself_is_offered_unless_it_is_self_loathing(script) -> None:
+    found = _found("zelfvertrouwen")
+    assert intake.is_offer(script, found, "ik ben bang dat mijn mail raar klinkt")
+    assert not intake.is_offer(script, found, "ik ben gewoon niks waard, ik kan niks")
