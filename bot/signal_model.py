@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ TRAIN_DIR = SIGNAL_DATA / "train"
 THRESHOLDS_FILE = SIGNAL_DATA / "model.yml"
 DEFAULT_THRESHOLD = 0.5
 _SENTENCE_SPLIT = ".!?;\n"
+_CLAUSE_SPLIT = re.compile(r"[.!?;,\n]+|\b(?:en|maar|want|omdat|dus|toen)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,17 @@ class SignalModel:
     def scores(self, text: str) -> dict[str, float]:
         probabilities = self.pipeline.predict_proba([prepare(text)])[0]
         return dict(zip(self.categories, (float(p) for p in probabilities), strict=True))
+
+    def clause_score(self, text: str, category: str) -> float:
+        """The highest score of one clause of `text` (split at punctuation and at "en",
+        "maar", "want", ...): a concern is said in one clause. A long ordinary answer can
+        gather a middling score for the whole from many small, unrelated words; its
+        clauses do not. A message of one clause scores as a whole."""
+        parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
+        if len(parts) <= 1:
+            return self.scores(text)[category]
+        index = self.categories.index(category)
+        return float(self.pipeline.predict_proba([prepare(p) for p in parts])[:, index].max())
 
     def evidence(self, text: str, category: str) -> str:
         """The sentence of the message that scores highest for `category`: what the mentor

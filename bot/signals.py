@@ -115,6 +115,9 @@ class Rules:
     boundaries: frozenset[str]
     negation_exempt: tuple[re.Pattern[str], ...]
     replacements: dict[str, str]
+    # Words after a find where a negation still counts ("geldproblemen hebben we niet", "ik
+    # spijbel nooit"); attention categories only: crisis stays recall-first.
+    negation_after: int = 0
 
 
 def _fail(message: str) -> RulesError:
@@ -224,6 +227,9 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
     if not isinstance(default_window, int) or isinstance(default_window, bool) \
             or not 0 <= default_window <= 10:
         raise _fail("'negatie.venster' moet een heel getal van 0 tot 10 zijn.")
+    after = neg.get("venster_na", 0)
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= 10:
+        raise _fail("'negatie.venster_na' moet een heel getal van 0 tot 10 zijn.")
     exempt = tuple(_compile(p, f"negatie.geen_negatie #{i + 1}", macros)
                    for i, p in enumerate(_as_list(neg.get("geen_negatie"),
                                                   "negatie.geen_negatie")))
@@ -281,7 +287,7 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
                                     exceptions, window, prefilter))
     categories.sort(key=lambda c: (_SEVERITY_RANK[c.severity], _CATEGORY_RANK[c.key]))
     return Rules(path, mtime_ns, tuple(categories), figurative, cues, boundaries, exempt,
-                 replacements)
+                 replacements, after)
 
 
 def rules_from_text(text: str, label: str = "regels") -> Rules:
@@ -554,7 +560,10 @@ class Detector:
                         kern = m.start("kern") if "kern" in trig.regex.groupindex \
                             and m.start("kern") >= 0 else m.start()
                         anchor = view.original_span(kern, m.end())[0]
-                        if _negated(anchor, surface, rules, cat.negation_window, exempt_tokens):
+                        after = rules.negation_after if cat.severity == "attention" else 0
+                        if (_negated(anchor, surface, rules, cat.negation_window, exempt_tokens)
+                                or _negated_after(view.original_span(m.start(), m.end())[1],
+                                                  surface, rules, after, exempt_tokens)):
                             if vetoed is not None:
                                 vetoed.add(cat.key)
                             continue
@@ -620,7 +629,10 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
         if score >= model.thresholds.alarm[category]:
             added.append(located(category, "attention", unsure=True) if short
                          else located(category, severity))
-        elif category == "crisis" and score >= model.thresholds.crisis_unsure:
+        elif (category == "crisis" and score >= model.thresholds.crisis_unsure
+              and model.clause_score(masked, category) >= model.thresholds.crisis_unsure):
+            # The check question only when one clause carries the concern (not a long
+            # ordinary answer whose many small words add up to a middling score).
             added.append(located(category, "attention", unsure=True))
     if not added:
         return signals
@@ -650,6 +662,19 @@ def _negated(anchor: int, surface: _View, rules: Rules, window: int,
     forms = surface.forms
     for i in range(idx - 1, max(idx - 1 - window, -1), -1):
         form = forms[i]
+        if form in rules.boundaries:
+            return False
+        if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):
+            return True
+    return False
+
+
+def _negated_after(end: int, surface: _View, rules: Rules, window: int,
+                   exempt_tokens: set[int]) -> bool:
+    """Is there a negation cue within `window` tokens after `end` (same clause)?"""
+    idx = bisect.bisect_left(surface.starts, end)
+    for i in range(idx, min(idx + window, len(surface.forms))):
+        form = surface.forms[i]
         if form in rules.boundaries:
             return False
         if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):

@@ -164,7 +164,8 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
 # the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
 # the latter, and an example of what issue 10 still has to fix.
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood", "op stage snij ik brood"}
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood", "op stage snij ik brood",
+                                      "mijn stagebegeleider is gestopt met roken"}
 
 
 @pytest.mark.parametrize("text", [
@@ -462,3 +463,34 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
     (longer,) = detect("ik doe het binnenkort")
     assert (longer.category, longer.severity, longer.unsure) == ("crisis", "urgent", False)
     assert [(s.severity, s.source) for s in detect("wil dood")] == [("urgent", "rules")]
+
+
+@pytest.mark.parametrize("text", [
+    "geldproblemen hebben we niet", "ik spijbel nooit", "gepest word ik niet",
+])
+def test_a_negation_after_the_find_counts_for_attention_signals(text: str) -> None:
+    assert Detector(use_nlp=False).detect(text) == [], text
+
+
+@pytest.mark.parametrize("text", [
+    "ik wil dood niemand snapt het", "ik wil er een eind aan maken niemand merkt het",
+])
+def test_a_negation_after_a_crisis_find_does_not_count(text: str) -> None:
+    """Recall first: only attention signals look for a negation after the find."""
+    found = Detector(use_nlp=False).detect(text)
+    assert [(s.category, s.severity) for s in found] == [("crisis", "urgent")]
+
+
+def test_the_clause_score_is_the_best_clause() -> None:
+    """The check question needs one clause that carries the concern (bot.signals): the
+    clause score of a message is its best clause's score, of one clause its own score."""
+    from bot.signal_model import get_model
+
+    model = get_model()
+    assert model is not None
+    one = "ik zie het niet meer zitten"
+    assert model.clause_score(one, "crisis") == pytest.approx(model.scores(one)["crisis"])
+    two = "ik werk bij de bakker en ik zie het niet meer zitten"
+    best = max(model.scores(p)["crisis"] for p in ("ik werk bij de bakker",
+                                                    "ik zie het niet meer zitten"))
+    assert model.clause_score(two, "crisis") == pytest.approx(best)
