@@ -162,6 +162,7 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     log.info("intake.signals", extra={"categories": [f.category for f in found.findings]})
     acknowledged = (service.flagged_categories(turn.channel, turn.sender_id,
                                                session_id_of(tracker))
+                    | _acknowledged_in_talk(tracker, script, level)
                     if found.attention else frozenset())
     # Offered, not announced: the flags are stored without a request for contact until the
     # student accepts ("ja graag").
@@ -191,6 +192,15 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     result.urgent = found.urgent
     result.spoke = bool(lines)
     return result
+
+
+def _acknowledged_in_talk(tracker: Tracker, script: Script, level: str | None) -> frozenset[str]:
+    """Concerns whose acknowledgement the student already read in this Rasa session, also
+    before the conversation had a session in the database (a concern in the first message)."""
+    said = said_in_conversation(tracker)
+    specific = script.raw["signalen"].get("aandacht_per_soort") or {}
+    return frozenset(category for category, text in specific.items()
+                     if set(script.render(text, level)) & said)
 
 
 def _offer_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,

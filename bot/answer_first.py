@@ -103,7 +103,12 @@ def meaning_at_offer(intent: str | None, text: str) -> str | None:
     "nee", "niet" or "later" in it and no question, is a yes."""
     if intent not in _UNSURE_AT_OFFER and intent is not None:
         return intent
-    words = _plain(text).split()
+    # "Ja, dat is goed. Ik moet wel om vier uur weg": the first sentence answers the offer,
+    # what follows is news; a later sentence that begins with "maar" takes the yes back.
+    first, *rest = [p for p in re.split(r"[.!]+", text) if p.strip()] or [""]
+    words = _plain(first).split()
+    if any(_plain(r).split()[:1] == ["maar"] for r in rest):
+        return intent
     if not words or "?" in text or _NOT_NOW & set(words):
         return intent
     if words[0] in _YES_START or _START_WORDS & set(words):

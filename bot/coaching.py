@@ -132,6 +132,28 @@ _QUESTION_START = frozenset((
     "wat", "wie", "waarom", "hoe", "hoezo", "waar", "wanneer", "welke", "welk", "kan", "kun",
     "kunt", "mag", "mogen", "wil", "wilt", "ben", "bent", "is", "zijn", "heb", "hebt", "doe",
     "doet", "ga", "gaat", "moet", "moeten", "weet", "vertel", "zeg", "leg", "help"))
+_WH_WORDS = frozenset(("wat", "wie", "waarom", "hoe", "hoezo", "waar", "wanneer", "welke",
+                       "welk"))
+# The subject right after the question word: an indirect question, the answer's own words
+# ("wat het kost", "welke cijfers je nodig hebt", "hoe je solliciteert").
+_SUBJECTS = frozenset(("ik", "k", "je", "jij", "u", "we", "wij", "ze", "zij", "hij", "het",
+                       "de", "een", "mijn", "mn", "m'n", "jullie", "iemand", "mensen", "er"))
+# After a verb that opens a question, a pronoun or article ("kan ik ...", "ben jij ...",
+# "vertel een mop", "leg uit"); "kan iets moois maken" is the answer "(ik) kan ...".
+_AFTER_QUESTION_VERB = _SUBJECTS | frozenset(("dit", "dat", "me", "mij", "uit", "eens",
+                                              "even", "nog", "jou", "hier"))
+
+
+def _direct_question(tokens: list[str]) -> bool:
+    """A question or request in its own form, not an answer that begins like one."""
+    if len(tokens) == 1:
+        return True
+    if tokens[0] in _WH_WORDS:
+        after = tokens[2] if tokens[0] in ("welke", "welk") and len(tokens) > 2 else tokens[1]
+        return after not in _SUBJECTS
+    return tokens[1] in _AFTER_QUESTION_VERB
+
+
 # How students greet (also bot.answer_first: a first message that starts with one).
 GREETINGS = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "hoiii", "yo",
                        "goedemorgen", "goedemiddag", "goedenavond", "heey", "heyy", "hello",
@@ -198,7 +220,7 @@ def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
                 intent: str | None = None) -> bool:
     vocabulary = _REQUEST_WORDS.get(intent or "")
-    if tokens[0] in _QUESTION_START:
+    if tokens[0] in _QUESTION_START and ("?" in text or _direct_question(tokens)):
         return True
     if "?" in text:
         # "zorgzaam?": one word of the answer, said with doubt, is no request.
@@ -429,9 +451,13 @@ def handle_check(script: Script, reply: Reply, state: State, level: str | None =
         return Outcome(reply.text.strip(), fresh, _correction_received(script, reply, level,
                                                                        said),
                        store_as="correction")
+    if _yes_and_thanks(reply.text):  # "Ja. Dank u": confirmed, not a side track
+        return Outcome(CONFIRMED, fresh)
     if outcome := _side_track(reply, state):
         return outcome
-    if reply.intent in ("bevestigen", "weet_niet", "bedanken"):
+    tokens = words(reply.text)
+    adds = "maar" in tokens and len(tokens) > 3  # "ja maar de dag wordt vrijdag": a change
+    if reply.intent in ("bevestigen", "weet_niet", "bedanken") and not adds:
         # No words here: the next step starts with `samenvatting_goed` (ask_messages), where
         # the conversation's progress chooses a form the student has not read yet.
         return Outcome(CONFIRMED, fresh)
@@ -451,6 +477,17 @@ def _correction_received(script: Script, reply: Reply, level: str | None,
 
 
 _YES = {"ja", "jaa", "jep", "yes", "ye", "gelukt", "zeker", "jazeker", "yep", "jup", "klopt"}
+_CHECK_YES = frozenset(("ja", "jaa", "jep", "yes", "yep", "jup", "klopt", "oke", "ok", "prima",
+                        "top", "zeker", "jazeker", "goed", "precies"))
+# What may follow a yes to a summary without making it a correction: thanks and filler.
+_YES_TAIL = frozenset(("dank", "dankje", "dankjewel", "dankuwel", "bedankt", "thanks", "thx",
+                       "u", "je", "hoor", "wel", "zo", "is", "het", "goed", "klopt", "prima",
+                       "top", "helemaal", "echt", "super", "mooi", "ja", "nou"))
+
+
+def _yes_and_thanks(text: str) -> bool:
+    tokens = words(text)
+    return bool(tokens) and tokens[0] in _CHECK_YES and set(tokens[1:]) <= _YES_TAIL
 _NO = {"nee", "neen", "nope", "no", "nah", "niet", "mislukt"}
 _PARTLY = {"half", "beetje", "deels", "gedeeltelijk"}
 _SOMETHING_ELSE = ("iets nieuws", "iets anders", "nieuwe ervaring", "geen nieuwe stap")

@@ -107,6 +107,9 @@ def test_a_question_can_take_an_interruption_phrase_as_its_answer() -> None:
     ("afscheid", "ja kom", "bevestigen"),
     ("afscheid", "ja doei", "afscheid"),
     ("pauzeren", "ja maar later", "pauzeren"),
+    ("pauzeren", "Ja, dat is goed. Ik moet wel om vier uur weg want ik moet oppassen.",
+     "bevestigen"),  # the first sentence answers; the rest is news
+    ("pauzeren", "Ja. Maar nu even niet.", "pauzeren"),
 ])
 def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) -> None:
     assert answer_first.meaning_at_offer(intent, text) == expected

@@ -152,6 +152,9 @@ def test_side_track_then_back_to_the_same_question(script, intent) -> None:
     ("overzicht houden bro", "overzicht_gevraagd"),
     ("fouten fixen bro", "frustratie"),
     ("netjes en op tijd", "frustratie"),
+    ("welke cijfers je nodig hebt en of wiskunde moeilijk is", "buiten_bereik"),  # indirect
+    ("wat het kost en hoe lang het duurt", "buiten_bereik"),
+    ("kan iets moois maken", "buiten_bereik"),  # "(ik) kan ...", not "kan jij ..."
 ])
 def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, intent) -> None:
     outcome = handle_answer(script, script.question("verwachting"), answer(text, intent, 0.99),
@@ -186,6 +189,9 @@ def test_a_vague_answer_read_as_a_greeting_is_asked_about(script) -> None:
 
 @pytest.mark.parametrize(("text", "intent", "mode"), [
     ("ben jij een robot?", "bot_vraag", Mode.BACK),
+    ("ben jij een robot", "bot_vraag", Mode.BACK),
+    ("vertel een mop", "buiten_bereik", Mode.BACK),
+    ("wat is dit voor app", "frustratie", Mode.BACK),
     ("wat doen jullie met mijn gegevens", "privacy_vraag", Mode.BACK),
     ("dit is echt saai", "frustratie", Mode.BACK),
     ("ik vind dit echt heel stom", "frustratie", Mode.BACK),
@@ -579,3 +585,15 @@ def test_each_conversation_reads_the_next_form_of_intros_and_summaries(script) -
         assert before[0] != after[0] and before[-1] != after[-1]  # head and question
     # The step's questions themselves stay as written.
     assert all(c[1:-1] == checks[0][1:-1] for c in checks)
+
+
+@pytest.mark.parametrize("text", ["Ja. Dank u", "ja bedankt", "klopt helemaal, dankjewel"])
+def test_yes_with_thanks_confirms_the_summary(script, text) -> None:
+    outcome = handle_check(script, answer(text, "bedanken", 0.99), State())
+    assert outcome.value == CONFIRMED and outcome.side_track is None
+
+
+def test_yes_with_a_change_is_a_correction(script) -> None:
+    outcome = handle_check(script, answer("ja maar de dag wordt vrijdag", "bevestigen", 0.9),
+                           State())
+    assert outcome.store_as == "correction"
