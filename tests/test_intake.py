@@ -110,3 +110,9 @@ def test_doubt_about_oneself_is_offered_unless_it_is_self_loathing(script) -> No
     found = _found("zelfvertrouwen")
     assert intake.is_offer(script, found, "ik ben bang dat mijn mail raar klinkt")
     assert not intake.is_offer(script, found, "ik ben gewoon niks waard, ik kan niks")
+
+
+def test_doubt_about_the_study_is_offered_quitting_is_told(script) -> None:
+    found = _found("uitval")
+    assert intake.is_offer(script, found, "misschien heb ik de verkeerde opleiding gekozen")
+    assert not intake.is_offer(script, found, "ik wil stoppen met school, ik spijbel al weken")
