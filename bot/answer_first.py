@@ -94,6 +94,10 @@ _UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "ver
 # A first message that starts with a greeting is one, unless the classifier heard a request.
 _UNSURE_FIRST = frozenset(("nlu_fallback", "bevestigen", "ontkennen", "bedanken", "weet_niet",
                            "vertellen"))
+# A deletion request says so; without one of these words it is not one.
+_DELETE_WORDS = frozenset(("wis", "wissen", "gewist", "verwijder", "verwijderen", "verwijderd",
+                           "delete", "deleten", "gegevens", "data", "vergeet", "vergeten",
+                           "weg", "weghalen", "alles"))
 OFFER_YES = "bevestigen"
 GREETING = "begroeten"
 
@@ -101,6 +105,8 @@ GREETING = "begroeten"
 def meaning_at_offer(intent: str | None, text: str) -> str | None:
     """After "Zullen we beginnen?": a message that starts with yes or says to begin, with no
     "nee", "niet" or "later" in it and no question, is a yes."""
+    if intent == "gegevens_verwijderen" and not _DELETE_WORDS & set(_plain(text).split()):
+        intent = "nlu_fallback"  # "ja, wij beginnen" read as deletion: nothing of deleting
     if intent not in _UNSURE_AT_OFFER and intent is not None:
         return intent
     # "Ja, dat is goed. Ik moet wel om vier uur weg": the first sentence answers the offer,

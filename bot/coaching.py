@@ -182,10 +182,11 @@ SHORT_START_WORDS = 5
 _REQUEST_WORDS = {
     "bot_vraag": frozenset(("bot", "robot", "chatbot", "ai", "mens", "computer", "echt", "jij",
                             "je", "ben", "bent", "programma")),
+    # "gwn elke vraag lezen", "info zoeken": answers. Not a question in form: only the
+    # words of privacy itself make it a request.
     "privacy_vraag": frozenset(("gegevens", "privacy", "bewaar", "bewaart", "bewaren",
-                                "opslaan", "lezen", "leest", "lees", "ziet", "zien", "wie",
-                                "mentor", "verwijder", "verwijderen", "data", "delen", "deelt",
-                                "info", "informatie", "geheim", "anoniem")),
+                                "opslaan", "verwijder", "verwijderen", "data", "geheim",
+                                "anoniem", "wissen", "wis")),
     "overzicht_gevraagd": frozenset(("ontdekt", "overzicht", "geleerd", "inzichten", "inzicht",
                                      "lijstje")),
     # "ik kan goed uitleggen", "honden uitlaten", "vroeg vragen": answers, not "wat bedoel je".
@@ -193,14 +194,16 @@ _REQUEST_WORDS = {
                                   "uitleg", "leg", "voorbeeld", "voorbeeldje", "huh", "hè")),
     "bedanken": frozenset(("dank", "dankje", "dankjewel", "bedankt", "thanks", "thx", "merci",
                            "tnx", "dankuwel", "top")),
-    "buiten_bereik": frozenset(("maak", "vertel", "schrijf", "geef", "zeg", "reken", "huiswerk",
-                                "mop", "grap", "weer", "tijd", "laat")),
-    "frustratie": frozenset(("dit", "deze", "je", "jij", "jou", "jezelf", "bot", "app", "vraag",
-                             "vragen", "saai", "stom", "stomme", "kut", "irritant", "boeit",
-                             "wtf", "ugh", "pfff", "nutteloos", "waardeloos", "onzin",
-                             "bullshit", "bs", "kappen", "normaal", "haat", "snap", "begrijp",
-                             "traag", "dom", "zin", "slechtste", "gek", "nergens", "hieraan",
-                             "hier", "alweer", "steeds", "luistert", "herhaalt", "ding")),
+    # "huiswerk" to "Waar kun je tegenaan lopen?" is the answer.
+    "buiten_bereik": frozenset(("maak", "vertel", "schrijf", "geef", "zeg", "reken", "mop",
+                                "grap")),
+    # Frustration says how the student feels about this ("dit is saai", "ik haat deze app");
+    # "vragen gesteld aan boer" names no feeling.
+    "frustratie": frozenset(("saai", "stom", "stomme", "kut", "irritant", "boeit", "wtf",
+                             "ugh", "pfff", "nutteloos", "waardeloos", "onzin", "bullshit",
+                             "bs", "kappen", "haat", "traag", "dom", "slechtste", "gek",
+                             "nergens", "hieraan", "alweer", "luistert", "herhaalt",
+                             "zinloos", "vervelend", "suf")),
 }
 # "overzicht houden": an answer; a request for the overview is about the student or asks to
 # be shown ("mijn overzicht", "laat zien wat ik ontdekt heb").

@@ -110,6 +110,7 @@ def test_a_question_can_take_an_interruption_phrase_as_its_answer() -> None:
     ("pauzeren", "Ja, dat is goed. Ik moet wel om vier uur weg want ik moet oppassen.",
      "bevestigen"),  # the first sentence answers; the rest is news
     ("pauzeren", "Ja. Maar nu even niet.", "pauzeren"),
+    ("gegevens_verwijderen", "ja, wij beginnen", "bevestigen"),  # nothing of deleting in it
 ])
 def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) -> None:
     assert answer_first.meaning_at_offer(intent, text) == expected

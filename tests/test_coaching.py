@@ -155,6 +155,8 @@ def test_side_track_then_back_to_the_same_question(script, intent) -> None:
     ("welke cijfers je nodig hebt en of wiskunde moeilijk is", "buiten_bereik"),  # indirect
     ("wat het kost en hoe lang het duurt", "buiten_bereik"),
     ("kan iets moois maken", "buiten_bereik"),  # "(ik) kan ...", not "kan jij ..."
+    ("gwn elke vraag lezen", "privacy_vraag"),
+    ("vragen gesteld aan boer", "frustratie"),
 ])
 def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, intent) -> None:
     outcome = handle_answer(script, script.question("verwachting"), answer(text, intent, 0.99),
@@ -163,6 +165,7 @@ def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, i
 
 
 @pytest.mark.parametrize(("text", "intent"), [
+    ("huiswerk", "buiten_bereik"),
     ("rechtvaardig", "bedanken"),  # one word, and not a word of thanks
     ("overzichtshouder", "overzicht_gevraagd"),
 ])

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot import intake
 from bot.script import get_script
 from bot.signals import detect
 from bot.storage import models as m
@@ -44,6 +45,8 @@ ATTENTION_CANDIDATES = [
     "op stage noemen ze me steeds een domme buitenlander",
     "ik denk erover om te stoppen met mijn opleiding",
     "ik kan toch niks, ik ben gewoon dom",
+    "mijn stagebegeleider schreeuwt de hele dag tegen me",
+    "ik heb nog steeds geen stageplek, niemand neemt me aan",
 ]
 
 
@@ -58,8 +61,10 @@ def _attention_pair() -> tuple[tuple[str, str], tuple[str, str]]:
     single: dict[str, str] = {}
     for text in ATTENTION_CANDIDATES:
         signals = detect(text)
+        found = intake.Intake([intake.Finding(s.category, s.severity, s.evidence)
+                               for s in signals])
         if (len(signals) == 1 and signals[0].severity == "attention" and not signals[0].unsure
-                and signals[0].category not in SCRIPT.offered_categories):  # announced ones
+                and not intake.is_offer(SCRIPT, found, text)):  # announced ones
             single.setdefault(signals[0].category, text)
     assert len(single) >= 2, f"need two attention categories, got {single}"
     (c1, t1), (c2, t2) = list(single.items())[:2]
