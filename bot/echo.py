@@ -147,6 +147,12 @@ def _strip_start(tokens: list[str]) -> list[str]:
                     if dangling is None:
                         continue
                     rest = rest[:dangling] + rest[dangling + 1:]
+                elif phrase[-1] == "dat" and _lower(rest[:1]) == ["ik"]:
+                    # "ik denk dat ik geduld heb gehad" -> "geduld gehad"; without a verb to
+                    # drop it stays a clause ("dat je op tijd bent"), not "je op tijd ben".
+                    dangling = _dangling(rest[1:])
+                    rest = (rest[1:][:dangling] + rest[1:][dangling + 1:]
+                            if dangling is not None else ["dat", *rest])
                 tokens, changed = rest, True
                 break
     if tokens:

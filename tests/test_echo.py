@@ -86,6 +86,8 @@ def test_second_person(text, expected) -> None:
      "op zondag was het super druk en je had nooit…"),
     ("ik moet elke week een activiteit in mijn bpv-map zetten voor school",
      "je moet elke week een activiteit in je bpv-map zetten…"),
+    ("Ik denk dat ik geduld heb gehad met Daan", "geduld gehad met Daan"),
+    ("ik vind dat ik sterk ben", "dat je sterk bent"),  # not "je sterk ben"
 ])
 def test_kern_is_short_second_person_key_words(text, expected) -> None:
     assert kern(text) == expected
