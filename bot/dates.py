@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from difflib import SequenceMatcher
 
 WEEKDAYS = {
     "maandag": 0, "ma": 0, "dinsdag": 1, "di": 1, "woensdag": 2, "wo": 2, "woensdg": 2,
@@ -26,6 +27,19 @@ _DAY_AND_PART = re.compile(
     r"(ochtend|morgen|middag|avond|nacht)$")
 
 
+_FULL_DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+
+def _weekday_typo(word: str) -> str | None:
+    """'maandg', 'dondrdag', 'donderdg': a day name with a letter off ("maand" is not one)."""
+    if len(word) < 5:
+        return None
+    for day in _FULL_DAYS:
+        if word[:2] == day[:2] and SequenceMatcher(None, word, day).ratio() >= 0.85:
+            return day
+    return None
+
+
 def _future(day: int, month: int, today: date) -> date | None:
     for year in (today.year, today.year + 1):
         try:
@@ -43,6 +57,8 @@ def parse_when(text: str, today: date | None = None) -> date | None:
     words = re.findall(r"[a-zà-ÿ]+|\d+", text.lower())
     # "zaterdagochtend", "woensdagmiddag", "morgenavond": the day, then the part of it.
     words = [part for word in words for part in _DAY_AND_PART.sub(r"\1 \2", word).split()]
+    words = [w if w in WEEKDAYS or w in RELATIVE or w in MONTHS else _weekday_typo(w) or w
+             for w in words]
     joined = " ".join(words)
 
     if m := re.search(r"\b(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:\s*[-/.]\s*(\d{2,4}))?\b", text):

@@ -22,6 +22,11 @@ MONDAY = date(2026, 11, 23)
     ("woensdagmiddag, dan ben ik vroeg uit", date(2026, 11, 25)),
     ("dinsdagavond", date(2026, 11, 24)),
     ("morgenavond", date(2026, 11, 24)),
+    # A day name with a letter off; a month is no day.
+    ("Maandg in de les van Nederlands", date(2026, 11, 30)),
+    ("dondrdag", date(2026, 11, 26)),
+    ("donderdg als die langs komt", date(2026, 11, 26)),
+    ("zaterdg", date(2026, 11, 28)),
     ("zondagmorgen", date(2026, 11, 29)),
 ])
 def test_understands_when(text: str, expected: date) -> None:
@@ -29,6 +34,6 @@ def test_understands_when(text: str, expected: date) -> None:
 
 
 @pytest.mark.parametrize("text", ["ooit", "na de vakantie", "ik doe het zo snel mogelijk",
-                                  "ik app hem zo", "", "31-2"])
+                                  "ik app hem zo", "", "31-2", "over een maand"])
 def test_no_day_is_none(text: str) -> None:
     assert parse_when(text, MONDAY) is None
