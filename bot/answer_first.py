@@ -122,10 +122,28 @@ def meaning_at_offer(intent: str | None, text: str) -> str | None:
     return intent
 
 
+def _collapsed(word: str) -> str:
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+_GREETINGS_COLLAPSED = frozenset(_collapsed(g) for g in GREETINGS)
+# A wish to talk to the mentor names the talking; "ik moet dit doen van mijn mentor" does not.
+_TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen", "contact",
+                        "afspraak", "hulp", "help", "helpen", "langs"))
+
+
+def is_greeting(word: str) -> bool:
+    """"hoi", and the same with letters doubled ("hooi", "hallooo", "heyyy")."""
+    return word in GREETINGS or _collapsed(word) in _GREETINGS_COLLAPSED
+
+
 def meaning_of_first_message(intent: str | None, text: str) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
-    greeting is a greeting (the coach answers with its offer)."""
+    greeting is a greeting (the coach answers with its offer); so is one that names the
+    mentor only as who sent the student ("hooi ik moet dit doen van mentor")."""
     words = _plain(text).split()
-    if intent in _UNSURE_FIRST and words and words[0] in GREETINGS:
+    if not words or not is_greeting(words[0]):
+        return intent
+    if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):
         return GREETING
     return intent

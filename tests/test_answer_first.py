@@ -123,6 +123,9 @@ def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) 
     ("bevestigen", "ewa", "begroeten"),
     ("start_gesprek", "hoi ik wil een gesprek", "start_gesprek"),
     ("signaal_crisis", "hoi ik wil dood", "signaal_crisis"),
+    ("mentor_gevraagd", "hooi ik moet dit doen van mentor", "begroeten"),
+    ("mentor_gevraagd", "hoi ik wil met mijn mentor praten", "mentor_gevraagd"),
+    ("nlu_fallback", "hallooo mijn docent stuurt me", "begroeten"),
 ])
 def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
                                                        expected: str) -> None:
