@@ -91,12 +91,6 @@ def said_in_conversation(tracker: Tracker) -> frozenset[str]:
     return frozenset(said)
 
 
-def check_closed(tracker: Tracker, script: Script) -> bool:
-    """The student answered "nee" to the crisis check earlier in this conversation."""
-    closing = script.signal_reply("crisis_check_nee", level_of(tracker))[:1]
-    return bool(set(closing) & said_in_conversation(tracker))
-
-
 def level_of(tracker: Tracker) -> str | None:
     return tracker.get_slot("niveau")
 
@@ -160,9 +154,10 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     if not found.findings:
         return result
     log.info("intake.signals", extra={"categories": [f.category for f in found.findings]})
+    said = said_in_conversation(tracker)
     acknowledged = (service.flagged_categories(turn.channel, turn.sender_id,
                                                session_id_of(tracker))
-                    | _acknowledged_in_talk(tracker, script, level)
+                    | intake.acknowledged_in(script, said, level)
                     if found.attention else frozenset())
     # Offered, not announced: the flags are stored without a request for contact until the
     # student accepts ("ja graag").
@@ -172,7 +167,7 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
                                signals=[f.as_dict() for f in found.findings],
                                text=turn.text, message_id=turn.message_id or key,
                                contact_wanted=not offer)
-    if found.unsure_crisis and check_closed(tracker, script):
+    if found.unsure_crisis and intake.check_closed(script, said, level):
         # The student said "nee" to the check earlier in this conversation: asking again
         # at every unsure message would stop the conversation each time. The mentor has the
         # attention flag; a certain crisis still gets the crisis reply.
@@ -192,15 +187,6 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
     result.urgent = found.urgent
     result.spoke = bool(lines)
     return result
-
-
-def _acknowledged_in_talk(tracker: Tracker, script: Script, level: str | None) -> frozenset[str]:
-    """Concerns whose acknowledgement the student already read in this Rasa session, also
-    before the conversation had a session in the database (a concern in the first message)."""
-    said = said_in_conversation(tracker)
-    specific = script.raw["signalen"].get("aandacht_per_soort") or {}
-    return frozenset(category for category, text in specific.items()
-                     if set(script.render(text, level)) & said)
 
 
 def _offer_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,

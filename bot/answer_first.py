@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.coaching import GREETINGS
+from bot.coaching import is_greeting
 from bot.script import INTERRUPTIONS, Script
 
 ANSWER_INTENT = "vertellen"
@@ -122,19 +122,9 @@ def meaning_at_offer(intent: str | None, text: str) -> str | None:
     return intent
 
 
-def _collapsed(word: str) -> str:
-    return re.sub(r"(.)\1+", r"\1", word)
-
-
-_GREETINGS_COLLAPSED = frozenset(_collapsed(g) for g in GREETINGS)
 # A wish to talk to the mentor names the talking; "ik moet dit doen van mijn mentor" does not.
 _TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen", "contact",
                         "afspraak", "hulp", "help", "helpen", "langs"))
-
-
-def is_greeting(word: str) -> bool:
-    """"hoi", and the same with letters doubled ("hooi", "hallooo", "heyyy")."""
-    return word in GREETINGS or _collapsed(word) in _GREETINGS_COLLAPSED
 
 
 def meaning_of_first_message(intent: str | None, text: str) -> str | None:

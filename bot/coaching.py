@@ -158,6 +158,20 @@ def _direct_question(tokens: list[str]) -> bool:
 GREETINGS = frozenset(("hoi", "hallo", "hey", "hee", "hi", "hai", "hoii", "hoiii", "yo",
                        "goedemorgen", "goedemiddag", "goedenavond", "heey", "heyy", "hello",
                        "hallootjes", "ewa", "salam", "salaam", "moi"))
+
+
+def _collapsed(word: str) -> str:
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+_GREETINGS_COLLAPSED = frozenset(_collapsed(g) for g in GREETINGS)
+
+
+def is_greeting(word: str) -> bool:
+    """"hoi", and the same with letters doubled ("hooi", "hallooo", "heyyy")."""
+    return word in GREETINGS or _collapsed(word) in _GREETINGS_COLLAPSED
+
+
 _START_WORDS = frozenset(("gesprek", "beginnen", "begin", "starten", "start", "opnieuw",
                           "verder", "nieuw", "hervatten"))
 _CLAUSE_START = frozenset(("dat", "om", "omdat", "want", "als", "zodat", "doordat", "door"))
@@ -292,7 +306,7 @@ def stands_inside_a_question(reply: Reply) -> bool:
         return bool(_PERSON_WORDS & set(tokens)) or any(t.startswith(_PERSON_STEMS)
                                                        for t in tokens)
     if reply.intent == "begroeten":
-        return len(tokens) <= SHORT_REQUEST_WORDS and bool(GREETINGS & set(tokens))
+        return len(tokens) <= SHORT_REQUEST_WORDS and any(is_greeting(t) for t in tokens)
     if reply.intent in ("start_gesprek", "hervatten"):
         # "dat ik anderen verder help", "ik help mensen verder": a clause or a story, not a
         # request to start or go on.

@@ -5,6 +5,7 @@ student per severity. Independent of Rasa; the actions call `analyse` once per m
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from bot.coaching import has_words
@@ -112,6 +113,20 @@ def is_offer(script: Script, intake: Intake, text: str,
     if not fresh <= script.offered_categories:
         return False
     return not has_words(text or "", script.offer_exceptions, prefix=True)
+
+
+def check_closed(script: Script, said: Collection[str], level: str | None) -> bool:
+    """The student answered "nee" to the crisis check earlier in this conversation: `said`,
+    the coach's lines in it, hold the reply to that "nee"."""
+    return bool(set(script.signal_reply("crisis_check_nee", level)[:1]) & set(said))
+
+
+def acknowledged_in(script: Script, said: Collection[str], level: str | None) -> frozenset[str]:
+    """Concerns whose acknowledgement is among the coach's lines `said` in this conversation,
+    also before it had a session in the database (a concern in the first message)."""
+    specific = script.raw["signalen"].get("aandacht_per_soort") or {}
+    return frozenset(category for category, text in specific.items()
+                     if set(script.render(text, level)) & set(said))
 
 
 def is_decline(text: str) -> bool:

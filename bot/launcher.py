@@ -91,8 +91,12 @@ def write_status(running: list[Service]) -> None:
     tmp.replace(path)
 
 
+def _log_path(name: str) -> Path:
+    return VAR / "log" / f"{name}.log"
+
+
 def _spawn(service: Service, env: dict[str, str]) -> None:
-    logfile = open(VAR / "log" / f"{service.name}.log", "ab")  # noqa: SIM115
+    logfile = open(_log_path(service.name), "ab")  # noqa: SIM115
     # Own process group: Ctrl-C reaches us once, and we stop each child in turn.
     service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env, stdout=logfile,
                                        stderr=subprocess.STDOUT, start_new_session=True)
@@ -103,7 +107,7 @@ def _spawn(service: Service, env: dict[str, str]) -> None:
 def _last_log_line(name: str, limit: int = 200) -> str:
     """The last line a crashed process wrote (usually its error), so the console says why."""
     try:
-        with open(VAR / "log" / f"{name}.log", "rb") as f:
+        with open(_log_path(name), "rb") as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - 4096))
             lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines()]

@@ -34,17 +34,18 @@ def _last_action(tracker: Any) -> str | None:
 
 
 def _check_closed(tracker: Any, script: Any) -> bool:
-    """The student already answered "nee" to the crisis check in this conversation (Rasa
-    session): the coach said the reply to that "nee"."""
+    """bot.intake.check_closed over the coach's lines of this Rasa session."""
     from rasa.shared.core.events import BotUttered, SessionStarted
 
-    closing = script.signal_reply("crisis_check_nee", tracker.get_slot("niveau"))[:1]
+    from bot.intake import check_closed
+
+    said: list[str] = []
     for event in reversed(tracker.events):
         if isinstance(event, SessionStarted):
-            return False
-        if isinstance(event, BotUttered) and event.text in closing:
-            return True
-    return False
+            break
+        if isinstance(event, BotUttered) and event.text:
+            said.append(event.text)
+    return check_closed(script, said, tracker.get_slot("niveau"))
 
 
 def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:

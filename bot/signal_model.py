@@ -191,14 +191,15 @@ class SignalModel:
         probabilities = self.pipeline.predict_proba([prepare(text)])[0]
         return dict(zip(self.categories, (float(p) for p in probabilities), strict=True))
 
-    def clause_score(self, text: str, category: str) -> float:
+    def clause_score(self, text: str, category: str, whole: float) -> float:
         """The highest score of one clause of `text` (split at punctuation and at "en",
         "maar", "want", ...): a concern is said in one clause. A long ordinary answer can
         gather a middling score for the whole from many small, unrelated words; its
-        clauses do not. A message of one clause scores as a whole."""
+        clauses do not. A message of one clause keeps `whole`, its score as a whole (the
+        caller has it: no second prediction)."""
         parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
         if len(parts) <= 1:
-            return self.scores(text)[category]
+            return whole
         index = self.categories.index(category)
         return float(self.pipeline.predict_proba([prepare(p) for p in parts])[:, index].max())
 

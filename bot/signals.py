@@ -562,8 +562,8 @@ class Detector:
                         anchor = view.original_span(kern, m.end())[0]
                         after = rules.negation_after if cat.severity == "attention" else 0
                         if (_negated(anchor, surface, rules, cat.negation_window, exempt_tokens)
-                                or _negated_after(view.original_span(m.start(), m.end())[1],
-                                                  surface, rules, after, exempt_tokens)):
+                                or _negated(view.original_span(m.start(), m.end())[1],
+                                            surface, rules, after, exempt_tokens, after=True)):
                             if vetoed is not None:
                                 vetoed.add(cat.key)
                             continue
@@ -630,7 +630,7 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
             added.append(located(category, "attention", unsure=True) if short
                          else located(category, severity))
         elif (category == "crisis" and score >= model.thresholds.crisis_unsure
-              and model.clause_score(masked, category) >= model.thresholds.crisis_unsure):
+              and model.clause_score(masked, category, score) >= model.thresholds.crisis_unsure):
             # The check question only when one clause carries the concern (not a long
             # ordinary answer whose many small words add up to a middling score).
             added.append(located(category, "attention", unsure=True))
@@ -655,26 +655,16 @@ def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
 
 
 def _negated(anchor: int, surface: _View, rules: Rules, window: int,
-             exempt_tokens: set[int]) -> bool:
-    """Is there a negation cue within `window` tokens before `anchor` (same clause)?"""
+             exempt_tokens: set[int], after: bool = False) -> bool:
+    """Is there a negation cue within `window` tokens before `anchor` (or, `after`, from
+    `anchor` on), in the same clause?"""
     # Surface token index of the first token starting at/after the anchor.
     idx = bisect.bisect_left(surface.starts, anchor)
     forms = surface.forms
-    for i in range(idx - 1, max(idx - 1 - window, -1), -1):
+    steps = (range(idx, min(idx + window, len(forms))) if after
+             else range(idx - 1, max(idx - 1 - window, -1), -1))
+    for i in steps:
         form = forms[i]
-        if form in rules.boundaries:
-            return False
-        if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):
-            return True
-    return False
-
-
-def _negated_after(end: int, surface: _View, rules: Rules, window: int,
-                   exempt_tokens: set[int]) -> bool:
-    """Is there a negation cue within `window` tokens after `end` (same clause)?"""
-    idx = bisect.bisect_left(surface.starts, end)
-    for i in range(idx, min(idx + window, len(surface.forms))):
-        form = surface.forms[i]
         if form in rules.boundaries:
             return False
         if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):
