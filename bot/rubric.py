@@ -295,13 +295,24 @@ def score(transcripts: list[Transcript], script: Script) -> list[Score]:
     return scores
 
 
-def report(scores: list[Score], transcripts: list[Transcript]) -> str:
+def median_share(transcripts: list[Transcript]) -> float:
+    """The student's share of the words in the typical (median) conversation."""
     shares = sorted(student_share(t) for t in transcripts)
-    median = shares[len(shares) // 2] if shares else 0.0
+    return shares[len(shares) // 2] if shares else 0.0
+
+
+def report(scores: list[Score], transcripts: list[Transcript]) -> str:
+    median = median_share(transcripts)
     lines = ["| criterium | gehaald | van toepassing | aandeel |", "|---|---|---|---|"]
     for s in scores:
         share = f"{s.share:.0%}" if s.share is not None else "–"
         lines.append(f"| {s.title} | {s.passed} | {s.applicable} | {share} |")
+    # The issue sets the share's bar on the typical conversation: a student who answers in one
+    # to four words cannot write 35 % of a talk of twenty questions, however short they are.
+    if transcripts:
+        typical = int(median >= STUDENT_SHARE_MIN)
+        lines.append(f"| Typisch gesprek: student schrijft ≥ {STUDENT_SHARE_MIN:.0%} van de "
+                     f"woorden (mediaan {median:.0%}) | {typical} | 1 | {typical:.0%} |")
     lines.append("")
     lines.append(f"Gesprekken: {len(transcripts)}; mediaan aandeel woorden van de student: "
                  f"{median:.0%}.")

@@ -111,3 +111,18 @@ def test_score_counts_only_where_a_criterion_applies(script) -> None:
     assert (scores["geen_herhaling"].passed, scores["geen_herhaling"].applicable) == (1, 1)
     assert scores["concreet_moment"].failed_ids == ["t"]
     assert "Gesprekken: 1" in rubric.report(list(scores.values()), [plain])
+
+
+def test_the_report_holds_the_typical_conversation_to_the_share_bar(script) -> None:
+    """The share's bar is the median conversation; each conversation's share stays listed."""
+    talkative = _t(("ja", ["een twee drie vier vijf zes zeven acht negen tien"]))
+    even = _t(("een twee", ["drie twee"]))
+    scores = rubric.score([talkative, even, even], script)
+    assert rubric.median_share([talkative, even, even]) == 0.5
+    typical = [line for line in rubric.report(scores, [talkative, even, even]).splitlines()
+               if line.startswith("| Typisch gesprek")]
+    assert typical == ["| Typisch gesprek: student schrijft ≥ 35% van de woorden (mediaan 50%)"
+                       " | 1 | 1 | 100% |"]
+    low = rubric.report(rubric.score([talkative, talkative, even], script),
+                        [talkative, talkative, even])
+    assert "(mediaan 9%) | 0 | 1 | 0% |" in low
