@@ -91,6 +91,20 @@ def said_in_conversation(tracker: Tracker) -> frozenset[str]:
     return frozenset(said)
 
 
+def said_again(tracker: Tracker) -> bool:
+    """Whether the student's message repeats their previous one word for word (the student
+    insists: what the coach took for a side request was meant as the answer)."""
+    texts = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            texts.append(" ".join((event.get("text") or "").lower().split()))
+            if len(texts) == 2:
+                return bool(texts[0]) and texts[0] == texts[1]
+    return False
+
+
 def level_of(tracker: Tracker) -> str | None:
     return tracker.get_slot("niveau")
 
@@ -116,6 +130,13 @@ class IntakeResult:
     spoke: bool = False  # something was already said about the message
     consumed: bool = False  # the message answered the crisis check question, nothing else
     check_asked: bool = False  # an unsure crisis: the check question was asked
+
+
+def _rules_only(script: Script, question_key: str | None) -> tuple[str, ...]:
+    try:
+        return script.question(question_key).rules_only if question_key else ()
+    except KeyError:
+        return ()
 
 
 def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
@@ -146,7 +167,8 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         result.declined = result.spoke = True
         result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|"))
         return result
-    found = intake.analyse(turn.text, turn.intent if intent_flags else None)
+    found = intake.analyse(turn.text, turn.intent if intent_flags else None,
+                           _rules_only(script, tracker.get_slot("requested_slot")))
     severities = ",".join(sorted({f.severity for f in found.findings}))
     if not found.findings and open_for > 1:
         severities = f"{DECLINE_OPEN}{open_for - 1}"

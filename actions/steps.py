@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     level_of,
+    said_again,
     said_in_conversation,
     say,
     session_id_of,
@@ -103,7 +104,8 @@ class StepValidation(FormValidationAction):
                                              progress=coaching.progress(
                                                  script, dict(tracker.slots)) + int(
                                                  tracker.get_slot(coaching.EARLIER_SLOT) or 0),
-                                             said=said_in_conversation(tracker))
+                                             said=said_in_conversation(tracker),
+                                             repeated=said_again(tracker))
         if outcome.side_track and not (taken.spoke and outcome.side_track == "mentor_gevraagd"):
             say(dispatcher, side_track_messages(script, tracker, outcome.side_track))
         if outcome.store_as:

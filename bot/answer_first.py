@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.coaching import is_greeting
+from bot.coaching import experience_in_opening, is_greeting
 from bot.script import INTERRUPTIONS, Script
 
 ANSWER_INTENT = "vertellen"
@@ -127,11 +127,17 @@ _TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen",
                         "afspraak", "hulp", "help", "helpen", "langs"))
 
 
-def meaning_of_first_message(intent: str | None, text: str) -> str | None:
+def meaning_of_first_message(intent: str | None, text: str,
+                             script: Script | None = None) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
     greeting is a greeting (the coach answers with its offer); so is one that names the
-    mentor only as who sent the student ("hooi ik moet dit doen van mentor")."""
+    mentor only as who sent the student ("hooi ik moet dit doen van mentor"), and one that
+    names an experience ("wollah ik heb die beroepentest gedaan en nu moet ik hier praten"):
+    the offer then takes the experience from it."""
     words = _plain(text).split()
+    if (script is not None and intent in _UNSURE_FIRST
+            and experience_in_opening(script, text) is not None):
+        return GREETING
     if not words or not is_greeting(words[0]):
         return intent
     if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):

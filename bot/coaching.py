@@ -225,6 +225,32 @@ _OVERVIEW_ASKS = frozenset(("mijn", "me", "mij", "ik", "jij", "je", "laat", "zie
                             "geef", "graag", "pls", "please"))
 
 
+# Words before a question that do not change it ("en wat heb ik ontdekt?", "oké maar wie ben
+# jij?"), and verbs that make it reported speech ("dan vraag ik: kan je langzaam praten?").
+_LEAD_WORDS = frozenset(("en", "maar", "dus", "oh", "o", "oke", "oké", "ok", "okay", "trouwens",
+                         "eh", "euh", "he", "nou", "btw", "ff", "oja", "hmm"))
+_SPEECH_VERBS = frozenset(("vraag", "vragen", "vroeg", "zeg", "zeggen", "zei", "roep", "riep",
+                           "denk", "dacht", "schrijf", "app", "appen", "stuur", "bel"))
+_CLAUSE_END = re.compile(r"[.!;:,]")
+
+
+def _asked_clause(text: str) -> list[str] | None:
+    """The words of the clause the first question mark closes, lead words off; None when that
+    question is reported speech (after a colon, or after a verb of saying or asking)."""
+    head = text[:text.index("?")]
+    ends = list(_CLAUSE_END.finditer(head))
+    last = ends[-1] if ends else None
+    clause = words(head[last.end():] if last else head)
+    before = words(head[:last.start()]) if last else []
+    if last and (last.group() == ":" or _SPEECH_VERBS & set(before[-3:])):
+        return None
+    while clause and clause[0] in _LEAD_WORDS:
+        clause = clause[1:]
+    if len(clause) > 1 and clause[0] in _SPEECH_VERBS and clause[1] in ("ik", "k"):
+        return None  # "vraag ik hem of hij tijd heeft?"
+    return clause
+
+
 def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
     """The word, or a typo of it (one letter off in a word of five letters or more)."""
     if word in vocabulary:
@@ -237,12 +263,17 @@ def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
                 intent: str | None = None) -> bool:
     vocabulary = _REQUEST_WORDS.get(intent or "")
-    if tokens[0] in _QUESTION_START and ("?" in text or _direct_question(tokens)):
-        return True
     if "?" in text:
-        # "zorgzaam?": one word of the answer, said with doubt, is no request.
-        return not (len(tokens) == 1 and vocabulary is not None
-                    and tokens[0] not in vocabulary)
+        asked = _asked_clause(text)
+        if asked and asked[0] in _QUESTION_START and _direct_question(asked):
+            return True
+        # "zorgzaam?", "cnc leren?": words of the answer, said with doubt; "dan vraag ik: kan
+        # je langzaam praten?": a question the student tells about. Neither asks the coach.
+        if asked is None or len(tokens) > short:
+            return False
+        return vocabulary is None or any(_in_vocabulary(t, vocabulary) for t in tokens)
+    if tokens[0] in _QUESTION_START and _direct_question(tokens):
+        return True
     if len(tokens) > short:
         return False
     if vocabulary is None:
@@ -326,12 +357,14 @@ def stands_inside_a_question(reply: Reply) -> bool:
 
 def handle_answer(script: Script, question: Question, reply: Reply, state: State,
                   level: str | None = None, today: date | None = None,
-                  progress: int | None = None, said: Collection[str] = ()) -> Outcome:
+                  progress: int | None = None, said: Collection[str] = (),
+                  repeated: bool = False) -> Outcome:
     """Decide what a reply to `question` leads to. `progress`: how far the conversation is
     (see `progress`); it chooses the form of recurring texts, so that questions asked one after
     the other never get the same form (without it: the question's place in the script).
     `said`: what the coach already said in this conversation; a recurring text takes a form
-    the student has not read yet."""
+    the student has not read yet. `repeated`: the student sent their previous message again.
+    """
     turn = _ordinal(script, question) if progress is None else progress
     if question.key == FOLLOWUP_QUESTION:
         return _handle_followup(script, reply, level)
@@ -343,7 +376,10 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     if intent_is_answer(question.key, reply.intent):
         reply = Reply(reply.text, "vertellen", reply.confidence)
     also = None
-    if outcome := _side_track(reply, state):
+    # Sent again right after the coach went on a side track: the student meant it as the
+    # answer (the side reply once more would repeat itself word for word).
+    insists = repeated and state.mode == Mode.BACK
+    if not insists and (outcome := _side_track(reply, state)):
         if not (outcome.side_track == "mentor_gevraagd" and _answers_too(reply)):
             return outcome
         # "meneer visser vragen of hij met ons drieën wil praten": the mentor hears it, and
@@ -355,7 +391,8 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     if reply.intent == "uitleg_gevraagd" and reply.confidence >= SIDE_TRACK_MIN_CONFIDENCE:
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know))
     if reply.intent == "weet_niet" or _is_skip(reply.text):
-        if state.dont_know >= 1:
+        # "overslaan" says so: skipped at once. "weet ik niet" gets one explanation first.
+        if state.dont_know >= 1 or _is_skip(reply.text):
             return Outcome(SKIPPED, fresh, _pick_text(script, "overgeslagen", level, turn, said),
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),

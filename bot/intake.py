@@ -47,12 +47,15 @@ class Intake:
         return [f for f in self.findings if f.severity == "attention" and not f.unsure]
 
 
-def analyse(text: str, intent: str | None) -> Intake:
-    """Signals in `text`, plus a flag for an intent that implies one."""
+def analyse(text: str, intent: str | None, rules_only: Collection[str] = ()) -> Intake:
+    """Signals in `text`, plus a flag for an intent that implies one. `rules_only`: attention
+    categories the question asked lets only the rules raise (the script's `alleen_regels`)."""
     from bot.signals import detect  # loads the Dutch pipeline on first use
 
     findings = [Finding(s.category, s.severity, s.evidence, getattr(s, "unsure", False))
-                for s in detect(text or "")]
+                for s in detect(text or "")
+                if not (s.source == "model" and s.category in rules_only
+                        and s.severity == "attention")]
     seen = {f.category for f in findings}
     category = INTENT_FLAGS.get(intent or "")
     if category and category not in seen:

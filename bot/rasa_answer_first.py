@@ -74,7 +74,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
     elif _last_action(tracker) == OFFER_ACTION:
         decided = meaning_at_offer(intent, text)
     elif not tracker.get_slot("stap"):
-        decided = meaning_of_first_message(intent, text)
+        decided = meaning_of_first_message(intent, text, get_script())
     else:
         return parse_data
     if decided != intent:

@@ -22,7 +22,7 @@ import yaml
 
 from bot import echo
 from bot.paths import ROOT, SCRIPT_FILE
-from bot.taxonomy import FLAG_BY_KEY, LEVELS, STEPS
+from bot.taxonomy import FLAG_BY_KEY, FLAG_CATEGORIES, LEVELS, STEPS
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,9 @@ class Question:
     # Whole messages that answer this question although they are also an interruption phrase
     # ("geen tijd" to "Waar kun je tegenaan lopen?"), from `ook_antwoord`.
     also_answers: tuple[str, ...] = ()
+    # Attention categories that only the rules raise at this question, not the learnt model
+    # (`alleen_regels`): "chef Mark vragen op stage" answers "Wie kan je helpen?".
+    rules_only: tuple[str, ...] = ()
     # `tekst_later`: the question for a student with at least `later_vanaf` earlier
     # conversations ("Wat heb je sinds vorige keer meegemaakt?": an open start).
     later_text: Any = None
@@ -596,7 +599,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             seen.add(key)
             unknown = set(q) - {"key", "tekst", "uitleg", "voorbeeld", "doorvragen", "kort_mag",
                                 "datum", "alleen_bij", "aan", "reactie", "ook_antwoord",
-                                "tekst_later", "later_vanaf"}
+                                "tekst_later", "later_vanaf", "alleen_regels"}
             if "tekst_later" in q:
                 _check_text(q["tekst_later"], f"{qwhere}.tekst_later", allowed, errors)
             if "later_vanaf" in q and not (isinstance(q["later_vanaf"], int)
@@ -626,6 +629,11 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             if not isinstance(also, list) or not all(isinstance(a, str) and a.strip()
                                                      for a in also):
                 errors.append(f"{qwhere}.ook_antwoord: een lijst van zinnen.")
+            rules_only = q.get("alleen_regels", [])
+            attention = sorted(f.key for f in FLAG_CATEGORIES if f.severity == "attention")
+            if not isinstance(rules_only, list) or not all(c in attention for c in rules_only):
+                errors.append(f"{qwhere}.alleen_regels: een lijst met signalen uit "
+                              f"{', '.join(attention)} (een crisis telt altijd).")
             if "alleen_bij" in q and q["alleen_bij"] not in CONDITIONS:
                 errors.append(f"{qwhere}.alleen_bij: kies uit {', '.join(CONDITIONS)}.")
             if form_slots is not None and key not in form_slots.get(f"{step_key}_form", set()):
@@ -682,6 +690,7 @@ def parse(raw: Any, domain_file: Path | None = None) -> Script:
                 short_ok=q.get("kort_mag", False), needs_date=q.get("datum", False),
                 only_if=q.get("alleen_bij"), enabled=q.get("aan", True), reaction=q.get("reactie"),
                 also_answers=tuple(q.get("ook_antwoord", [])),
+                rules_only=tuple(q.get("alleen_regels", [])),
                 later_text=q.get("tekst_later"), later_from=q.get("later_vanaf", 2),
             )
             for q in step["vragen"]

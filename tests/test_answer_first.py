@@ -130,3 +130,16 @@ def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) 
 def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
                                                        expected: str) -> None:
     assert answer_first.meaning_of_first_message(intent, text) == expected
+
+
+@pytest.mark.parametrize(("intent", "text", "expected"), [
+    ("nlu_fallback", "wollah ik heb die beroepentest gedaan en nu moet ik hier praten ofzo",
+     "begroeten"),  # names an experience: the offer takes it from here
+    ("vertellen", "ik heb vorige week een meeloopdag gehad bij de politie", "begroeten"),
+    ("nlu_fallback", "wat is dit", "nlu_fallback"),  # no experience, no greeting
+    ("signaal_crisis", "ik wil dood na mijn stage", "signaal_crisis"),  # never changed
+    ("gegevens_verwijderen", "verwijder alles van mijn stage", "gegevens_verwijderen"),
+])
+def test_a_first_message_that_names_an_experience_opens_the_talk(intent: str, text: str,
+                                                                 expected: str) -> None:
+    assert answer_first.meaning_of_first_message(intent, text, get_script()) == expected

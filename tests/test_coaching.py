@@ -90,6 +90,52 @@ def forms(script, key: str) -> list[list[str]]:
     return script.forms(script.raw["teksten"][key])
 
 
+def test_overslaan_skips_at_once(script) -> None:
+    """The student says to skip: no explanation and no second round first."""
+    skipped = handle_answer(script, script.question("verwachting"), answer("overslaan"), State())
+    assert skipped.value == SKIPPED and skipped.store_as == "skip"
+    assert skipped.say in forms(script, "overgeslagen")
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("cnc leren?", "overzicht_gevraagd"),  # a tentative answer, not "what have I learnt?"
+    ("zorgzaam?", "overzicht_gevraagd"),
+    ("wat het kost?", "overzicht_gevraagd"),  # an indirect question, question mark or not
+    ("dan ik vraag: kan je langzaam praten? of hij schrijft op voor mij", "bot_vraag"),
+    ("dan vraag ik hem, kun je het opschrijven?", "bot_vraag"),
+    ("vraag ik hem of hij het wil opschrijven?", "bot_vraag"),
+])
+def test_a_question_mark_alone_makes_no_side_request(script, text, intent) -> None:
+    outcome = handle_answer(script, script.question("oplossing"), answer(text, intent), State())
+    assert outcome.side_track is None and outcome.state.mode != Mode.BACK
+    assert outcome.store_as in ("answer", "probe")  # an answer (a short one is probed)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("en wat heb ik ontdekt?", "overzicht_gevraagd"),
+    ("ik snap het niet, wat bedoel je?", "uitleg_gevraagd"),
+    ("jij bent een bot?", "bot_vraag"),
+    ("oké maar ben jij een robot?", "bot_vraag"),
+])
+def test_a_question_to_the_coach_still_is_one(script, text, intent) -> None:
+    outcome = handle_answer(script, script.question("oplossing"), answer(text, intent), State())
+    assert outcome.value is None
+    assert outcome.side_track == intent or outcome.state.mode == Mode.EXPLAIN
+
+
+def test_a_message_sent_again_after_a_side_reply_is_the_answer(script) -> None:
+    question = script.question("uitproberen")
+    side = handle_answer(script, question, answer("ben jij een robot?", "bot_vraag"), State())
+    assert side.side_track == "bot_vraag" and side.state.mode == Mode.BACK
+    again = handle_answer(script, question, answer("ben jij een robot?", "bot_vraag"),
+                          side.state, repeated=True)
+    assert again.side_track is None and again.value == "ben jij een robot?"
+    # Not after a side reply (the student just says the same thing twice): no change.
+    fresh = handle_answer(script, question, answer("ben jij een robot?", "bot_vraag"), State(),
+                          repeated=True)
+    assert fresh.side_track == "bot_vraag"
+
+
 def test_dont_know_explains_then_skips(script) -> None:
     question = script.question("rol")
     first = handle_answer(script, question, answer("weet ik niet", "weet_niet"), State())

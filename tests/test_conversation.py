@@ -229,6 +229,32 @@ def test_side_track_is_answered_then_back_to_the_question(servers, sender, messa
     assert servers.tracker(sender)["slots"]["rol"] == "ik vulde de schappen"
 
 
+def test_a_doubtful_answer_a_quoted_question_and_a_repeat_stay_answers(servers, sender) -> None:
+    """Set7: "cnc leren?" to "Wat wil je uitproberen?" was read as "what have I learnt?", and
+    "dan vraag ik: kan je langzaam praten?" as a question about the coach; a student who sends
+    a message again after a side reply means it as the answer; "overslaan" skips at once."""
+    begin(servers, sender)
+    for text, expected in FULL[:2]:
+        assert expected in joined(servers.say(sender, text))
+    skipped = servers.say(sender, "overslaan")  # to the expectation question
+    assert skipped[-1] == asked_text("moment"), skipped
+    for text, _ in FULL[3:9]:
+        servers.say(sender, text)
+    assert asked_text("uitproberen") in joined(servers.say(sender, "ja"))
+    assert asked_text("nodig_voor_keuze") in joined(servers.say(sender, "cnc leren?"))
+    for text, _ in FULL[11:14]:
+        servers.say(sender, text)
+    quoted = "dan vraag ik: kan je langzaam praten? of hij schrijft het op"
+    assert asked_text("wanneer") in joined(servers.say(sender, quoted))
+    slots = servers.tracker(sender)["slots"]
+    assert (slots["uitproberen"], slots["oplossing"]) == ("cnc leren?", quoted)
+    side = servers.say(sender, "ben jij een robot?")  # a real question: answered, asked again
+    assert "chatbot" in joined(side) and asked_text("wanneer") in joined(side)
+    again = servers.say(sender, "ben jij een robot?")
+    assert "chatbot" not in joined(again)  # sent again: the student's answer, probed for a day
+    assert len(again) == len(set(again))
+
+
 def test_answers_with_side_intent_words_are_answers_in_context(servers, sender) -> None:
     """The question asked decides: "morgen" to "Wanneer ga je dit doen?" is the plan's date,
     not a pause; likewise answers holding "later", "verder", "weg"."""

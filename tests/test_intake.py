@@ -116,3 +116,16 @@ def test_doubt_about_the_study_is_offered_quitting_is_told(script) -> None:
     found = _found("uitval")
     assert intake.is_offer(script, found, "misschien heb ik de verkeerde opleiding gekozen")
     assert not intake.is_offer(script, found, "ik wil stoppen met school, ik spijbel al weken")
+
+
+def test_a_question_may_leave_a_category_to_the_rules(script) -> None:
+    """At "Wie kan je helpen?" the model alone raises no internship problem for a student who
+    names the stage supervisor as help; the rules, and a crisis, still count there."""
+    rules_only = script.question("hulp_contact").rules_only
+    assert rules_only == ("stage_probleem",)
+    helper = "chef mark vragen op stage, en mijn praktijk begeleider van school mailen"
+    assert "stage_probleem" in {f.category for f in intake.analyse(helper, "vertellen").findings}
+    assert intake.analyse(helper, "vertellen", rules_only).findings == []
+    crisis = intake.analyse("mijn stagebegeleider, maar ik wil er niet meer zijn", "vertellen",
+                            rules_only)
+    assert crisis.urgent

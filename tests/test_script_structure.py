@@ -120,3 +120,11 @@ def test_the_first_privacy_lines_say_how_to_stop_reminders() -> None:
     privacy = " ".join(script.text("privacy_eerste_keer"))
     assert "'stop met herinneringen'" in privacy and "wissen" in privacy
     assert "'stop met herinneringen'" in " ".join(script.text("herinnering_verder", ervaring="x"))
+
+
+@pytest.mark.parametrize("value", [["crisis"], ["onbekend"], "stage_probleem"])
+def test_rules_only_names_attention_categories(value: Any) -> None:
+    raw = _raw()
+    hulp = next(q for q in raw["stappen"]["activeren"]["vragen"] if q["key"] == "hulp_contact")
+    hulp["alleen_regels"] = value
+    assert any("alleen_regels" in e for e in validate(raw, DOMAIN)), value
