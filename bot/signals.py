@@ -101,6 +101,9 @@ class _Category:
     exceptions: tuple[re.Pattern[str], ...]
     negation_window: int
     prefilter: re.Pattern[str]  # all triggers in one regex: a cheap "anything at all?" test
+    # `geruststelling`: the student says the concern is absent ("ik heb genoeg
+    # zelfvertrouwen", "geen zorgen"); then the model may not raise this category either.
+    reassurances: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,8 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
                         "maakt die melding); haal hem uit het regelbestand.")
         if not isinstance(spec, dict):
             raise _fail(f"Categorie '{key}' moet een woordenboek zijn (woorden:, patronen:, ...).")
-        allowed = {"negatie", "venster", "woorden", "patronen", "uitzonderingen"}
+        allowed = {"negatie", "venster", "woorden", "patronen", "uitzonderingen",
+                   "geruststelling"}
         extra = set(spec) - allowed
         if extra:
             raise _fail(f"Categorie '{key}': onbekende sleutel(s) {', '.join(sorted(extra))}. "
@@ -283,8 +287,14 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
             for i, p in enumerate(_as_list(spec.get("uitzonderingen"), f"{key}.uitzonderingen")))
         prefilter = re.compile("|".join(
             _KERN_GROUP.sub("(?:", t.regex.pattern) for t in triggers))
+        reassurances = tuple(
+            _compile(p, f"categorie '{key}', geruststelling #{i + 1}", macros)
+            for i, p in enumerate(_as_list(spec.get("geruststelling"), f"{key}.geruststelling")))
+        if reassurances and FLAG_BY_KEY[key].severity == "urgent":
+            raise _fail(f"Categorie '{key}': een crisis kan niet weggenomen worden met een "
+                        "geruststelling; gebruik 'uitzonderingen' voor een bepaalde zin.")
         categories.append(_Category(key, FLAG_BY_KEY[key].severity, tuple(triggers),
-                                    exceptions, window, prefilter))
+                                    exceptions, window, prefilter, reassurances))
     categories.sort(key=lambda c: (_SEVERITY_RANK[c.severity], _CATEGORY_RANK[c.key]))
     return Rules(path, mtime_ns, tuple(categories), figurative, cues, boundaries, exempt,
                  replacements, after)
@@ -512,6 +522,8 @@ class Detector:
             if hit is not None:
                 start, end = hit
                 signals.append(Signal(cat.key, cat.severity, text[start:end], (start, end)))
+            elif any(r.search(view.text) for r in cat.reassurances for view in views):
+                vetoed.add(cat.key)
         masked = mask_spans(text, figurative)
         if figurative and len(masked.split()) < MIN_MASKED_WORDS:
             masked = ""  # little left but the figure of speech: nothing for the model
@@ -654,6 +666,9 @@ def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
     return any(s < span[1] and span[0] < e for s, e in others)
 
 
+_NO_ANSWER = frozenset(("nee", "neej", "nope", "nah", "neuh", "nooit"))
+
+
 def _negated(anchor: int, surface: _View, rules: Rules, window: int,
              exempt_tokens: set[int], after: bool = False) -> bool:
     """Is there a negation cue within `window` tokens before `anchor` (or, `after`, from
@@ -666,7 +681,8 @@ def _negated(anchor: int, surface: _View, rules: Rules, window: int,
     for i in steps:
         form = forms[i]
         if form in rules.boundaries:
-            return False
+            # "discriminatie? nee, niet bij ons": the student answers their own question no.
+            return after and form == "?" and i + 1 < len(forms) and forms[i + 1] in _NO_ANSWER
         if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):
             return True
     return False

@@ -495,3 +495,49 @@ def test_the_clause_score_is_the_best_clause() -> None:
     best = max(model.scores(p)["crisis"] for p in ("ik werk bij de bakker",
                                                     "ik zie het niet meer zitten"))
     assert model.clause_score(two, "crisis", model.scores(two)["crisis"]) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("text", [
+    "discriminatie? nee, niet bij ons op het werk",  # a question the student answers "nee"
+    "geldproblemen? nee hoor",
+    "mijn broer zat vroeger in de schulden, maar dat is nu allemaal opgelost",  # someone else
+    "mijn neef is vorig jaar gestopt met school maar nu doet hij een andere opleiding",
+    "ik heb genoeg zelfvertrouwen hoor, ik weet wat ik kan",  # reassured: the model keeps quiet
+    "mn ouders kunnen de boeken gewoon betalen, geen zorgen",
+    "ik spijbel nooit, ik heb 0 uur verzuim dit jaar",
+])
+def test_denied_or_about_someone_else_raises_nothing(text: str) -> None:
+    assert detect(text) == [], text
+
+
+@pytest.mark.parametrize("text", [
+    "geldproblemen? ja heel erg",
+    "ik kan de laptop niet betalen",
+    "ik wil stoppen met school",
+    "ik heb echt geen zelfvertrouwen",
+])
+def test_the_concern_itself_still_counts(text: str) -> None:
+    assert [s for s in detect(text) if s.severity == "attention" and not s.unsure], text
+
+
+@pytest.mark.parametrize("text", [
+    "ik mag van thuis niet naar buiten en als ik mijn telefoon niet afgeef word ik geslagen",
+    "mijn arm zit vol met sneetjes, daarom draag ik altijd lange mouwen",
+    "'s avonds lig ik te bedenken wie er op mijn begrafenis zou komen",
+    "thuis is een hel, ik blijf zo lang mogelijk op school",
+    "mama d'r vriend gooit met dingen naar ons",
+])
+def test_violence_and_self_harm_in_other_words_are_a_crisis(text: str) -> None:
+    """A negation before the gap ("niet afgeef word ik geslagen") is not a negation of the
+    violence itself: the pattern's core word decides."""
+    assert any(s.category == "crisis" and s.severity == "urgent" for s in detect(text)), text
+
+
+def test_a_crisis_cannot_be_reassured_away(tmp_path) -> None:
+    text = SIGNAL_RULES_FILE.read_text(encoding="utf-8").replace(
+        "  crisis:\n    negatie: true\n",
+        "  crisis:\n    negatie: true\n    geruststelling: ['geen zorgen']\n", 1)
+    path = tmp_path / "rules.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulesError, match="geruststelling"):
+        load_rules(path)
