@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.coaching import experience_in_opening, is_greeting
+from bot.coaching import experience_in_opening, is_greeting, names_its_request
 from bot.script import INTERRUPTIONS, Script
 
 ANSWER_INTENT = "vertellen"
@@ -94,6 +94,9 @@ _UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "ver
 # A first message that starts with a greeting is one, unless the classifier heard a request.
 _UNSURE_FIRST = frozenset(("nlu_fallback", "bevestigen", "ontkennen", "bedanken", "weet_niet",
                            "vertellen"))
+# Side requests that a greeting with other words around it is taken for, at times.
+_SIDE_AFTER_GREETING = frozenset(("privacy_vraag", "bot_vraag", "overzicht_gevraagd",
+                                  "uitleg_gevraagd", "buiten_bereik", "frustratie"))
 # A deletion request says so; without one of these words it is not one.
 _DELETE_WORDS = frozenset(("wis", "wissen", "gewist", "verwijder", "verwijderen", "verwijderd",
                            "delete", "deleten", "gegevens", "data", "vergeet", "vergeten",
@@ -141,5 +144,9 @@ def meaning_of_first_message(intent: str | None, text: str,
     if not words or not is_greeting(words[0]):
         return intent
     if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):
+        return GREETING
+    # "Hallo. Mijn mentor zegt ik moet dit chat doen" read as a privacy question: a side
+    # request after a greeting says so in its own words.
+    if intent in _SIDE_AFTER_GREETING and not names_its_request(intent, text):
         return GREETING
     return intent

@@ -251,6 +251,13 @@ def _asked_clause(text: str) -> list[str] | None:
     return clause
 
 
+def names_its_request(intent: str | None, text: str) -> bool:
+    """Whether a message holds a word of the side request `intent` ("privacy", "bewaar",
+    "robot"); True for a request that has no words of its own here."""
+    vocabulary = _REQUEST_WORDS.get(intent or "")
+    return vocabulary is None or any(_in_vocabulary(t, vocabulary) for t in words(text))
+
+
 def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
     """The word, or a typo of it (one letter off in a word of five letters or more)."""
     if word in vocabulary:

@@ -126,6 +126,9 @@ def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) 
     ("mentor_gevraagd", "hooi ik moet dit doen van mentor", "begroeten"),
     ("mentor_gevraagd", "hoi ik wil met mijn mentor praten", "mentor_gevraagd"),
     ("nlu_fallback", "hallooo mijn docent stuurt me", "begroeten"),
+    ("privacy_vraag", "Hallo. Mijn mentor zegt ik moet dit chat doen", "begroeten"),
+    ("privacy_vraag", "hoi, wat bewaar je van mij?", "privacy_vraag"),
+    ("bot_vraag", "hoi ben jij een robot", "bot_vraag"),
 ])
 def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
                                                        expected: str) -> None:

@@ -526,6 +526,7 @@ def test_the_concern_itself_still_counts(text: str) -> None:
     "'s avonds lig ik te bedenken wie er op mijn begrafenis zou komen",
     "thuis is een hel, ik blijf zo lang mogelijk op school",
     "mama d'r vriend gooit met dingen naar ons",
+    "ik weet niet waarom ik hier nog ben eigenlijk",  # the "niet" belongs to "weet"
 ])
 def test_violence_and_self_harm_in_other_words_are_a_crisis(text: str) -> None:
     """A negation before the gap ("niet afgeef word ik geslagen") is not a negation of the
