@@ -624,7 +624,7 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
         return (intro + script.pick(step.summary_head, level, earlier, said=said) + lines
                 + script.pick(step.summary_question, level, earlier, said=said))
     question = script.question(slot)
-    text = script.render(question_text(question, earlier), level, **ctx)
+    text = script.render(question_text(question, earlier, ctx), level, **ctx)
     if state.mode == Mode.PROBE and 0 < state.probes <= len(question.probes):
         return script.render(question.probes[state.probes - 1], level, **ctx)
     if state.mode == Mode.EXPLAIN:
@@ -651,10 +651,14 @@ def _join(lead: list[str], text: list[str]) -> list[str]:
     return lead[:-1] + [" ".join(lead[-1:] + text[:1])] + text[1:]
 
 
-def question_text(question: Question, earlier: int) -> Any:
-    """The question's text; `tekst_later` once the student had `later_vanaf` conversations."""
+def question_text(question: Question, earlier: int, known: dict | None = None) -> Any:
+    """The question's text; `tekst_later` once the student had `later_vanaf` conversations;
+    a `tekst_als` text when what it depends on from last time is `known`."""
     if question.later_text is not None and earlier >= question.later_from:
         return question.later_text
+    for condition, text in question.texts_if:
+        if (known or {}).get(condition):
+            return text
     return question.text
 
 

@@ -93,6 +93,8 @@ class Coach:
                 add(question.text, question.key)
                 if question.later_text is not None:  # the open start of later conversations
                     add(question.later_text, question.key)
+                for _, text in question.texts_if:  # what the coach knows from last time
+                    add(text, question.key)
                 for probe in question.probes:
                     add(probe, question.key)
                 # After "weet niet" the coach explains the question and offers to skip it.

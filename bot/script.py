@@ -52,6 +52,8 @@ SIDE_TRACK_INTENTS = (
 # Conditions under which an optional question is asked (`alleen_bij`): an earlier plan,
 # conversation or named insight, how the earlier plan went (bot.coaching.followup_context), and
 # what this conversation's answers hold (bot.coaching.answer_context).
+# What a question's `tekst_als` may depend on: what the coach knows from last time.
+TEXT_CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht")
 CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "vorige_stap_gelukt",
               "vorige_stap_niet_gelukt", "ervaring_werk", "ervaring_bezoek", "goed_zonder_hoe",
               "leuk_zonder_reden", "niveau_onbekend")
@@ -100,6 +102,9 @@ class Question:
     # `tekst_later`: the question for a student with at least `later_vanaf` earlier
     # conversations ("Wat heb je sinds vorige keer meegemaakt?": an open start).
     later_text: Any = None
+    # `tekst_als`: another text when something from last time is known ("Vorige keer ontdekte
+    # je dit: ..."), by condition (TEXT_CONDITIONS); the first that holds is used.
+    texts_if: tuple[tuple[str, Any], ...] = ()
     later_from: int = 2
 
 
@@ -599,7 +604,14 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             seen.add(key)
             unknown = set(q) - {"key", "tekst", "uitleg", "voorbeeld", "doorvragen", "kort_mag",
                                 "datum", "alleen_bij", "aan", "reactie", "ook_antwoord",
-                                "tekst_later", "later_vanaf", "alleen_regels"}
+                                "tekst_later", "later_vanaf", "alleen_regels", "tekst_als"}
+            texts_if = q.get("tekst_als", {})
+            if not isinstance(texts_if, dict) or set(texts_if) - set(TEXT_CONDITIONS):
+                errors.append(f"{qwhere}.tekst_als: per voorwaarde een tekst; voorwaarden: "
+                              f"{', '.join(TEXT_CONDITIONS)}.")
+            else:
+                for condition, text in texts_if.items():
+                    _check_text(text, f"{qwhere}.tekst_als.{condition}", allowed, errors)
             if "tekst_later" in q:
                 _check_text(q["tekst_later"], f"{qwhere}.tekst_later", allowed, errors)
             if "later_vanaf" in q and not (isinstance(q["later_vanaf"], int)
@@ -692,6 +704,7 @@ def parse(raw: Any, domain_file: Path | None = None) -> Script:
                 also_answers=tuple(q.get("ook_antwoord", [])),
                 rules_only=tuple(q.get("alleen_regels", [])),
                 later_text=q.get("tekst_later"), later_from=q.get("later_vanaf", 2),
+                texts_if=tuple((q.get("tekst_als") or {}).items()),
             )
             for q in step["vragen"]
         )

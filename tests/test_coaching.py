@@ -461,8 +461,17 @@ def test_a_new_small_step_or_something_new(script) -> None:
 def test_conditional_questions(script) -> None:
     assert required_slots(script, "terugkijken", {})[0] == "ervaring"
     assert required_slots(script, "terugkijken", {"vorig_plan": "mailen"})[0] == "vorige_stap"
-    assert required_slots(script, "reflecteren", {"vorig_inzicht": "doorzetter"})[0] == "rode_draad"
-    assert "rode_draad" not in required_slots(script, "reflecteren", {"vorige_ervaring": "kapper"})
+    # The rode draad once per conversation, after what the student finds important; with last
+    # time's insight name in its text when there is one.
+    for known in ({"vorig_inzicht": "doorzetter"}, {"vorige_ervaring": "kapper"}, {}):
+        asked = required_slots(script, "reflecteren", known)
+        assert asked.index("rode_draad") == asked.index("belangrijk") + 1
+    rode_draad = script.question("rode_draad")
+    first = ask_messages(script, script.steps["reflecteren"], "rode_draad", State(), {})
+    later = ask_messages(script, script.steps["reflecteren"], "rode_draad", State(),
+                         {"vorig_inzicht": "ik ben een doorzetter"})
+    assert first[-1] == script.render(rode_draad.text)[0]
+    assert later[-1] != first[-1] and "je bent een doorzetter" in later[-1]
     assert required_slots(script, "activeren", {})[-1] == "activeren_check"
 
 

@@ -57,7 +57,8 @@ FULL_KEYS = [
     ("ik bleef rustig toen het heel druk was", "hoe_gedaan"),
     ("ik haalde diep adem en deed alles na elkaar", "leuk_niet_leuk"),
     ("klanten helpen vond ik leuk want dan zie je dat ze blij zijn", "belangrijk"),
-    ("dat mensen zich fijn voelen", "inzicht_naam"),
+    ("dat mensen zich fijn voelen", "rode_draad"),
+    ("ja, bij voetbal help ik ook altijd de nieuwe jongens", "inzicht_naam"),
     ("ik werk graag met mensen", "check:reflecteren"),
     ("ja", "uitproberen"),
     ("ik wil een dag meelopen in een ziekenhuis", "nodig_voor_keuze"),
@@ -118,7 +119,8 @@ def test_full_conversation_is_stored(servers, sender) -> None:
     assert sessions[0].experience == "ik heb stage gelopen bij een kapper in de stad"
     keys = {a.question_key for a in answers}
     assert {"ervaring", "rol", "verwachting", "moment", "goed_gedaan", "hoe_gedaan",
-            "leuk_niet_leuk", "belangrijk", "inzicht_naam", "uitproberen", "nodig_voor_keuze",
+            "leuk_niet_leuk", "belangrijk", "rode_draad", "inzicht_naam", "uitproberen",
+            "nodig_voor_keuze",
             "hulp_contact", "obstakel", "oplossing", "wanneer"} <= keys
     assert "waarom" not in keys  # the liking came with its reason ("want ...")
     headline = [i for i in insights if i.headline]
@@ -238,11 +240,11 @@ def test_a_doubtful_answer_a_quoted_question_and_a_repeat_stay_answers(servers, 
         assert expected in joined(servers.say(sender, text))
     skipped = servers.say(sender, "overslaan")  # to the expectation question
     assert skipped[-1] == asked_text("moment"), skipped
-    for text, _ in FULL[3:9]:
+    for text, _ in FULL[3:10]:
         servers.say(sender, text)
     assert asked_text("uitproberen") in joined(servers.say(sender, "ja"))
     assert asked_text("nodig_voor_keuze") in joined(servers.say(sender, "cnc leren?"))
-    for text, _ in FULL[11:14]:
+    for text, _ in FULL[12:15]:
         servers.say(sender, text)
     quoted = "dan vraag ik: kan je langzaam praten? of hij schrijft het op"
     assert asked_text("wanneer") in joined(servers.say(sender, quoted))
@@ -517,11 +519,13 @@ def test_returning_student_hears_about_last_time(servers, sender) -> None:
     # The rode draad uses the name the student gave last time's insight.
     servers.say(sender, "mijn tante las mijn bericht eerst")  # what helped
     for text in ("ik heb een dag meegelopen in het ziekenhuis", "ik hielp met het eten",
-                 "op tijd zijn", "toen een mevrouw me bedankte"):
+                 "op tijd zijn", "toen een mevrouw me bedankte", "ik bleef rustig",
+                 "ik ademde diep in en deed het rustig", "mensen helpen want dan zijn ze blij",
+                 "dat ik iets beteken voor anderen"):
         replies = joined(servers.say(sender, text))
     script = get_script()
-    rode_draad = script.render(script.question("rode_draad").text, None,
-                               vorig_inzicht="ik werk graag met mensen")
+    rode_draad = script.render(dict(script.question("rode_draad").texts_if)["vorig_inzicht"],
+                               None, vorig_inzicht="ik werk graag met mensen")
     assert rode_draad[0] in replies, replies
     assert "je werkt graag met mensen" in rode_draad[0]
 

@@ -100,9 +100,11 @@ def test_questions_with_a_form_of_the_students_words_are_recognised() -> None:
     script = get_script()
     for level in ("vmbo", "mbo-bol", None):
         coach = Coach(script, level)
-        asked = script.render(script.question("rode_draad").text, level,
+        rode_draad = script.question("rode_draad")
+        asked = script.render(dict(rode_draad.texts_if)["vorig_inzicht"], level,
                               vorig_inzicht="ik werk graag met mijn handen")
         assert coach.asked(asked) == "rode_draad"
+        assert coach.asked(script.render(rode_draad.text, level)) == "rode_draad"
         goed = script.question("goed_gedaan")
         explained = script.render(goed.explanation, level) + script.render(goed.example, level)
         assert coach.asked(explained) == "goed_gedaan"
