@@ -5,6 +5,7 @@ refuses (a needed step or question off, a question before the answer it uses).""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -128,3 +129,36 @@ def test_rules_only_names_attention_categories(value: Any) -> None:
     hulp = next(q for q in raw["stappen"]["activeren"]["vragen"] if q["key"] == "hulp_contact")
     hulp["alleen_regels"] = value
     assert any("alleen_regels" in e for e in validate(raw, DOMAIN)), value
+
+
+def _vmbo_texts(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every text a vmbo student reads: a `vmbo` variant where there is one, else the text."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _vmbo_texts(v, f"{path}[{i}]")]
+    if isinstance(value, dict):
+        if isinstance(value.get("vmbo"), str):
+            return [(f"{path}.vmbo", value["vmbo"])]
+        return [t for k, v in value.items() if k not in ("mbo", "mbo-bol", "mbo-bbl")
+                for t in _vmbo_texts(v, f"{path}.{k}")]
+    return []
+
+
+def test_a_vmbo_student_reads_plain_dutch() -> None:
+    """Issue 16: no "bpv", no passive "wat werd er van je verwacht", no sentence of more than
+    twenty words in anything a vmbo student reads (texts, questions, probes, side tracks,
+    signal replies)."""
+    raw = _raw()
+    texts = [t for part in ("teksten", "stappen", "zijsporen", "signalen")
+             for t in _vmbo_texts(raw[part], part)
+             if not any(f".{k}" in t[0] for k in ("woorden", "ook_antwoord", "aanbod_niet_bij",
+                                                     "alleen_regels", "aanbieden", "alleen_bij",
+                                                     ".key"))]
+    assert len(texts) > 200
+    for path, text in texts:
+        low = text.lower()
+        assert "bpv" not in low, path
+        assert not re.search(r"\bwerd(en)? er\b", low), path
+        for sentence in re.split(r"[.!?]\s", text):
+            assert len(re.findall(r"\w+", sentence)) <= 20, (path, sentence)
