@@ -213,6 +213,10 @@ def side_track_messages(script: Script, tracker: Tracker, intent: str | None) ->
     return script.side_track(intent or "", level, said=said_in_conversation(tracker))
 
 
+# Side requests about the coach itself: outside a conversation they end with the start hint.
+_ABOUT_THE_COACH = frozenset(("bot_vraag", "privacy_vraag", "buiten_bereik", "overzicht_gevraagd"))
+
+
 class ActionDigressie(CoachAction):
     """Side tracks outside a conversation (bot_vraag, privacy_vraag, ...)."""
 
@@ -226,6 +230,9 @@ class ActionDigressie(CoachAction):
         say(dispatcher, side_track_messages(script, tracker, intent))
         if tracker.get_slot("stap") and intent not in ("bevestigen", "ontkennen"):
             say(dispatcher, script.text("verder_gaan_hint", level_of(tracker)))
+        elif not tracker.get_slot("stap") and intent in _ABOUT_THE_COACH:
+            # A student who first asks who the coach is or what it keeps is shown the way in.
+            say(dispatcher, script.text("start_hint", level_of(tracker)))
         return []
 
 

@@ -39,7 +39,7 @@ REQUIRED_TEXTS = (
     "koppelen_gelukt", "koppelen_al", "koppelen_onbekend", "koppelen_ander", "koppelen_te_vaak",
     "checkin_begin", "herinneringen_uit", "herinneringen_aan", "herinnering_verder",
     "herinnering_verder_kort", "nieuwe_stap_nee", "aanbod_gepauzeerd_over", "hervatten_over",
-    "ervaring_uit_opening", "afronden_plan",
+    "ervaring_uit_opening", "afronden_plan", "start_hint",
 )
 # Intents that get a side-track answer and then return to the question.
 # Side requests that end or leave the conversation: inside it they stand only when explicit.

@@ -751,3 +751,13 @@ def test_a_long_greeting_and_a_long_yes_start_the_conversation(servers, sender) 
     offer = servers.say(sender, "Hallo! Mijn docent zei dat ik hier moest beginnen haha")
     assert offer[-1] == script.text("aanbod_nieuw", "mbo")[-1], offer
     assert servers.say(sender, "Ja prima, laten we het maar doen.")[-1] == ask(LEVEL_QUESTION)
+
+
+def test_a_question_about_the_coach_first_shows_the_way_in(servers, sender) -> None:
+    """Set8: a student whose first message was read as a privacy question got the answer and
+    nothing to go on with; now the answer ends with how to begin, and 'start' begins."""
+    script = get_script()
+    replies = servers.say(sender, "wat bewaar je eigenlijk van mij?")
+    assert replies[:-1] == script.side_track("privacy_vraag", None)
+    assert replies[-1] == script.text("start_hint")[0]
+    assert ask(LEVEL_QUESTION) in joined(servers.say(sender, "start"))
