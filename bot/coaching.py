@@ -276,9 +276,7 @@ def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
             return True
         # "zorgzaam?", "cnc leren?": words of the answer, said with doubt; "dan vraag ik: kan
         # je langzaam praten?": a question the student tells about. Neither asks the coach.
-        if asked is None or len(tokens) > short:
-            return False
-        return vocabulary is None or any(_in_vocabulary(t, vocabulary) for t in tokens)
+        return asked is not None and len(tokens) <= short and names_its_request(intent, text)
     if tokens[0] in _QUESTION_START and _direct_question(tokens):
         return True
     if len(tokens) > short:

@@ -52,11 +52,11 @@ SIDE_TRACK_INTENTS = (
 # Conditions under which an optional question is asked (`alleen_bij`): an earlier plan,
 # conversation or named insight, how the earlier plan went (bot.coaching.followup_context), and
 # what this conversation's answers hold (bot.coaching.answer_context).
-# What a question's `tekst_als` may depend on: what the coach knows from last time.
-TEXT_CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht")
 CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht", "vorige_stap_gelukt",
               "vorige_stap_niet_gelukt", "ervaring_werk", "ervaring_bezoek", "goed_zonder_hoe",
               "leuk_zonder_reden", "niveau_onbekend")
+# What a question's `tekst_als` may depend on: what the coach knows from last time.
+TEXT_CONDITIONS = ("vorig_plan", "vorige_ervaring", "vorig_inzicht")
 # Conditions of the questions that may come before the experience of this conversation: the
 # student's level when nobody set it, and the follow-up on the previous plan.
 BEFORE_EXPERIENCE = frozenset({"niveau_onbekend", "vorig_plan", "vorige_stap_gelukt",
