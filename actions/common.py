@@ -132,13 +132,6 @@ class IntakeResult:
     check_asked: bool = False  # an unsure crisis: the check question was asked
 
 
-def _rules_only(script: Script, question_key: str | None) -> tuple[str, ...]:
-    try:
-        return script.question(question_key).rules_only if question_key else ()
-    except KeyError:
-        return ()
-
-
 def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
             script: Script | None = None, intent_flags: bool = True) -> IntakeResult:
     """Detect signals in the latest message once (several actions may run for one message),
@@ -167,8 +160,9 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         result.declined = result.spoke = True
         result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|"))
         return result
+    asked = script.find_question(tracker.get_slot("requested_slot"))
     found = intake.analyse(turn.text, turn.intent if intent_flags else None,
-                           _rules_only(script, tracker.get_slot("requested_slot")))
+                           asked.rules_only if asked else ())
     severities = ",".join(sorted({f.severity for f in found.findings}))
     if not found.findings and open_for > 1:
         severities = f"{DECLINE_OPEN}{open_for - 1}"

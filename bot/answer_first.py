@@ -67,11 +67,7 @@ def meaning(intent: str | None, text: str, asking: bool, script: Script,
 
 
 def _answers(script: Script, question_key: str | None, text: str) -> bool:
-    if not question_key:
-        return False
-    try:
-        question = script.question(question_key)
-    except KeyError:
+    if (question := script.find_question(question_key)) is None:
         return False
     filler = frozenset(_plain(w) for w in script.interruption_filler)
     said = _without(_plain(text), filler)

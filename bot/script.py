@@ -131,11 +131,17 @@ class Script:
 
     # --- lookups -----------------------------------------------------------------------
     def question(self, key: str) -> Question:
+        if (found := self.find_question(key)) is None:
+            raise KeyError(key)
+        return found
+
+    def find_question(self, key: str | None) -> Question | None:
+        """The question `key`, or None (no key, a step's check slot, a key not in the script)."""
         for step in self.steps.values():
             for q in step.questions:
                 if q.key == key:
                     return q
-        raise KeyError(key)
+        return None
 
     def step_of_slot(self, slot: str) -> Step | None:
         for step in self.steps.values():
