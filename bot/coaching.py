@@ -10,11 +10,11 @@ import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
-from difflib import SequenceMatcher
 from typing import Any
 
 from bot.dates import parse_when
 from bot.script import Question, Script, Step
+from bot.spelling import typo_of
 
 SKIPPED = "(overgeslagen)"  # slot value of a question the student chose to skip
 CONFIRMED = "ja"
@@ -259,12 +259,8 @@ def names_its_request(intent: str | None, text: str) -> bool:
 
 
 def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
-    """The word, or a typo of it (one letter off in a word of five letters or more)."""
-    if word in vocabulary:
-        return True
-    return len(word) >= 5 and any(
-        len(known) >= 5 and SequenceMatcher(None, word, known).ratio() >= 0.85
-        for known in vocabulary)
+    """The word, or a typo of it (bot.spelling)."""
+    return typo_of(word, vocabulary) is not None
 
 
 def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,

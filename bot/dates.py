@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from difflib import SequenceMatcher
+
+from bot.spelling import typo_of
 
 WEEKDAYS = {
     "maandag": 0, "ma": 0, "dinsdag": 1, "di": 1, "woensdag": 2, "wo": 2, "woensdg": 2,
@@ -31,13 +32,9 @@ _FULL_DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterda
 
 
 def _weekday_typo(word: str) -> str | None:
-    """'maandg', 'dondrdag', 'donderdg': a day name with a letter off ("maand" is not one)."""
-    if len(word) < 5:
-        return None
-    for day in _FULL_DAYS:
-        if word[:2] == day[:2] and SequenceMatcher(None, word, day).ratio() >= 0.85:
-            return day
-    return None
+    """'maandg', 'dondrdag', 'donderdg': a day name with a letter off ("maand" is not one);
+    the first two letters must be right."""
+    return typo_of(word, [day for day in _FULL_DAYS if day[:2] == word[:2]])
 
 
 def _future(day: int, month: int, today: date) -> date | None:
