@@ -90,9 +90,6 @@ _UNSURE_AT_OFFER = frozenset(("nlu_fallback", "start_gesprek", "hervatten", "ver
 # A first message that starts with a greeting is one, unless the classifier heard a request.
 _UNSURE_FIRST = frozenset(("nlu_fallback", "bevestigen", "ontkennen", "bedanken", "weet_niet",
                            "vertellen"))
-# Side requests that a greeting with other words around it is taken for, at times.
-_SIDE_AFTER_GREETING = frozenset(("privacy_vraag", "bot_vraag", "overzicht_gevraagd",
-                                  "uitleg_gevraagd", "buiten_bereik", "frustratie"))
 # A deletion request says so; without one of these words it is not one.
 _DELETE_WORDS = frozenset(("wis", "wissen", "gewist", "verwijder", "verwijderen", "verwijderd",
                            "delete", "deleten", "gegevens", "data", "vergeet", "vergeten",
@@ -126,23 +123,21 @@ _TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen",
                         "afspraak", "hulp", "help", "helpen", "langs"))
 
 
-def meaning_of_first_message(intent: str | None, text: str,
-                             script: Script | None = None) -> str | None:
+def meaning_of_first_message(intent: str | None, text: str, script: Script) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
     greeting is a greeting (the coach answers with its offer); so is one that names the
     mentor only as who sent the student ("hooi ik moet dit doen van mentor"), and one that
     names an experience ("wollah ik heb die beroepentest gedaan en nu moet ik hier praten"):
     the offer then takes the experience from it."""
     words = _plain(text).split()
-    if (script is not None and intent in _UNSURE_FIRST
-            and experience_in_opening(script, text) is not None):
+    if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
         return GREETING
     if not words or not is_greeting(words[0]):
         return intent
     if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):
         return GREETING
     # "Hallo. Mijn mentor zegt ik moet dit chat doen" read as a privacy question: a side
-    # request after a greeting says so in its own words.
-    if intent in _SIDE_AFTER_GREETING and not names_its_request(intent, text):
+    # request after a greeting says so in its own words (bot.coaching's request words).
+    if not names_its_request(intent, text):
         return GREETING
     return intent

@@ -391,9 +391,10 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
         reply = Reply(reply.text, "vertellen", reply.confidence)  # an answer after all
     if reply.intent == "uitleg_gevraagd" and reply.confidence >= SIDE_TRACK_MIN_CONFIDENCE:
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know))
-    if reply.intent == "weet_niet" or _is_skip(reply.text):
+    skip = _is_skip(reply.text)
+    if reply.intent == "weet_niet" or skip:
         # "overslaan" says so: skipped at once. "weet ik niet" gets one explanation first.
-        if state.dont_know >= 1 or _is_skip(reply.text):
+        if state.dont_know >= 1 or skip:
             return Outcome(SKIPPED, fresh, _pick_text(script, "overgeslagen", level, turn, said),
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),

@@ -55,7 +55,7 @@ def analyse(text: str, intent: str | None, rules_only: Collection[str] = ()) -> 
     findings = [Finding(s.category, s.severity, s.evidence, getattr(s, "unsure", False))
                 for s in detect(text or "")
                 if not (s.source == "model" and s.category in rules_only
-                        and s.severity == "attention")]
+                        and s.category != "crisis")]  # a crisis always counts
     seen = {f.category for f in findings}
     category = INTENT_FLAGS.get(intent or "")
     if category and category not in seen:

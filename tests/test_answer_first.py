@@ -132,7 +132,7 @@ def test_the_offer_decides_what_a_yes_is(intent: str, text: str, expected: str) 
 ])
 def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
                                                        expected: str) -> None:
-    assert answer_first.meaning_of_first_message(intent, text) == expected
+    assert answer_first.meaning_of_first_message(intent, text, get_script()) == expected
 
 
 @pytest.mark.parametrize(("intent", "text", "expected"), [
