@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import coaching, insights, intake, service
 from bot.coaching import Reply
 from bot.script import Script, get_script
+from bot.signals import PARSE_DATA_KEY
 from bot.taxonomy import STEPS
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ def turn_of(tracker: Tracker) -> Turn:
         confidence=float(intent.get("confidence") or 0.0),
         message_id=message.get("message_id"),
     )
+
+
+def screened(tracker: Tracker, turn: Turn) -> list[Any] | None:
+    """The signals Rasa's NLU component found in this message (bot.rasa_components), when
+    the parse data holds them for exactly this text; None: screen it here."""
+    message = tracker.latest_message or {}
+    found = message.get(PARSE_DATA_KEY)
+    if not isinstance(found, list) or (message.get("text") or "").strip() != turn.text:
+        return None
+    return found
 
 
 def store_reply(dispatcher: CollectingDispatcher, turn: Turn, session_id: int | None,
@@ -162,7 +173,7 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         return result
     asked = script.find_question(tracker.get_slot("requested_slot"))
     found = intake.analyse(turn.text, turn.intent if intent_flags else None,
-                           asked.rules_only if asked else ())
+                           asked.rules_only if asked else (), screened=screened(tracker, turn))
     severities = ",".join(sorted({f.severity for f in found.findings}))
     if not found.findings and open_for > 1:
         severities = f"{DECLINE_OPEN}{open_for - 1}"

@@ -21,7 +21,7 @@ from actions.common import (
     turn_of,
 )
 from actions.conversation import side_track_messages
-from bot import coaching, service
+from bot import coaching, form_events, service
 from bot.coaching import Mode, State
 from bot.script import get_script
 from bot.taxonomy import LEVELS, STEPS
@@ -63,6 +63,20 @@ class StepValidation(FormValidationAction):
 
     def name(self) -> str:
         return f"validate_{self.step}_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        """Validate the answer and, where the form goes on with a question of this step, ask
+        it in the same call: one action call per student message instead of two (Rasa
+        then skips action_ask_<slot>, see bot.rasa_speed)."""
+        events = await super().run(dispatcher, tracker, domain)
+        slot = form_events.asks_next(events)
+        if slot is None or get_script().step_of_slot(slot) is None:
+            return events
+        tracker.add_slots([SlotSet("requested_slot", slot)])
+        said_now = frozenset(m["text"] for m in dispatcher.messages if m.get("text"))
+        return events + ask(dispatcher, tracker, slot, said_now) + [
+            SlotSet(form_events.ASKED_SLOT, slot)]
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
@@ -154,25 +168,32 @@ class AskQuestion(Action, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        script = get_script()
-        step = script.step_of_slot(self.slot)
-        if step is None:  # the script no longer has this question: nothing to ask
-            return []
-        starting = tracker.get_slot("stap") != step.key
-        slots = dict(tracker.slots)
-        say(dispatcher, coaching.ask_messages(script, step, self.slot, _state(tracker), slots,
-                                              level_of(tracker), starting_step=starting,
-                                              context=_context(tracker),
-                                              said=said_in_conversation(tracker)))
-        events: list[EventType] = []
-        if starting:
-            events.append(SlotSet("stap", step.key))
-            session_id = session_id_of(tracker)
-            if session_id:
-                turn = turn_of(tracker)
-                service.set_status(channel=turn.channel, sender_id=turn.sender_id,
-                                   session_id=session_id, status="active", step=step.key)
-        return events
+        return ask(dispatcher, tracker, self.slot)
+
+
+def ask(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
+        said_now: frozenset[str] = frozenset()) -> list[EventType]:
+    """What the coach says to ask for `slot` (question, probe, explanation or summary);
+    `said_now`: lines already said in this turn."""
+    script = get_script()
+    step = script.step_of_slot(slot)
+    if step is None:  # the script no longer has this question: nothing to ask
+        return []
+    starting = tracker.get_slot("stap") != step.key
+    slots = dict(tracker.slots)
+    say(dispatcher, coaching.ask_messages(script, step, slot, _state(tracker), slots,
+                                          level_of(tracker), starting_step=starting,
+                                          context=_context(tracker),
+                                          said=said_in_conversation(tracker) | said_now))
+    events: list[EventType] = []
+    if starting:
+        events.append(SlotSet("stap", step.key))
+        session_id = session_id_of(tracker)
+        if session_id:
+            turn = turn_of(tracker)
+            service.set_status(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id, status="active", step=step.key)
+    return events
 
 
 def _ask_action_classes() -> list[type[AskQuestion]]:

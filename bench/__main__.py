@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark and print its table.
 
     python -m bench [conversation|signals|competencies|storage|compare] ... [--quick]
+    python -m bench profile      # where a message's CPU time goes (py-spy; not in `make bench`)
 
 `compare` runs our assistant and the stock `rasa init` assistant under the same loads and
 writes its table to docs/performance.md (bench/compare.py); `--quick` shortens it to try the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import compare, conversation, nlp_speed, storage
+from bench import compare, conversation, nlp_speed, profile, storage
 
 BENCHMARKS = {
     "conversation": conversation.run,
@@ -25,7 +26,7 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=[])
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, "profile", []], default=[])
     parser.add_argument("--quick", action="store_true",
                         help="compare: shortened runs to try the harness (not for the doc)")
     args = parser.parse_args(argv)
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## {name}")
         if name == "compare":
             compare.run(quick=args.quick)
+        elif name == "profile":
+            profile.run()
         else:
             BENCHMARKS[name]()
     return 0

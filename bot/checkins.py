@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session as DbSession
@@ -170,11 +171,9 @@ def send(decision: Decision, now: datetime, intent: str) -> int:
     return len(texts)
 
 
-def take_pending(db: DbSession, channel: str, sender_id: str,
-                 now: datetime) -> list[str]:
-    """The waiting messages for this student (oldest first), marked as delivered: those
-    kept for this identity and for the student's other identities in channels without push
-    (a web chat forgets its id; after a koppelcode the student is still the same student)."""
+def _addressees(db: DbSession, channel: str, sender_id: str) -> list[tuple[str, str]]:
+    """This identity and the student's other identities in channels without push (a web
+    chat forgets its id; after a koppelcode the student is still the same student)."""
     identity = db.execute(select(ChannelIdentity).where(
         ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
     ).scalar_one_or_none()
@@ -183,10 +182,28 @@ def take_pending(db: DbSession, channel: str, sender_id: str,
         others = db.execute(select(ChannelIdentity.channel, ChannelIdentity.sender_id).where(
             ChannelIdentity.student_id == identity.student_id)).all()
         to += [(c, s) for c, s in others if c not in PUSH_CHANNELS and (c, s) not in to]
-    rows = db.execute(select(PendingMessage).where(
+    return to
+
+
+def _undelivered(to: list[tuple[str, str]]) -> Any:
+    return select(PendingMessage).where(
         tuple_(PendingMessage.channel, PendingMessage.sender_id).in_(to),
-        PendingMessage.delivered_at.is_(None)).order_by(PendingMessage.id)
-        .with_for_update()).scalars().all()
+        PendingMessage.delivered_at.is_(None))
+
+
+def waiting_for(db: DbSession, channel: str, sender_id: str) -> bool:
+    """Whether a message waits for this student (a read, no lock)."""
+    return db.execute(_undelivered(_addressees(db, channel, sender_id)).limit(1)).first() \
+        is not None
+
+
+def take_pending(db: DbSession, channel: str, sender_id: str,
+                 now: datetime) -> list[str]:
+    """The waiting messages for this student (oldest first), marked as delivered: those
+    kept for this identity and for the student's other identities in channels without push."""
+    to = _addressees(db, channel, sender_id)
+    rows = db.execute(_undelivered(to).order_by(PendingMessage.id)
+                      .with_for_update()).scalars().all()
     for row in rows:
         row.delivered_at = now
     return [row.text for row in rows]

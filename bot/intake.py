@@ -5,8 +5,9 @@ student per severity. Independent of Rasa; the actions call `analyse` once per m
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.coaching import has_words
 from bot.script import Script
@@ -47,13 +48,24 @@ class Intake:
         return [f for f in self.findings if f.severity == "attention" and not f.unsure]
 
 
-def analyse(text: str, intent: str | None, rules_only: Collection[str] = ()) -> Intake:
+def analyse(text: str, intent: str | None, rules_only: Collection[str] = (),
+            screened: Sequence[Any] | None = None) -> Intake:
     """Signals in `text`, plus a flag for an intent that implies one. `rules_only`: attention
-    categories the question asked lets only the rules raise (the script's `alleen_regels`)."""
-    from bot.signals import detect  # loads the Dutch pipeline on first use
+    categories the question asked lets only the rules raise (the script's `alleen_regels`).
+    `screened`: what Rasa's NLU component already found in this very text with the rules
+    file (`bot.rasa_components`); used instead of screening the message a second time,
+    unless a coordinator's rules version applies to this student."""
+    from bot.signals import ACTIVE_RULES, Signal, detect  # detect loads the pipeline
 
+    signals = None
+    if screened is not None and ACTIVE_RULES.get() is None:
+        signals = [Signal.from_parse_data(item) for item in screened]
+        if any(signal is None for signal in signals):
+            signals = None  # malformed: screen again rather than trust part of it
+    if signals is None:
+        signals = detect(text or "")
     findings = [Finding(s.category, s.severity, s.evidence, getattr(s, "unsure", False))
-                for s in detect(text or "")
+                for s in signals
                 if not (s.source == "model" and s.category in rules_only
                         and s.category != "crisis")]  # a crisis always counts
     seen = {f.category for f in findings}

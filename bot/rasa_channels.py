@@ -30,6 +30,7 @@ from bot import (
     rasa_deletions,
     rasa_linking,
     rasa_resilience,
+    rasa_speed,
     rasa_stores,
 )
 from bot.channel_input import BadRequest, parse_rest_body
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 rasa_resilience.install()
 rasa_answer_first.install()
 rasa_linking.install()
+rasa_speed.install()
 log_privacy.install()
 
 
@@ -64,10 +66,13 @@ async def handle(on_new_message: Callable[[UserMessage], Awaitable[Any]],
 
 
 def _take_waiting(channel: str, sender_id: str) -> list[str]:
-    from bot.checkins import take_pending
-    from bot.storage.db import session_scope
+    from bot.checkins import take_pending, waiting_for
+    from bot.storage.db import read_scope, session_scope
     from bot.storage.types import utcnow
 
+    with read_scope() as db:  # every message; only one with something waiting writes
+        if not waiting_for(db, channel, sender_id):
+            return []
     with session_scope() as db:
         return take_pending(db, channel, sender_id, utcnow())
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CRISIS_INTENT = "signaal_crisis"
 UNSURE_ONLY = "signal_unsure_only"  # in the parse data: the crisis is only the model's guess
+
 NEXT_BEST_MIN_CONFIDENCE = 0.45  # as the FallbackClassifier's threshold in config.yml
 
 
@@ -46,7 +47,7 @@ class SafetyOverride(GraphComponent):
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
-        from bot.signals import detect
+        from bot.signals import PARSE_DATA_KEY, detect
 
         for message in messages:
             text = message.get(TEXT)
@@ -56,12 +57,13 @@ class SafetyOverride(GraphComponent):
                 # Reuse SpacyNLP's parse (used when it is of this very text: lower-case
                 # messages, as most student messages are) instead of parsing twice.
                 doc = message.get(SPACY_DOCS[TEXT])
-                # An unsure crisis also stops the script: the coach asks its check question.
-                urgent = [s for s in detect(text, doc=doc)
-                          if s.severity == "urgent" or getattr(s, "unsure", False)]
+                found = detect(text, doc=doc)
             except Exception:  # never let the safety layer take the bot down
                 log.exception("safety_override.detect_failed")
                 continue
+            message.set(PARSE_DATA_KEY, [s.as_parse_data() for s in found], add_to_output=True)
+            # An unsure crisis also stops the script: the coach asks its check question.
+            urgent = [s for s in found if s.severity == "urgent" or s.unsure]
             if urgent:
                 message.set(INTENT, {"name": CRISIS_INTENT, "confidence": 1.0},
                             add_to_output=True)

@@ -49,9 +49,9 @@ def purge_tracker(sender_id: str, url: str | None = None) -> int:
 
 def _pending() -> list[tuple[int, str]]:
     from bot.storage import repository as repo
-    from bot.storage.db import session_scope
+    from bot.storage.db import read_scope
 
-    with session_scope() as db:
+    with read_scope() as db:  # after every turn: must not queue behind the action server
         return [(row.id, row.sender_id) for row in repo.pending_tracker_deletions(db)]
 
 

@@ -65,6 +65,11 @@ MIN_MASKED_WORDS = 3  # fewer words left around a figure of speech: the model st
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 
 
+# The parse data key under which Rasa's NLU component (bot.rasa_components) hands every
+# signal it found to the action server, so that a message is screened once (bot.intake).
+PARSE_DATA_KEY = "signals"
+
+
 @dataclass(frozen=True)
 class Signal:
     """One detected flag category in a message."""
@@ -77,6 +82,24 @@ class Signal:
     # "attention" and unsure=True: the coach asks one check question before the crisis reply.
     source: str = field(default="rules", compare=False)
     unsure: bool = field(default=False, compare=False)
+
+    def as_parse_data(self) -> dict[str, Any]:
+        """The form in which Rasa's NLU component hands it to the action server."""
+        return {"category": self.category, "severity": self.severity,
+                "evidence": self.evidence, "span": list(self.span), "source": self.source,
+                "unsure": self.unsure}
+
+    @classmethod
+    def from_parse_data(cls, data: Any) -> Signal | None:
+        """The Signal of `as_parse_data`; None for anything malformed."""
+        try:
+            span = data.get("span") or (0, 0)
+            signal = cls(str(data["category"]), str(data["severity"]), str(data["evidence"]),
+                         (int(span[0]), int(span[1])), str(data.get("source", "rules")),
+                         bool(data.get("unsure", False)))
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            return None
+        return signal if signal.severity in ("urgent", "attention", "info") else None
 
 
 class RulesError(ValueError):

@@ -129,3 +129,42 @@ def test_a_question_may_leave_a_category_to_the_rules(script) -> None:
     crisis = intake.analyse("mijn stagebegeleider, maar ik wil er niet meer zijn", "vertellen",
                             rules_only)
     assert crisis.urgent
+
+
+# --- screened once: the findings of Rasa's NLU component travel with the message ---------
+
+def test_what_rasa_already_found_is_used_instead_of_screening_again() -> None:
+    from bot.signals import Signal
+
+    text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
+    # A finding the detector itself would not make for this text: it can only come from
+    # the parse data, so seeing it proves the message was not screened a second time.
+    handed = [Signal("financien", "attention", "kapper", (54, 60)).as_parse_data()]
+    found = intake.analyse(text, "vertellen", screened=handed)
+    assert [f.category for f in found.findings] == ["financien"]
+    # Nothing found by Rasa: nothing found here either.
+    assert intake.analyse(text, "vertellen", screened=[]).findings == []
+
+
+def test_a_coordinators_rules_version_screens_the_message_again() -> None:
+    from bot import signals
+
+    text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
+    rules = signals.get_detector().rules  # a version in use: the school's, not the file's
+    token = signals.ACTIVE_RULES.set(rules)
+    try:
+        found = intake.analyse(text, "vertellen", screened=[])
+    finally:
+        signals.ACTIVE_RULES.reset(token)
+    assert [f.category for f in found.findings] == ["druk_omgeving"]
+
+
+@pytest.mark.parametrize("handed", [
+    [{"category": "crisis"}],  # no severity or evidence
+    [{"category": "crisis", "severity": "heel erg", "evidence": "x"}],
+    ["crisis"],
+    [None],
+])
+def test_malformed_parse_data_is_screened_again(handed: list) -> None:
+    found = intake.analyse("ik wil er niet meer zijn", "vertellen", screened=handed)
+    assert found.urgent

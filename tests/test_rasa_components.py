@@ -42,3 +42,16 @@ def test_the_parse_of_the_nlu_pipeline_is_reused(monkeypatch) -> None:
     monkeypatch.setattr(detector, "_analyse", lambda t: calls.append(t) or original(t))
     (out,) = SafetyOverride().process([m])
     assert out.get("intent")["name"] == "signaal_crisis" and calls == []
+
+
+def test_every_signal_travels_with_the_message_for_the_action_server() -> None:
+    from bot.signals import PARSE_DATA_KEY, Signal, detect
+
+    text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
+    (m,) = SafetyOverride().process([message(text, [("vertellen", 0.9)])])
+    handed = m.get(PARSE_DATA_KEY)
+    assert [Signal.from_parse_data(s) for s in handed] == detect(text)
+    assert [s["category"] for s in handed] == ["druk_omgeving"]
+    assert PARSE_DATA_KEY in m.as_dict(only_output_properties=True)  # reaches the tracker
+    (quiet,) = SafetyOverride().process([message("hoi", [("begroeten", 0.97)])])
+    assert quiet.get(PARSE_DATA_KEY) == []

@@ -16,11 +16,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.paths import VAR
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+READ_ONLY = "loopbaancoach_read_only"  # execution option of read_scope's connections
 
 _lock = threading.Lock()
 _url: str | None = None  # set by configure(); None: DATABASE_URL or the default
@@ -60,8 +63,12 @@ def _setup_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE: take the write lock up front and wait for it (busy_timeout). A deferred
         # transaction that reads first fails at once with "database is locked" when it later
-        # needs to write while another writer was active.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # needs to write while another writer was active. A read-only one (read_scope)
+        # neither needs nor waits for that lock.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -70,6 +77,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(url)
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if parsed.database not in (None, "", ":memory:"):
+            # Reuse connections (SQLAlchemy 2's default for SQLite files; 1.4 opens a new
+            # one, with the PRAGMAs below, for every transaction).
+            kwargs.setdefault("poolclass", QueuePool)
         engine = create_engine(url, future=True, connect_args=connect_args, **kwargs)
         _setup_sqlite(engine)
         return engine
@@ -118,11 +129,32 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A transaction that only reads (checks made for every message): on SQLite it does not
+    take the write lock, so it neither waits for a writer nor holds one up. Nothing in it
+    is committed."""
+    session: Session = _factory()(bind=get_engine().execution_options(**{READ_ONLY: True}))
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
 def checkpoint() -> None:
     """SQLite in WAL mode: move the WAL into the database file and truncate it, so that
     overwritten (secure_delete) pages leave no older copy behind in the WAL."""
     engine = get_engine()
     if engine.url.get_backend_name() != "sqlite":
         return
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # On the driver's connection, outside any transaction (SQLAlchemy would open one, with
+    # BEGIN IMMEDIATE, and SQLite does not checkpoint inside a transaction).
+    connection = engine.raw_connection()
+    try:
+        busy = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        connection.close()
+    if busy:
+        raise OperationalError("PRAGMA wal_checkpoint(TRUNCATE)", None,
+                               RuntimeError("a reader kept the WAL busy"))

@@ -135,15 +135,21 @@ def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
                     for t in ("een", "twee")])
         db.add(PendingMessage(channel="rest", sender_id="ander", text="niet voor jou"))
     now = datetime.now(LOCAL)
+    with dbmod.read_scope() as db:
+        assert checkins.waiting_for(db, "rest", "s-w")
+        assert not checkins.waiting_for(db, "rest", "niemand")
     with dbmod.session_scope() as db:
         assert checkins.take_pending(db, "rest", "s-w", now) == ["een", "twee"]
     with dbmod.session_scope() as db:
         assert checkins.take_pending(db, "rest", "s-w", now) == []
+        assert not checkins.waiting_for(db, "rest", "s-w")
     # A web chat forgets its id: the same (linked) student in a new chat gets them there.
     with dbmod.session_scope() as db:
         student = repo.get_or_create_student(db, "rest", "web-oud")
         db.add(ChannelIdentity(channel="rest", sender_id="web-nieuw", student=student))
         db.add(PendingMessage(channel="rest", sender_id="web-oud", text="hoe ging het?"))
+    with dbmod.read_scope() as db:
+        assert checkins.waiting_for(db, "rest", "web-nieuw")
     with dbmod.session_scope() as db:
         assert checkins.take_pending(db, "rest", "ander", now) == ["niet voor jou"]
         assert checkins.take_pending(db, "rest", "web-nieuw", now) == ["hoe ging het?"]

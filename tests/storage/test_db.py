@@ -97,3 +97,53 @@ def test_unreachable_database_raises_storage_unavailable(restore_config: None) -
     with pytest.raises(StorageUnavailable):
         run_with_retry(read, attempts=2, delay=0.01)
     assert len(calls) == 2
+
+
+def test_a_read_scope_does_not_wait_for_a_writer_and_writes_nothing(
+        tmp_path: Path, restore_config: None) -> None:
+    import threading
+    import time
+
+    from bot.storage import migrate
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    migrate.upgrade(url)
+    dbmod.configure(url)
+    with dbmod.session_scope() as s:
+        s.add(School(name="Het Vakcollege"))
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with dbmod.session_scope() as s:  # holds the write lock until `done`
+            s.add(School(name="Nog niet klaar"))
+            s.flush()
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        start = time.monotonic()
+        with dbmod.read_scope() as s:
+            names = [x.name for x in s.query(School).all()]
+            s.add(School(name="Nooit opgeslagen"))
+        waited = time.monotonic() - start
+    finally:
+        done.set()
+        thread.join()
+    assert names == ["Het Vakcollege"]  # the writer's row is not visible yet
+    # A session_scope here would have waited for the lock (busy timeout 5 s).
+    assert waited < dbmod.SQLITE_BUSY_TIMEOUT_MS / 1000 / 2
+    with dbmod.session_scope() as s:
+        assert sorted(x.name for x in s.query(School).all()) == ["Het Vakcollege",
+                                                                "Nog niet klaar"]
+
+
+def test_sqlite_file_connections_are_reused(tmp_path: Path, restore_config: None) -> None:
+    dbmod.configure(f"sqlite:///{tmp_path / 'pool.db'}")
+    seen = set()
+    for _ in range(3):
+        with dbmod.session_scope() as s:
+            seen.add(id(s.connection().connection.dbapi_connection))
+    assert len(seen) == 1

@@ -1,0 +1,187 @@
+"""Rasa's hot path without repeated work (bot.rasa_speed, bot.rasa_stores): the same results
+as Rasa's own code, computed once; and a tracker kept in memory only while the database
+agrees with it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+
+from bot import rasa_speed
+from bot.rasa_stores import EnvSQLTrackerStore
+
+rasa_speed.install()
+
+
+def _action() -> RemoteAction:
+    return RemoteAction("action_x", None)
+
+
+def test_a_valid_action_response_passes() -> None:
+    response = {"events": [{"event": "slot", "name": "stap", "value": "terugkijken"}],
+                "responses": [{"text": "Hoi"}]}
+    assert _action()._validate_action_result(response) is True
+
+
+@pytest.mark.parametrize("response", [
+    {"events": "geen lijst"},
+    {"events": [{"event": "slot"}]},  # a slot event without a name
+    {"responses": ["geen object"]},
+    [],
+])
+def test_an_invalid_action_response_fails_as_in_rasa(response: object) -> None:
+    with pytest.raises(ValidationError) as failure:
+        _action()._validate_action_result(response)  # type: ignore[arg-type]
+    assert "Failed to validate Action server response" in failure.value.message
+
+
+def test_the_schema_is_checked_once_not_per_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(RemoteAction.action_response_format_spec())
+    calls: list[object] = []
+    monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, s: calls.append(s)))
+    for _ in range(3):
+        _action()._validate_action_result({"events": [], "responses": []})
+    assert calls == []
+
+
+def test_every_event_name_resolves_to_rasas_class() -> None:
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        first = next(cls for cls in all_subclasses(Event) if cls.type_name == name)
+        assert Event.resolve_by_type(name) is first
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("bestaat_niet", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("bestaat_niet")
+
+
+def test_the_minimal_graph_is_the_same_and_computed_once() -> None:
+    from rasa.engine.graph import GraphSchema, SchemaNode
+
+    def node(needs: dict[str, str]) -> SchemaNode:
+        return SchemaNode(needs=needs, uses=object, constructor_name="create", fn="run",
+                          config={})
+
+    schema = GraphSchema({"a": node({}), "b": node({"x": "a"}), "c": node({"x": "b"}),
+                          "d": node({})})
+    first = schema.minimal_graph_schema(["c"])
+    assert sorted(first.nodes) == ["a", "b", "c"]
+    assert schema.minimal_graph_schema(["c"]) is first
+    assert sorted(schema.minimal_graph_schema(["d"]).nodes) == ["d"]
+
+
+# --- warm trackers ---------------------------------------------------------------------------
+
+DOMAIN = Domain.from_yaml("""
+version: "3.1"
+intents: [begroeten]
+slots:
+  stap:
+    type: text
+    mappings: [{type: custom}]
+""")
+
+
+def _store(url: str, monkeypatch: pytest.MonkeyPatch) -> EnvSQLTrackerStore:
+    monkeypatch.setenv("TRACKER_STORE_URL", url)
+    return EnvSQLTrackerStore(domain=DOMAIN)
+
+
+def _started(sender: str) -> DialogueStateTracker:
+    """A tracker as Rasa reads it from the database: from its SessionStarted on."""
+    return DialogueStateTracker.from_events(sender, [
+        SessionStarted(), ActionExecuted("action_listen"), UserUttered("hoi")], DOMAIN.slots)
+
+
+def _run(coro):  # noqa: ANN001, ANN202
+    return asyncio.run(coro)
+
+
+def test_a_saved_tracker_comes_back_from_memory_and_its_turn_is_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(f"sqlite:///{tmp_path / 'tracker.db'}", monkeypatch)
+    tracker = _started("s1")
+    _run(store.save(tracker))
+    again = _run(store.retrieve("s1"))
+    assert again is tracker
+    again.update(SlotSet("stap", "reflecteren"))
+    _run(store.save(again))
+    # What is in memory is what is stored: a store without memory reads the same.
+    fresh = _store(f"sqlite:///{tmp_path / 'tracker.db'}", monkeypatch)
+    read = _run(fresh.retrieve("s1"))
+    assert read is not tracker
+    assert read.get_slot("stap") == "reflecteren"
+    assert len(read.events) == len(again.events)
+
+
+def test_an_event_written_by_another_process_is_read_from_the_database(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    one, other = _store(url, monkeypatch), _store(url, monkeypatch)
+    _run(one.save(_started("s1")))
+    theirs = _run(other.retrieve("s1"))
+    theirs.update(SlotSet("stap", "activeren"))
+    _run(other.save(theirs))
+    mine = _run(one.retrieve("s1"))
+    assert mine.get_slot("stap") == "activeren"
+
+
+def test_a_deleted_conversation_is_not_handed_out_from_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = _store(url, monkeypatch)
+    _run(store.save(_started("s1")))
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("DELETE FROM events WHERE sender_id = 's1'"))
+    assert _run(store.retrieve("s1")) is None
+
+
+def test_a_turn_that_fails_before_its_save_leaves_nothing_in_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(f"sqlite:///{tmp_path / 'tracker.db'}", monkeypatch)
+    _run(store.save(_started("s1")))
+    half_done = _run(store.retrieve("s1"))
+    half_done.update(SlotSet("stap", "half"))  # the turn fails here: no save
+    read = _run(store.retrieve("s1"))
+    assert read is not half_done
+    assert read.get_slot("stap") is None
+
+
+def test_a_tracker_that_started_a_new_session_is_read_again_without_doubled_events(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = _store(url, monkeypatch)
+    tracker = _started("s1")
+    _run(store.save(tracker))
+    tracker = _run(store.retrieve("s1"))
+    for event in (ActionExecuted("action_session_start"), SessionStarted(),
+                  ActionExecuted("action_listen"), UserUttered("weer hoi")):
+        tracker.update(event)
+    _run(store.save(tracker))
+    read = _run(store.retrieve("s1"))
+    assert read is not tracker
+    assert [type(e).__name__ for e in read.events][:1] == ["SessionStarted"]
+    read.update(SlotSet("stap", "terugkijken"))
+    _run(store.save(read))
+    with sa.create_engine(url).connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT count(*) FROM events WHERE sender_id = 's1'")).scalar()
+    assert stored == 3 + 4 + 1  # every event once
