@@ -70,7 +70,10 @@ class StepValidation(FormValidationAction):
         it in the same call: one action call per student message instead of two (Rasa
         then skips action_ask_<slot>, see bot.rasa_speed)."""
         events = await super().run(dispatcher, tracker, domain)
-        slot = form_events.asks_next(events)
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker,
+                                             domain)
+        slot = form_events.asks_next(
+            events, next((s for s in required if tracker.slots.get(s) is None), None))
         if slot is None or get_script().step_of_slot(slot) is None:
             return events
         tracker.add_slots([SlotSet("requested_slot", slot)])

@@ -33,7 +33,16 @@ def slot(name: str, value: object) -> dict:
     ([slot("x", 1), slot("requested_slot", "")], None),
 ])
 def test_the_validation_asks_only_where_the_form_will(events: list, expected: str | None) -> None:
-    assert asks_next(events) == expected
+    assert asks_next(events, "zou_niet_mogen") == expected
+
+
+def test_without_a_requested_slot_the_form_asks_the_first_one_missing() -> None:
+    # The SDK names no requested slot when the required slots are the domain's own: Rasa
+    # then asks for the first required slot without a value.
+    answered = [slot("hulp_contact", "mijn oom"), slot("vraag_modus", None)]
+    assert asks_next(answered, "obstakel") == "obstakel"
+    assert asks_next(answered, None) is None  # all filled: the form ends
+    assert asks_next([], "obstakel") is None  # nothing validated: Rasa may reject
 
 
 def test_rasa_skips_only_the_ask_made_in_this_run_of_the_form() -> None:
