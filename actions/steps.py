@@ -70,10 +70,7 @@ class StepValidation(FormValidationAction):
         it in the same call: one action call per student message instead of two (Rasa
         then skips action_ask_<slot>, see bot.rasa_speed)."""
         events = await super().run(dispatcher, tracker, domain)
-        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker,
-                                             domain)
-        slot = form_events.asks_next(
-            events, next((s for s in required if tracker.slots.get(s) is None), None))
+        slot = form_events.asks_next(events)
         if slot is None or get_script().step_of_slot(slot) is None:
             return events
         tracker.add_slots([SlotSet("requested_slot", slot)])
@@ -84,6 +81,16 @@ class StepValidation(FormValidationAction):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         return coaching.required_slots(get_script(), self.step, _context(tracker))
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType:
+        """Always name the next slot (None: the step is done). The SDK leaves it to Rasa
+        when the required slots happen to be the domain's own list; Rasa then picks the
+        same slot, but the validation action could not know which one it will ask."""
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker,
+                                             domain)
+        return SlotSet("requested_slot",
+                       next((s for s in required if tracker.slots.get(s) is None), None))
 
     async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[EventType]:

@@ -19,18 +19,14 @@ def _slot_events(events: Sequence[dict[str, Any]], name: str | None = None) -> l
             and (name is None or e.get("name") == name)]
 
 
-def asks_next(events: Sequence[dict[str, Any]], first_missing: str | None) -> str | None:
+def asks_next(events: Sequence[dict[str, Any]]) -> str | None:
     """The slot the form will ask for after these validation events, or None when it will
-    not ask (it ends, the student's message could still be rejected, or nothing is set).
-    `first_missing`: the first required slot without a value after the events, which Rasa
-    asks for when the events name none (the SDK leaves `requested_slot` out when the
-    required slots are exactly the domain's)."""
+    not ask (it ends, the student's message could still be rejected, or no slot is named:
+    the step's validation action always names one, see actions/steps.py)."""
     if not any(e.get("name") != REQUESTED_SLOT for e in _slot_events(events)):
         return None  # Rasa may reject the form's turn: nothing may be said yet
     requested = _slot_events(events, REQUESTED_SLOT)
-    if not requested:
-        return first_missing
-    if requested[-1].get("value") is None:
+    if not requested or requested[-1].get("value") is None:
         return None  # the form ends
     loops = [e for e in events if isinstance(e, dict) and e.get("event") == "active_loop"]
     if loops and loops[-1].get("name") is None:

@@ -33,16 +33,30 @@ def slot(name: str, value: object) -> dict:
     ([slot("x", 1), slot("requested_slot", "")], None),
 ])
 def test_the_validation_asks_only_where_the_form_will(events: list, expected: str | None) -> None:
-    assert asks_next(events, "zou_niet_mogen") == expected
+    assert asks_next(events) == expected
 
 
-def test_without_a_requested_slot_the_form_asks_the_first_one_missing() -> None:
-    # The SDK names no requested slot when the required slots are the domain's own: Rasa
-    # then asks for the first required slot without a value.
-    answered = [slot("hulp_contact", "mijn oom"), slot("vraag_modus", None)]
-    assert asks_next(answered, "obstakel") == "obstakel"
-    assert asks_next(answered, None) is None  # all filled: the form ends
-    assert asks_next([], "obstakel") is None  # nothing validated: Rasa may reject
+def test_the_step_always_names_the_slot_it_asks_next() -> None:
+    # The SDK names no requested slot when the required slots are the domain's own list;
+    # the step's validation names it anyway, so that it can ask it in the same call.
+    import asyncio
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.steps import ValidateActiveren
+    from bot.script import get_script
+
+    keys = [q.key for q in get_script().steps["activeren"].questions]
+    domain = {"forms": {"activeren_form": {"required_slots": keys}}}
+    filled = {keys[0]: "mijn oom"}
+    tracker = Tracker("s", filled, {}, [], False, None, {}, "action_listen")
+    validation = ValidateActiveren()
+    required = asyncio.run(validation.required_slots(keys, CollectingDispatcher(), tracker,
+                                                     domain))
+    event = asyncio.run(validation.next_requested_slot(CollectingDispatcher(), tracker, domain))
+    assert event == {"event": "slot", "timestamp": None, "name": "requested_slot",
+                     "value": next(k for k in required if k not in filled)}
 
 
 def test_rasa_skips_only_the_ask_made_in_this_run_of_the_form() -> None:
