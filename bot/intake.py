@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.coaching import has_words
 from bot.script import Script
-from bot.taxonomy import FLAG_BY_KEY
+from bot.taxonomy import FLAG_BY_KEY, SEVERITIES
 
 # Intents that raise a flag by themselves (the NLU recognised them, the detector may not).
 INTENT_FLAGS = {"mentor_gevraagd": "mentor_gevraagd", "signaal_crisis": "crisis"}
@@ -64,7 +64,7 @@ def analyse(text: str, intent: str | None, rules_only: Collection[str] = (),
             signals = None  # malformed: screen again rather than trust part of it
     if signals is None:
         signals = detect(text or "")
-    findings = [Finding(s.category, s.severity, s.evidence, getattr(s, "unsure", False))
+    findings = [Finding(s.category, s.severity, s.evidence, s.unsure)
                 for s in signals
                 if not (s.source == "model" and s.category in rules_only
                         and s.category != "crisis")]  # a crisis always counts
@@ -73,8 +73,7 @@ def analyse(text: str, intent: str | None, rules_only: Collection[str] = (),
     if category and category not in seen:
         evidence = (text or "").strip()[:200]
         findings.append(Finding(category, FLAG_BY_KEY[category].severity, evidence))
-    order = {"urgent": 0, "attention": 1, "info": 2}
-    findings.sort(key=lambda f: (order[f.severity], f.unsure))
+    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.unsure))
     if any(f.severity == "urgent" for f in findings):  # certain: no check question needed
         findings = [f for f in findings if not f.unsure]
     return Intake(findings)

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 CRISIS_INTENT = "signaal_crisis"
 UNSURE_ONLY = "signal_unsure_only"  # in the parse data: the crisis is only the model's guess
-
 NEXT_BEST_MIN_CONFIDENCE = 0.45  # as the FallbackClassifier's threshold in config.yml
 
 

@@ -38,7 +38,7 @@ def response_validator() -> Any:
 
 
 def install() -> None:
-    """Replace RemoteAction._validate_action_result (idempotent)."""
+    """Put the replacements listed above in place (idempotent)."""
     global _installed
     if _installed:
         return

@@ -147,10 +147,12 @@ def _sqlite_pragmas(engine: Any) -> None:
     can lose the last turn, never corrupt the file) and a busy timeout."""
     from sqlalchemy import event
 
+    from bot.storage.db import SQLITE_BUSY_TIMEOUT_MS
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()

@@ -99,7 +99,7 @@ class Signal:
                          bool(data.get("unsure", False)))
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None
-        return signal if signal.severity in ("urgent", "attention", "info") else None
+        return signal if signal.severity in SEVERITIES else None
 
 
 class RulesError(ValueError):
