@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import coaching, insights, intake, service
+from bot import coaching, form_events, insights, intake, service
 from bot.coaching import Reply
 from bot.script import Script, get_script
 from bot.signals import PARSE_DATA_KEY
@@ -74,7 +74,8 @@ def store_reply(dispatcher: CollectingDispatcher, turn: Turn, session_id: int | 
     its competencies when it is an answer; a failed write is told, the talk goes on."""
     if not session_id:
         return
-    decision = (insights.decide(slot, outcome.value or "")
+    script = get_script()
+    decision = (insights.decide(script, slot, outcome.value or "")
                 if outcome.store_as == "answer" else None)
     saved = service.save_reply(
         channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
@@ -85,6 +86,7 @@ def store_reply(dispatcher: CollectingDispatcher, turn: Turn, session_id: int | 
         headline=decision.headline if decision else False,
         followup_status=outcome.followup_status, followup_part=outcome.followup_part,
         when_date=outcome.when.isoformat() if outcome.when else None,
+        experience=slot == script.key_of(coaching.EXPERIENCE),
     )
     if not saved:
         say(dispatcher, get_script().text("opslaan_mislukt", level))
@@ -114,6 +116,21 @@ def said_again(tracker: Tracker) -> bool:
             if len(texts) == 2:
                 return bool(texts[0]) and texts[0] == texts[1]
     return False
+
+
+def answers_of(tracker: Tracker) -> dict[str, Any]:
+    """This conversation's answers so far, by question key (bot.form_events)."""
+    return form_events.answers_in(tracker.slots)
+
+
+def answer_event(tracker: Tracker, key: str, value: Any) -> EventType:
+    """The answers with `key` set to `value` (None: not answered), as one slot event."""
+    answers = answers_of(tracker)
+    if value is None:
+        answers.pop(key, None)
+    else:
+        answers[key] = value
+    return SlotSet(form_events.ANSWERS_SLOT, answers)
 
 
 def level_of(tracker: Tracker) -> str | None:
@@ -171,7 +188,7 @@ def take_in(tracker: Tracker, dispatcher: CollectingDispatcher,
         result.declined = result.spoke = True
         result.events.append(SlotSet(LAST_SIGNAL_SLOT, f"{key}|"))
         return result
-    asked = script.find_question(tracker.get_slot("requested_slot"))
+    asked = script.find_question(tracker.get_slot(form_events.QUESTION_SLOT))
     found = intake.analyse(turn.text, turn.intent if intent_flags else None,
                            asked.rules_only if asked else (), screened=screened(tracker, turn))
     severities = ",".join(sorted({f.severity for f in found.findings}))
@@ -230,50 +247,55 @@ def _offer_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     return IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
 
 
-def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher, script: Script,
-                         step: str) -> list[EventType]:
+def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher,
+                         script: Script) -> list[EventType]:
     """After "nee" to the check: the message that raised it, as the reply to the question
-    that was open then; the step's form goes on from there."""
+    that was open then; the conversation's form goes on from there."""
     before, question = _message_and_question_before_check(tracker)
     level = level_of(tracker)
-    if before is None or question is None or script.step_of_slot(question) is None:
+    step = script.step_of_slot(question) if question else None
+    if before is None or question is None or step is None:
         # The check did not interrupt a question (the conversation was paused): it stays so.
         say(dispatcher, script.text("verder_gaan_hint", level))
         return []
-    events: list[EventType] = [FollowupAction(f"{step}_form")]
     said = said_in_conversation(tracker)
-    if question == script.steps[step].check_slot():
+    if question == step.check_slot():
         outcome = coaching.handle_check(script, before.reply, coaching.State(), level, said=said)
     else:
         outcome = coaching.handle_answer(script, script.question(question), before.reply,
                                          coaching.State(), level, said=said)
     if outcome.store_as:
-        store_reply(dispatcher, before, session_id_of(tracker), step, question, outcome, level)
+        store_reply(dispatcher, before, session_id_of(tracker), step.key, question, outcome,
+                    level)
     say(dispatcher, outcome.say)
-    return [SlotSet(question, outcome.value), SlotSet("vraag_modus", outcome.state.mode),
+    return [answer_event(tracker, question, outcome.value),
+            SlotSet("vraag_modus", outcome.state.mode),
             SlotSet("doorvraag_teller", float(outcome.state.probes)),
             SlotSet("weet_niet_teller", float(outcome.state.dont_know)),
-            SlotSet("requested_slot", None), *events]
+            SlotSet(form_events.REQUESTED_SLOT, None), FollowupAction(form_events.FORM)]
 
 
 def _message_and_question_before_check(tracker: Tracker) -> tuple[Turn | None, str | None]:
     """The student's message before this one, and the question that was open for it (None
-    when none was)."""
+    when none was: the form was not active, e.g. after a pause)."""
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
     if len(users) < 2:
         return None, None
     index = users[-2]
     event = tracker.events[index]
-    # The requested slot as it stood then (None after a pause: no question was open).
-    question = next((e.get("value") for e in reversed(tracker.events[:index])
-                     if e.get("event") == "slot" and e.get("name") == "requested_slot"), None)
+    before = tracker.events[:index]
+    loop = next((e.get("name") for e in reversed(before) if e.get("event") == "active_loop"),
+                None)
+    question = next((e.get("value") for e in reversed(before)
+                     if e.get("event") == "slot"
+                     and e.get("name") == form_events.QUESTION_SLOT), None)
     intent = (event.get("parse_data") or {}).get("intent") or {}
     turn = Turn(sender_id=tracker.sender_id,
                 channel=event.get("input_channel") or DEFAULT_CHANNEL,
                 text=(event.get("text") or "").strip(), intent="vertellen",
                 confidence=float(intent.get("confidence") or 0.0),
                 message_id=event.get("message_id"))
-    return turn, question
+    return turn, question if loop == form_events.FORM else None
 
 
 def _decline_open_for(marks: list[str]) -> int:
@@ -303,7 +325,7 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
             # (not waiting for "ga door", and not asking the same question again, whose
             # answer in the same words would get the check again). The mentor keeps the
             # attention flag.
-            result.events += _answer_before_check(tracker, dispatcher, script, step)
+            result.events += _answer_before_check(tracker, dispatcher, script)
         return result
     evidence = f"antwoord op de controlevraag: {turn.text[:150]}"
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,
@@ -319,19 +341,12 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     return result
 
 
-def conversation_slots(script: Script) -> list[str]:
-    """Every slot the four steps fill (questions and summary checks)."""
-    names: list[str] = []
-    for step in script.steps.values():
-        names += [q.key for q in step.questions] + [step.check_slot()]
-    return names
-
-
-def reset_conversation(script: Script, **keep: Any) -> list[EventType]:
+def reset_conversation(**keep: Any) -> list[EventType]:
     """Slot events that clear a finished or replaced conversation."""
-    events: list[EventType] = [SlotSet(name, None) for name in conversation_slots(script)]
-    events += [SlotSet("stap", None), SlotSet("vraag_modus", None),
-               SlotSet("doorvraag_teller", 0.0), SlotSet("weet_niet_teller", 0.0),
-               SlotSet("requested_slot", None), SlotSet("vorige_stap_status", None)]
+    events: list[EventType] = [
+        SlotSet(form_events.ANSWERS_SLOT, None), SlotSet(form_events.QUESTION_SLOT, None),
+        SlotSet(form_events.STEP_SLOT, None), SlotSet("vraag_modus", None),
+        SlotSet("doorvraag_teller", 0.0), SlotSet("weet_niet_teller", 0.0),
+        SlotSet(form_events.REQUESTED_SLOT, None), SlotSet("vorige_stap_status", None)]
     events += [SlotSet(name, value) for name, value in keep.items()]
     return events

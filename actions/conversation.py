@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    answers_of,
     level_of,
     reset_conversation,
     said_in_conversation,
@@ -19,7 +20,7 @@ from actions.common import (
     take_in,
     turn_of,
 )
-from bot import checkins, service
+from bot import checkins, form_events, service
 from bot.coaching import (
     EARLIER_SLOT,
     EXPERIENCE,
@@ -65,8 +66,8 @@ def _student_slots(tracker: Tracker) -> tuple[service.StudentView | None, list[E
 
 def _told_experience(tracker: Tracker) -> str | None:
     """The experience this conversation is about, once told."""
-    value = tracker.get_slot(EXPERIENCE)
-    return value if value and value != SKIPPED else None
+    value = answers_of(tracker).get(get_script().key_of(EXPERIENCE) or "")
+    return value if isinstance(value, str) and value and value != SKIPPED else None
 
 
 class ActionAanbod(CoachAction):
@@ -133,21 +134,22 @@ class ActionStartGesprek(CoachAction):
             # mijn stage"): the conversation starts from it instead of asking again.
             told = (tracker.get_slot("opening_ervaring")
                     or experience_in_opening(script, latest))
-            step = script.step_of_slot(EXPERIENCE)
-            if told and session_id and step is not None:
+            key = script.key_of(EXPERIENCE)
+            step = script.step_of_slot(key) if key else None
+            if told and key and session_id and step is not None:
                 service.save_reply(channel=turn.channel, sender_id=turn.sender_id,
                                    session_id=session_id, step=step.key,
-                                   question_key=EXPERIENCE, text=told, kind="answer",
-                                   message_id=None)
+                                   question_key=key, text=told, kind="answer",
+                                   message_id=None, experience=True)
         return events + reset_conversation(
-            script,
             sessie_id=str(session_id) if session_id else None,
             vorig_plan=view.open_plan if view else None,
             vorige_ervaring=view.previous_experience if view else None,
             vorig_inzicht=view.previous_insight if view else None,
             eerdere_gesprekken=float(view.earlier) if view else 0.0,
             opening_ervaring=None, privacy_gezien=None,
-        ) + ([SlotSet(EXPERIENCE, told)] if told else [])
+        ) + ([SlotSet(form_events.ANSWERS_SLOT, {script.key_of(EXPERIENCE): told})]
+             if told and script.key_of(EXPERIENCE) else [])
 
 
 class ActionHervatten(CoachAction):
@@ -246,16 +248,18 @@ class ActionAfronden(CoachAction):
         turn = turn_of(tracker)
         level = level_of(tracker)
 
-        def slot(name: str) -> str | None:
-            value = tracker.get_slot(name)
-            return None if value in (None, SKIPPED) else value
+        answers = answers_of(tracker)
 
-        when_text = slot("wanneer")
+        def role(name: str) -> str | None:
+            """The answer to the question with `doel: name` (None: none, or skipped)."""
+            value = answers.get(script.key_of(name) or "")
+            return value if isinstance(value, str) and value != SKIPPED else None
+
+        when_text = role("plan_wanneer")
         when = parse_when(when_text) if when_text else None
-        plan = {"what": slot("uitproberen"), "who": slot("hulp_contact"),
-                "how": slot("hulp_contact"), "when_text": when_text,
-                "when_date": when.isoformat() if when else None,
-                "obstacle": slot("obstakel"), "solution": slot("oplossing")}
+        plan = {"what": role("plan_wat"), "who": role("plan_wie"), "how": role("plan_wie"),
+                "when_text": when_text, "when_date": when.isoformat() if when else None,
+                "obstacle": role("plan_obstakel"), "solution": role("plan_oplossing")}
         saved = True
         session_id = session_id_of(tracker)
         if session_id:
@@ -264,15 +268,16 @@ class ActionAfronden(CoachAction):
         earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
         closing = script.pick_text("afronden", level, earlier,
                                    said=said_in_conversation(tracker))
-        if not script.steps["activeren"].check:  # the plan was not summed up: say it here
-            closing = closing[:-1] + script.text(
-                "afronden_plan", level, uitproberen=plan["what"], hulp_contact=plan["who"],
-                wanneer=when_text) + closing[-1:]
+        plan_step = script.step_of_slot(script.key_of("plan_wat") or "")
+        if plan_step is not None and not plan_step.check:  # not summed up: say it here
+            told = {key: value for key, value in answers.items()
+                    if isinstance(value, str) and value != SKIPPED}
+            closing = closing[:-1] + script.text("afronden_plan", level, **told) + closing[-1:]
         say(dispatcher, closing)
         if not saved:
             say(dispatcher, script.text("opslaan_mislukt", level))
-        return reset_conversation(script, sessie_id=None, vorig_plan=None,
-                                  vorige_ervaring=slot("ervaring"))
+        return reset_conversation(sessie_id=None, vorig_plan=None,
+                                  vorige_ervaring=role(EXPERIENCE))
 
 
 class ActionVerwijderenVragen(CoachAction):
@@ -302,7 +307,7 @@ class ActionGegevensVerwijderen(CoachAction):
             say(dispatcher, script.text("opslaan_mislukt", level))
             return []
         say(dispatcher, script.text("verwijderen_gedaan", level))
-        return reset_conversation(script, sessie_id=None, vorig_plan=None,
+        return reset_conversation(sessie_id=None, vorig_plan=None,
                                   vorige_ervaring=None)
 
 

@@ -23,31 +23,17 @@ SIDE_TRACK_MIN_CONFIDENCE = 0.6  # below this a reply counts as an answer, not a
 SIDE_TRACKS = ("bot_vraag", "privacy_vraag", "mentor_gevraagd", "frustratie", "buiten_bereik",
                "bedanken", "overzicht_gevraagd")
 ALREADY_BUSY = ("begroeten", "start_gesprek", "hervatten")
-# Intents that are a plain answer to a particular question ("wie kan je helpen?" -
-# "mijn mentor" is an answer there, not a wish to talk to the mentor now).
-ANSWER_INTENTS: dict[str, frozenset[str]] = {
-    "hulp_contact": frozenset({"mentor_gevraagd"}),
-    # "praten met een sociaal werker" is what the student needs or wants to try.
-    "nodig_voor_keuze": frozenset({"mentor_gevraagd"}),
-    "uitproberen": frozenset({"mentor_gevraagd"}),
-    # "mn conditie is kut eerlijk", "dat hij geen zin heeft": what may get in the way is often
-    # said with feeling - it answers the question.
-    "obstakel": frozenset({"frustratie"}),
-    "vorige_stap_lastig": frozenset({"frustratie"}),
-    "leuk_niet_leuk": frozenset({"frustratie"}),
-    "waarom": frozenset({"frustratie"}),
-}
-
+# Roles (`doel` in the script) the coaching logic acts on; which question has them, and which
+# intents answer a question (`ook_intent`), the script says.
 # The follow-up dialogue about the previous plan (asked at a check-in or a new conversation):
 # how it went, then what helped or got in the way, then maybe a new small step.
-FOLLOWUP_QUESTION = "vorige_stap"
-REASON_QUESTIONS = ("vorige_stap_hielp", "vorige_stap_lastig")
-NEXT_STEP_QUESTION = "nieuwe_stap"
+FOLLOWUP, REASONS, NEXT_STEP = "vorige_stap", ("hielp", "lastig"), "nieuwe_stap"
 FOLLOWUP_REASON, FOLLOWUP_NEXT_STEP = "reason", "next_step"
-EXPERIENCE = "ervaring"  # the question (and slot) a conversation is about
+EXPERIENCE = "ervaring"  # the role of the question a conversation is about
 # Asked once when neither the student, the class nor the school has a level: the answer is the
 # student's level (vmbo, mbo-bol, mbo-bbl), not something they discovered.
-LEVEL_QUESTION = "schoolsoort"
+LEVEL = "niveau"
+WENT_WELL_ROLE, LIKED_ROLE = "sterk", "leuk"
 EARLIER_SLOT = "eerdere_gesprekken"  # how many conversations the student finished before
 # Conditions (`alleen_bij`) that hold once the student said how it went.
 WENT_WELL, WENT_BADLY = "vorige_stap_gelukt", "vorige_stap_niet_gelukt"
@@ -108,8 +94,10 @@ def is_vague(text: str, script: Script) -> bool:
     return all(t in script.filler_words for t in rest.split())
 
 
-def intent_is_answer(question_key: str | None, intent: str | None) -> bool:
-    return intent in ANSWER_INTENTS.get(question_key or "", frozenset())
+def intent_is_answer(script: Script, question_key: str | None, intent: str | None) -> bool:
+    """Whether `intent` answers the question (`ook_intent`) instead of leaving it."""
+    question = script.find_question(question_key)
+    return question is not None and intent in question.answer_intents
 
 
 def _side_track(reply: Reply, state: State) -> Outcome | None:
@@ -367,14 +355,14 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     the student has not read yet. `repeated`: the student sent their previous message again.
     """
     turn = _ordinal(script, question) if progress is None else progress
-    if question.key == FOLLOWUP_QUESTION:
+    if question.role == FOLLOWUP:
         return _handle_followup(script, reply, level)
-    if question.key == NEXT_STEP_QUESTION and _is_no(reply):
+    if question.role == NEXT_STEP and _is_no(reply):
         return Outcome(reply.text.strip(), State(), script.text("nieuwe_stap_nee", level),
                        store_as="answer")
-    if question.key == LEVEL_QUESTION and (told := level_in_answer(script, reply.text)):
+    if question.role == LEVEL and (told := level_in_answer(script, reply.text)):
         return Outcome(told, State())  # "vmbo" answers, whatever the classifier thinks
-    if intent_is_answer(question.key, reply.intent):
+    if reply.intent in question.answer_intents:
         reply = Reply(reply.text, "vertellen", reply.confidence)
     also = None
     # Sent again right after the coach went on a side track: the student meant it as the
@@ -399,7 +387,7 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
-    if question.key == LEVEL_QUESTION:  # no level in the answer: ask once more, then go on
+    if question.role == LEVEL:  # no level in the answer: ask once more, then go on
         if state.probes < len(question.probes):
             return Outcome(None, State(Mode.PROBE, state.probes + 1, state.dont_know))
         return Outcome(SKIPPED, fresh, _pick_text(script, "verder_zonder_druk", level, turn,
@@ -418,9 +406,9 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
         say = script.pick(question.reaction, level, turn, said=said, or_nothing=True,
                           antwoord=reply.text)
     part = None
-    if question.key in REASON_QUESTIONS:
+    if question.role in REASONS:
         part = FOLLOWUP_REASON
-    elif question.key == NEXT_STEP_QUESTION and not unclear:
+    elif question.role == NEXT_STEP and not unclear:
         part, when = FOLLOWUP_NEXT_STEP, parse_when(reply.text, today)
     return Outcome(reply.text.strip(), fresh, say, store_as="answer", when=when,
                    followup_part=part, side_track=also)
@@ -456,10 +444,11 @@ def answer_context(script: Script, slots: dict) -> dict[str, bool]:
     """The conditions (`alleen_bij`) that follow from this conversation's answers so far: the
     kind of experience (a visit is about what the student saw and heard, work about what they
     did and what was expected), and whether an answer still lacks the how or the why."""
-    experience = slots.get(EXPERIENCE)
+    experience = slots.get(script.key_of(EXPERIENCE) or "")
     visit = isinstance(experience, str) and experience != SKIPPED and has_words(
         experience, script.deepening_words("bezoek"))
-    went_well, liked = slots.get("goed_gedaan"), slots.get("leuk_niet_leuk")
+    went_well = slots.get(script.key_of(WENT_WELL_ROLE) or "")
+    liked = slots.get(script.key_of(LIKED_ROLE) or "")
     return {
         "ervaring_bezoek": visit,
         "ervaring_werk": not visit,
@@ -597,8 +586,9 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
     # each conversation one form further (`afwisselen`): never last time's form.
     intro_text = step.intro_later if earlier and step.intro_later is not None else step.intro
     intro = script.pick(intro_text, level, earlier, said=said) if starting_step else []
-    if starting_step and slot != EXPERIENCE and slots.get(EXPERIENCE) and any(
-            q.key == EXPERIENCE for q in step.questions):
+    experience = script.key_of(EXPERIENCE)
+    if starting_step and experience and slot != experience and slots.get(experience) and any(
+            q.key == experience for q in step.questions):
         # The student named the experience in the first message: no examples of one.
         intro = _pick_text(script, "ervaring_uit_opening", level, 0)
     # Texts that may come more than once take turns with their forms (`afwisselen`), by how far
@@ -703,6 +693,17 @@ def required_slots(script: Script, step_key: str, context: dict) -> list[str]:
     slots = [q.key for q in step.questions
              if q.enabled and (q.only_if is None or context.get(q.only_if))]
     return slots + ([step.check_slot()] if step.check else [])
+
+
+def next_question(script: Script, answers: dict, context: dict) -> str | None:
+    """The question to ask next: the first one of the script's steps, in order, that the
+    conversation asks (`required_slots`) and that has no answer yet; None when all are answered
+    and the conversation can close."""
+    for key in script.steps:
+        for slot in required_slots(script, key, context):
+            if answers.get(slot) is None:
+                return slot
+    return None
 
 
 def overview_messages(script: Script, items: list[tuple[str, str]], level: str | None = None,

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import yaml_roundtrip
-from bot.coaching import LEVEL_QUESTION
 from bot.demo_talk import CHECK, CRISIS_CHECK, ENDINGS, OFFER, Coach
 from bot.script import Script
 
@@ -100,7 +99,7 @@ class Student:
         if key.startswith(CHECK):
             key = f"{key[len(CHECK):]}_check"
         messages = self.roles.get(key)
-        if key == LEVEL_QUESTION and not messages and self.level:
+        if key == self.coach.level_key and not messages and self.level:
             messages = [self.level]  # a student knows their school
         if not messages:
             return "ja" if key.endswith("_check") else SKIP

@@ -1,35 +1,29 @@
-"""What a step's validation events mean for the form that runs them, as Rasa's FormAction
-reads them (rasa.core.actions.forms: `validate`, `is_done`, `request_next_slot`). Shared by
-the validation action, which asks the next question in the same call (actions/steps.py),
-and the Rasa plug-in that then skips the separate ask call (bot.rasa_speed)."""
+"""The conversation as one Rasa form whose questions come from the script, not the domain.
+
+Rasa sees a single form (`gesprek_form`) with a single required slot (`antwoord`): the
+student's reply to whatever question is open. Which question that is (`vraag`), the answers so
+far (`antwoorden`, by question key) and the step reached live in slots the domain declares
+once; the validation action (actions/steps.py) decides with bot.coaching what the reply means
+and asks the next question from the script. So a question added, removed, reordered or
+switched off in the script needs no domain change and no retraining."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
+FORM = "gesprek_form"
 REQUESTED_SLOT = "requested_slot"
-# Set by the validation action to the slot it has just asked for; Rasa's form does not call
-# action_ask_<slot> for it again in the same turn, and the slot is cleared right away.
+ANSWER_SLOT = "antwoord"  # the form's one required slot: the reply to the open question
+QUESTION_SLOT = "vraag"  # the key of the question open now (a question or "<step>_check")
+ANSWERS_SLOT = "antwoorden"  # this conversation's answers: {question key: value}
+STEP_SLOT = "stap"
+# Set by the validation action when it has just asked the open question; Rasa's form does not
+# call action_ask_antwoord for it again in the same turn (bot.rasa_speed).
 ASKED_SLOT = "al_gevraagd"
 
 
-def _slot_events(events: Sequence[dict[str, Any]], name: str | None = None) -> list[Any]:
-    return [e for e in events if isinstance(e, dict) and e.get("event") == "slot"
-            and (name is None or e.get("name") == name)]
-
-
-def asks_next(events: Sequence[dict[str, Any]]) -> str | None:
-    """The slot the form will ask for after these validation events, or None when it will
-    not ask (it ends, the student's message could still be rejected, or no slot is named:
-    the step's validation action always names one, see actions/steps.py)."""
-    if not any(e.get("name") != REQUESTED_SLOT for e in _slot_events(events)):
-        return None  # Rasa may reject the form's turn: nothing may be said yet
-    requested = _slot_events(events, REQUESTED_SLOT)
-    if not requested or requested[-1].get("value") is None:
-        return None  # the form ends
-    loops = [e for e in events if isinstance(e, dict) and e.get("event") == "active_loop"]
-    if loops and loops[-1].get("name") is None:
-        return None  # the validation stopped the form
-    value = requested[0].get("value")  # Rasa asks for the first one named
-    return value if isinstance(value, str) and value else None
+def answers_in(slots: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers held in a tracker's slots (an empty dict when none, or when malformed)."""
+    value = slots.get(ANSWERS_SLOT)
+    return dict(value) if isinstance(value, dict) else {}

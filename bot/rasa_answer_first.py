@@ -13,11 +13,14 @@ _installed = False
 
 
 def _asking(tracker: Any) -> bool:
-    """A step is waiting for the answer to a question (a form is active and asking)."""
+    """The conversation is waiting for the answer to a question (its form is active and
+    asking)."""
+    from bot.form_events import REQUESTED_SLOT
+
     if tracker is None:
         return False
     loop = getattr(tracker, "active_loop_name", None)
-    return bool(loop) and bool(tracker.get_slot("requested_slot"))
+    return bool(loop) and bool(tracker.get_slot(REQUESTED_SLOT))
 
 
 OFFER_ACTION = "action_aanbod"  # asks "Zullen we beginnen?"
@@ -57,6 +60,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
         meaning_at_offer,
         meaning_of_first_message,
     )
+    from bot.form_events import QUESTION_SLOT
     from bot.rasa_components import CRISIS_INTENT, UNSURE_ONLY
     from bot.script import get_script
 
@@ -70,7 +74,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
             decided = ANSWER_INTENT  # the coach asks its check once per conversation
         else:
             decided = meaning(intent, text, True, get_script(),
-                              tracker.get_slot("requested_slot"))
+                              tracker.get_slot(QUESTION_SLOT))
     elif _last_action(tracker) == OFFER_ACTION:
         decided = meaning_at_offer(intent, text)
     elif not tracker.get_slot("stap"):
@@ -81,7 +85,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
         parse_data["bot_intent"] = parse_data.get("intent")
         parse_data["intent"] = {"name": decided, "confidence": 1.0}
         log.info("answer_first.corrected", extra={"classified": intent, "decided": decided,
-                                                  "slot": tracker.get_slot("requested_slot")})
+                                                  "slot": tracker.get_slot(QUESTION_SLOT)})
     return parse_data
 
 

@@ -10,11 +10,11 @@ replacement computes the same result as Rasa's own code:
 - `GraphSchema.minimal_graph_schema` walks the NLU graph's dependencies recursively,
   without memory, for every message; the graph does not change while the model is loaded,
   so the result is kept per graph and target list.
-- One action call per student message inside a step: the step's validation action asks the
-  next question itself (actions/steps.py) and says so (`bot.form_events.ASKED_SLOT`); the
-  form then does not call `action_ask_<slot>` for it (a second HTTP call with the whole
-  tracker). Without that mark, for instance when a form starts, the ask action runs as
-  before.
+- One action call per student message inside the conversation: the form's validation
+  action asks the next question itself (actions/steps.py) and says so
+  (`bot.form_events.ASKED_SLOT`); the form then does not call `action_ask_antwoord` (a second
+  HTTP call with the whole tracker). Without that mark, for instance when the form returns
+  after a side track, the ask action runs as before.
 - `Event.resolve_by_type` lists every subclass of `Event` (recursively, with an
   `inspect.isabstract` test each) for every event read from the tracker store; the classes
   are looked up by name in a table, rebuilt when a name is missing."""

@@ -9,6 +9,7 @@ serves both the embedded default and a scaled-out deployment.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 from collections import OrderedDict
 from typing import Any
@@ -20,6 +21,8 @@ from sqlalchemy.engine.url import make_url
 
 from bot.config import settings
 from bot.paths import VAR
+
+log = logging.getLogger(__name__)
 
 
 def tracker_store_url() -> str:
@@ -109,7 +112,7 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             warm = self._warm.pop(sender_id, None)
             if warm is not None and warm[0] == self._newest_id(sender_id):
                 return warm[1]
-            return await super().retrieve(sender_id)
+            return _upgraded(await super().retrieve(sender_id))
         except Exception as exc:
             if IN_TURN.get():
                 raise TrackerStoreUnavailable("retrieve") from exc
@@ -129,6 +132,41 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             if IN_TURN.get():
                 raise TrackerStoreUnavailable("save") from exc
             raise
+
+
+# The step forms of the conversation before it became one form (bot.form_events).
+LEGACY_FORMS = frozenset(("terugkijken_form", "reflecteren_form", "vooruitkijken_form",
+                          "activeren_form"))
+
+
+def _upgraded(tracker: Any) -> Any:
+    """A conversation stored while each step was a form of its own (and each question a slot):
+    its form is closed and its answers are gathered in `antwoorden`, so that the student's
+    next message gets the offer to go on, and "ja" resumes at the next open question."""
+    if tracker is None or tracker.active_loop_name not in LEGACY_FORMS:
+        return tracker
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet
+
+    from bot.form_events import ANSWERS_SLOT, QUESTION_SLOT, REQUESTED_SLOT
+    from bot.script import get_script
+
+    script = get_script()
+    keys = {q.key for step in script.steps.values() for q in step.questions}
+    keys |= {step.check_slot() for step in script.steps.values()}
+    answers: dict[str, Any] = {}
+    for event in tracker.events:
+        if isinstance(event, ActionExecuted) and event.action_name == "action_start_gesprek":
+            answers = {}
+        elif isinstance(event, SlotSet) and event.key in keys:
+            if event.value is None:
+                answers.pop(event.key, None)
+            else:
+                answers[event.key] = event.value
+    for event in (ActiveLoop(None), SlotSet(REQUESTED_SLOT, None),
+                  SlotSet(QUESTION_SLOT, None), SlotSet(ANSWERS_SLOT, answers)):
+        tracker.update(event)
+    log.info("tracker.upgraded", extra={"answers": len(answers)})
+    return tracker
 
 
 def _as_stored(tracker: Any) -> bool:

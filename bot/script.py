@@ -8,6 +8,7 @@ A broken edit never breaks the running bot: the last valid version stays in use.
 from __future__ import annotations
 
 import logging
+import re
 import string
 import sys
 import threading
@@ -21,8 +22,8 @@ from typing import Any
 import yaml
 
 from bot import echo
-from bot.paths import ROOT, SCRIPT_FILE
-from bot.taxonomy import FLAG_BY_KEY, FLAG_CATEGORIES, LEVELS, STEPS
+from bot.paths import SCRIPT_FILE
+from bot.taxonomy import COMPETENCY_KEYS, FLAG_BY_KEY, FLAG_CATEGORIES, LEVELS, STEPS
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,31 @@ BEFORE_EXPERIENCE = frozenset({"niveau_onbekend", "vorig_plan", "vorige_stap_gel
 # first message, and what already says how or why.
 DEEPENING_LISTS = ("bezoek", "ervaring", "hoe", "reden")
 EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", *CONDITIONS}
+# What a question is for, where the code needs to know (`doel`); each at most once in a
+# script. Insights, summaries, plans and follow-ups find their question by its `doel`, never by
+# its key, so a school may rename, reword or add questions around them.
+ROLES: dict[str, str] = {
+    "niveau": "het niveau van de student (vmbo of mbo)",
+    "vorige_stap": "hoe de stap van vorige keer ging",
+    "hielp": "wat hielp bij de stap van vorige keer",
+    "lastig": "wat in de weg zat bij de stap van vorige keer",
+    "nieuwe_stap": "een nieuwe kleine stap na de stap van vorige keer",
+    "ervaring": "de ervaring waar het gesprek over gaat",
+    "taak": "wat de student deed",
+    "sterk": "wat de student goed deed",
+    "leuk": "wat de student leuk vond",
+    "inzicht": "de naam die de student aan het inzicht geeft",
+    "wens": "wat de student wil uitproberen",
+    "nodig": "wat de student nodig heeft om te kiezen",
+    "plan_wat": "het plan: wat de student gaat doen",
+    "plan_wie": "het plan: wie helpt",
+    "plan_obstakel": "het plan: waar de student tegenaan kan lopen",
+    "plan_oplossing": "het plan: hoe de student dat oplost",
+    "plan_wanneer": "het plan: wanneer",
+}
 # Questions a conversation cannot do without: the experience it is about and the plan (what,
-# with whom, when). They cannot be switched off, nor can the step that holds them.
-REQUIRED_QUESTIONS = frozenset({"ervaring", "uitproberen", "hulp_contact", "wanneer"})
+# with whom, when). They cannot be switched off or removed, nor can the step that holds them.
+REQUIRED_ROLES = frozenset({"ervaring", "plan_wat", "plan_wie", "plan_wanneer"})
 STEP_PARTS = frozenset({"intro", "intro_later", "vragen", "samenvatting", "aan", "controle"})
 MAX_INSERT = 240  # characters of a student's words quoted back
 
@@ -106,6 +129,15 @@ class Question:
     # je dit: ..."), by condition (TEXT_CONDITIONS); the first that holds is used.
     texts_if: tuple[tuple[str, Any], ...] = ()
     later_from: int = 2
+    role: str | None = None  # `doel`: what the answer is for (ROLES)
+    competency: str | None = None  # `competentie`: where an answer is an insight, if anywhere
+    # `ook_intent`: intents that answer this question rather than leave it ("mijn mentor" to
+    # "Wie kan je helpen?" is no wish to talk to the mentor now).
+    answer_intents: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.role in REQUIRED_ROLES
 
 
 @dataclass(frozen=True)
@@ -142,6 +174,11 @@ class Script:
                 if q.key == key:
                     return q
         return None
+
+    def key_of(self, role: str) -> str | None:
+        """The key of the question with `doel: role`, or None when the script has none."""
+        return next((q.key for step in self.steps.values() for q in step.questions
+                     if q.role == role), None)
 
     def step_of_slot(self, slot: str) -> Step | None:
         for step in self.steps.values():
@@ -417,7 +454,8 @@ def _check_forms(value: Any, where: str, allowed: set[str], errors: list[str]) -
 
 
 def _check_text(value: Any, where: str, allowed: set[str], errors: list[str]) -> None:
-    if value is None or (isinstance(value, str | list) and not _all_strings(value)):
+    if value is None or (isinstance(value, str | list)
+                         and not any(line.strip() for line in _all_strings(value))):
         errors.append(f"{where}: de tekst ontbreekt of is leeg.")
         return
     if _check_forms(value, where, allowed, errors):
@@ -437,16 +475,11 @@ def _check_text(value: Any, where: str, allowed: set[str], errors: list[str]) ->
         errors.append(f"{where}: de naam {{{name}}} bestaat hier niet.")
 
 
-def _domain_slots(domain_file: Path) -> dict[str, set[str]]:
-    """form name -> slots whose from_text mapping is tied to that form."""
-    domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
-    by_form: dict[str, set[str]] = {}
-    for slot, spec in (domain.get("slots") or {}).items():
-        for mapping in spec.get("mappings") or []:
-            for cond in mapping.get("conditions") or []:
-                if cond.get("active_loop"):
-                    by_form.setdefault(cond["active_loop"], set()).add(slot)
-    return by_form
+# A question's key names its answer in the conversation's state and in the script's
+# placeholders ({ervaring}): a plain name, not one the conversation itself uses.
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+RESERVED_KEYS = frozenset({*CONDITIONS, "niveau", "eerdere_gesprekken", "vorige_stap_status",
+                           "label", "tekst", "antwoord", "max_tekens"})
 
 
 def _word_list(value: Any) -> bool:
@@ -454,7 +487,7 @@ def _word_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
-def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
+def validate(raw: Any) -> list[str]:
     """All problems in a script, in Dutch. An empty list means the script is valid."""
     errors: list[str] = []
     if not isinstance(raw, dict):
@@ -571,11 +604,8 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
     if not isinstance(stappen, dict) or list(stappen) != list(STEPS):
         errors.append(f"stappen: noem de stappen in deze volgorde: {', '.join(STEPS)}.")
         return errors
-    form_slots = None
-    domain_file = domain_file or ROOT / "domain.yml"
-    if domain_file.exists():
-        form_slots = _domain_slots(domain_file)
     seen: set[str] = set()
+    roles_seen: dict[str, str] = {}
     for step_key, step in stappen.items():
         where = f"stappen.{step_key}"
         if not isinstance(step, dict):
@@ -591,7 +621,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                 errors.append(f"{where}.{flag_name}: moet true of false zijn.")
         vragen = step.get("vragen")
         needed = sorted(q["key"] for q in vragen or [] if isinstance(q, dict)
-                        and q.get("key") in REQUIRED_QUESTIONS) if isinstance(vragen, list) else []
+                        and q.get("doel") in REQUIRED_ROLES) if isinstance(vragen, list) else []
         if step.get("aan") is False and needed:
             errors.append(f"{where}.aan: deze stap kan niet uit, want de vraag "
                           f"'{needed[0]}' is nodig voor het gesprek.")
@@ -605,12 +635,32 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                 continue
             key = q["key"]
             qwhere = f"{where}.{key}"
+            if not KEY_PATTERN.match(key) or key.endswith("_check") or key in RESERVED_KEYS:
+                errors.append(f"{qwhere}: een key is een naam van 2 tot 40 kleine letters, "
+                              "cijfers of _ (zoals 'eerste_indruk'), eindigt niet op '_check' "
+                              "en is geen naam die het gesprek zelf gebruikt.")
             if key in seen:
                 errors.append(f"{qwhere}: deze key komt twee keer voor.")
             seen.add(key)
             unknown = set(q) - {"key", "tekst", "uitleg", "voorbeeld", "doorvragen", "kort_mag",
                                 "datum", "alleen_bij", "aan", "reactie", "ook_antwoord",
-                                "tekst_later", "later_vanaf", "alleen_regels", "tekst_als"}
+                                "tekst_later", "later_vanaf", "alleen_regels", "tekst_als",
+                                "doel", "competentie", "ook_intent"}
+            role = q.get("doel")
+            if role is not None and role not in ROLES:
+                errors.append(f"{qwhere}.doel: kies uit {', '.join(ROLES)}.")
+            elif role is not None and role in roles_seen:
+                errors.append(f"{qwhere}.doel: '{role}' hoort bij één vraag, en staat ook bij "
+                              f"'{roles_seen[role]}'.")
+            elif role is not None:
+                roles_seen[role] = key
+            if "competentie" in q and q["competentie"] not in COMPETENCY_KEYS:
+                errors.append(f"{qwhere}.competentie: kies uit {', '.join(COMPETENCY_KEYS)}.")
+            answer_intents = q.get("ook_intent", [])
+            if not isinstance(answer_intents, list) or not all(
+                    isinstance(i, str) and i in SIDE_TRACK_INTENTS for i in answer_intents):
+                errors.append(f"{qwhere}.ook_intent: een lijst met intents uit "
+                              f"{', '.join(SIDE_TRACK_INTENTS)}.")
             texts_if = q.get("tekst_als", {})
             if not isinstance(texts_if, dict) or set(texts_if) - set(TEXT_CONDITIONS):
                 errors.append(f"{qwhere}.tekst_als: per voorwaarde een tekst; voorwaarden: "
@@ -640,7 +690,7 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             for flag_name in ("kort_mag", "datum", "aan"):
                 if flag_name in q and not isinstance(q[flag_name], bool):
                     errors.append(f"{qwhere}.{flag_name}: moet true of false zijn.")
-            if q.get("aan") is False and key in REQUIRED_QUESTIONS:
+            if q.get("aan") is False and q.get("doel") in REQUIRED_ROLES:
                 errors.append(f"{qwhere}.aan: deze vraag is nodig voor het gesprek en kan niet "
                               "uit.")
             also = q.get("ook_antwoord", [])
@@ -654,12 +704,6 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
                               f"{', '.join(attention)} (een crisis telt altijd).")
             if "alleen_bij" in q and q["alleen_bij"] not in CONDITIONS:
                 errors.append(f"{qwhere}.alleen_bij: kies uit {', '.join(CONDITIONS)}.")
-            if form_slots is not None and key not in form_slots.get(f"{step_key}_form", set()):
-                errors.append(
-                    f"{qwhere}: deze vraag bestaat niet in het model (domain.yml). Een nieuwe "
-                    "vraag vraagt om opnieuw trainen: voeg het slot toe aan domain.yml en run "
-                    "'make train'. Alleen teksten aanpassen kan zonder trainen."
-                )
         summary = step.get("samenvatting")
         if not isinstance(summary, dict) or not isinstance(summary.get("regels"), dict):
             errors.append(f"{where}.samenvatting: geef 'kop', 'regels' en 'vraag'.")
@@ -670,6 +714,9 @@ def validate(raw: Any, domain_file: Path | None = None) -> list[str]:
             if slot not in slot_fields:
                 errors.append(f"{where}.samenvatting.regels.{slot}: er is geen vraag '{slot}'.")
             _check_text(line, f"{where}.samenvatting.regels.{slot}", allowed, errors)
+    for role in sorted(REQUIRED_ROLES - set(roles_seen)):
+        errors.append(f"stappen: geen vraag met doel '{role}' ({ROLES[role]}); die is nodig "
+                      "voor het gesprek.")
     return errors + _order_errors(stappen, slot_fields)
 
 
@@ -681,10 +728,11 @@ def _order_errors(stappen: dict, slot_fields: set[str]) -> list[str]:
     for step_key, step in stappen.items():
         vragen = [q for q in step.get("vragen") or [] if isinstance(q, dict)] if isinstance(
             step, dict) and isinstance(step.get("vragen"), list) else []
-        plain = [q.get("key") for q in vragen if q.get("alleen_bij") not in BEFORE_EXPERIENCE]
-        if "ervaring" in plain and plain[0] != "ervaring":
-            errors.append(f"stappen.{step_key}: de vraag 'ervaring' moet de eerste vraag van "
-                          "de stap zijn; de andere vragen gaan over die ervaring.")
+        plain = [q for q in vragen if q.get("alleen_bij") not in BEFORE_EXPERIENCE]
+        experience = [q.get("key") for q in plain if q.get("doel") == "ervaring"]
+        if experience and plain[0].get("doel") != "ervaring":
+            errors.append(f"stappen.{step_key}: de vraag '{experience[0]}' moet de eerste "
+                          "vraag van de stap zijn; de andere vragen gaan over die ervaring.")
         for q in vragen:
             parts = [q.get(p) for p in ("tekst", "uitleg", "voorbeeld", "reactie")]
             parts += q.get("doorvragen") or [] if isinstance(q.get("doorvragen"), list) else []
@@ -695,8 +743,8 @@ def _order_errors(stappen: dict, slot_fields: set[str]) -> list[str]:
     return errors
 
 
-def parse(raw: Any, domain_file: Path | None = None) -> Script:
-    errors = validate(raw, domain_file)
+def parse(raw: Any) -> Script:
+    errors = validate(raw)
     if errors:
         raise ScriptError(errors)
     script = Script(raw=raw)
@@ -711,6 +759,8 @@ def parse(raw: Any, domain_file: Path | None = None) -> Script:
                 rules_only=tuple(q.get("alleen_regels", [])),
                 later_text=q.get("tekst_later"), later_from=q.get("later_vanaf", 2),
                 texts_if=tuple((q.get("tekst_als") or {}).items()),
+                role=q.get("doel"), competency=q.get("competentie"),
+                answer_intents=tuple(q.get("ook_intent", [])),
             )
             for q in step["vragen"]
         )

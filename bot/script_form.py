@@ -1,7 +1,7 @@
 """The conversation script as the fields of a form (the portal's conversation editor), and the
 form back into the script: wording, the order of a step's questions, switching questions and
-whole steps on or off, and whether a step ends with a summary check. Adding or removing a
-question needs retraining and stays in the file.
+whole steps on or off, adding and removing questions, and whether a step ends with a summary
+check. None of it needs retraining: the Rasa model names no question (bot.form_events).
 
 A text is shown per variant (standaard, vmbo, mbo, and mbo-bol / mbo-bbl when the script has
 them), one message per line. Texts written in a shape the form cannot show (a list that mixes
@@ -10,11 +10,12 @@ variants per message) are left as they are."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from bot import yaml_roundtrip
-from bot.script import ALTERNATIVES, REQUIRED_QUESTIONS
+from bot.script import ALTERNATIVES, KEY_PATTERN, REQUIRED_ROLES, RESERVED_KEYS
 from bot.taxonomy import LEVELS
 
 BASE_VARIANTS = ("standaard", "vmbo", "mbo")
@@ -35,6 +36,16 @@ CONDITION_NAMES = {
 }
 PART_NAMES = {"tekst": "Vraag", "uitleg": "Uitleg", "voorbeeld": "Voorbeeld",
               "doorvragen.0": "Doorvraag 1", "doorvragen.1": "Doorvraag 2"}
+# A question a coordinator adds: stappen.<step>.nieuw.<part>|standaard. Its key is made from
+# its text (the words that carry meaning), unique in the script.
+NEW = "nieuw"
+NEW_PARTS = ("tekst", "uitleg", "voorbeeld")
+REMOVE = "weg"  # stappen.<step>.vragen.<i>.weg = "weg": take the question out
+_KEY_SKIP = frozenset((
+    "wat", "hoe", "wie", "waar", "wanneer", "waarom", "welke", "welk", "waarmee", "je", "jij",
+    "jou", "jouw", "de", "het", "een", "is", "was", "ben", "bent", "heb", "heeft", "had", "hebt",
+    "kun", "kan", "kon", "wil", "wilde", "zou", "zal", "er", "daar", "dat", "dit", "die", "toen",
+    "en", "of", "in", "op", "bij", "met", "van", "voor", "naar", "over", "aan", "om", "te", "tot"))
 # The word lists of `verdieping`: which questions fit the student's answers.
 WORD_LISTS = (
     ("verdieping.bezoek", "Woorden voor een bezoek (dan vraagt de coach wat de student zag of "
@@ -171,7 +182,7 @@ def fields(doc: Any) -> tuple[list[StepFields], list[TextField]]:
                           for part in PART_NAMES)
             questions.append(QuestionFields(str(q["key"]), q.get("alleen_bij"),
                                             q.get("aan", True) is not False,
-                                            str(q["key"]) not in REQUIRED_QUESTIONS, texts))
+                                            q.get("doel") not in REQUIRED_ROLES, texts))
         summary = [_text(doc, f"{where}.samenvatting.kop", "Samenvatting: kop")]
         summary += [_text(doc, f"{where}.samenvatting.regels.{slot}",
                           f"Samenvatting: regel bij {slot}")
@@ -230,7 +241,10 @@ def _by_key(form: Any, doc: Any) -> dict[str, Any]:
         index = {str(q["key"]): i for i, q in enumerate(step["vragen"])}
         moves = {}
         where = f"stappen.{step_key}.vragen"
-        for j in range(len(step["vragen"])):
+        # The form's blocks: one more per added question, one fewer per removed one.
+        blocks = [int(m.group(1)) for name in typed
+                  if (m := re.fullmatch(re.escape(where) + r"\.(\d+)\.key", name))]
+        for j in blocks:
             key = typed.get(f"{where}.{j}.key")
             if key in index and index[key] != j:
                 moves[f"{where}.{j}."] = f"{where}.{index[key]}."
@@ -247,12 +261,83 @@ def _by_key(form: Any, doc: Any) -> dict[str, Any]:
     return renamed
 
 
+def _key_for(text: str, taken: set[str]) -> str:
+    """A key for a new question from its text: "Wat was je eerste indruk?" ->
+    "eerste_indruk"; a number is added when the script has it already."""
+    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    words = [w for w in re.findall(r"[a-z]+", folded) if w not in _KEY_SKIP and len(w) > 1]
+    base = "_".join(words[:3])[:32].strip("_") or "vraag"
+    if not KEY_PATTERN.match(base) or base in RESERVED_KEYS or base.endswith("_check"):
+        base = f"vraag_{base}"[:32]
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _added_and_removed(form: dict[str, Any], doc: Any,
+                       changes: list[str]) -> tuple[dict[str, Any], set[str]]:
+    """Questions added and removed, put into `doc` before the form's texts are applied; the
+    form without the fields of removed questions, and the keys added.
+
+    Removed: ticked `weg`, or missing from a form that lists the step's questions (removed on
+    the page before a preview). Added: the new-question fields of a step, or a question block
+    whose key the version does not have (added before a preview). An added question enters
+    `doc` with empty texts and a block of fields, which then fill it in like any question's.
+    The questions a conversation needs are never removed."""
+    taken = {str(q["key"]) for step in doc["stappen"].values() for q in step["vragen"]}
+    required = {str(q["key"]) for step in doc["stappen"].values() for q in step["vragen"]
+                if q.get("doel") in REQUIRED_ROLES}
+    added: set[str] = set()
+    for step_key, step in doc["stappen"].items():
+        where = f"stappen.{step_key}.vragen"
+        blocks: dict[str, int] = {}
+        while f"{where}.{len(blocks)}.key" in form:
+            blocks[str(form[f"{where}.{len(blocks)}.key"])] = len(blocks)
+        dropped = {j for key, j in blocks.items() if form.get(f"{where}.{j}.{REMOVE}") == REMOVE
+                   and key not in required}
+        typed = {part: str(form.get(f"stappen.{step_key}.{NEW}.{part}|standaard", "") or "")
+                 for part in NEW_PARTS}
+        if blocks and typed["tekst"].strip():
+            key = _key_for(typed["tekst"], taken | set(blocks))
+            j = len(blocks)
+            blocks[key] = j
+            form.update({f"{where}.{j}.key": key, f"{where}.{j}.aan": "aan",
+                         **{f"{where}.{j}.{part}|standaard": text
+                            for part, text in typed.items()}})
+        if not blocks:
+            continue
+        for q in list(step["vragen"]):
+            key = str(q["key"])
+            if key not in required and (key not in blocks or blocks[key] in dropped):
+                step["vragen"].remove(q)
+                step["samenvatting"]["regels"].pop(key, None)
+                changes.append(f"vraag '{key}' weggehaald")
+        known = {str(q["key"]) for q in step["vragen"]}
+        for key, j in blocks.items():
+            if j not in dropped and key not in known and key not in taken and KEY_PATTERN.match(
+                    key):
+                step["vragen"].append({"key": key, **{part: "" for part in NEW_PARTS}})
+                taken.add(key)
+                added.add(key)
+                changes.append(f"vraag '{key}' toegevoegd")
+        if len(step["vragen"]) != len(blocks) or dropped or added:
+            # The questions shift: a place left as it was means "where it is", not a number.
+            form = {name: value for name, value in form.items()
+                    if not any(name.startswith(f"{where}.{j}.") for j in dropped)
+                    and not any(name == f"{where}.{j}.plaats" and str(value) == str(j + 1)
+                                for j in blocks.values())}
+    return form, added
+
+
 def apply(content: str, form: Any) -> tuple[str, list[str]]:
     """The script `content` with the form's values; and what changed, in Dutch."""
     doc = yaml_roundtrip.load(content)
+    changes: list[str] = []
+    form, added = _added_and_removed({str(name): form.get(name) for name in form}, doc,
+                                     changes)
     form = _by_key(form, doc)
     steps, others = fields(doc)
-    changes: list[str] = []
     labelled = [(t, _changed_label(t.name, t.label))
                 for t in [t for s in steps for t in (s.intro, *s.summary)] + others]
     labelled += [(t, f"{'tekst' if t.label == 'Vraag' else t.label.lower()} van vraag '{q.key}'")
@@ -301,6 +386,9 @@ def apply(content: str, form: Any) -> tuple[str, list[str]]:
         if order != list(range(len(step.questions))):
             node["vragen"][:] = [node["vragen"][i] for i in order]
             changes.append(f"volgorde van de vragen in stap '{step.key}' aangepast")
+    # An added question's texts are part of adding it, not changes of their own.
+    changes = [c for c in changes if not any(c.endswith(f"van vraag '{key}' aangepast")
+                                             for key in added)]
     return yaml_roundtrip.dump(doc), changes
 
 

@@ -215,12 +215,14 @@ def _op_save_reply(db, channel: str, sender_id: str, session_id: int, step: str,
                    question_key: str, text: str, kind: str, message_id: str | None,
                    competencies: list[str] | None = None, method: str | None = None,
                    headline: bool = False, followup_status: str | None = None,
-                   followup_part: str | None = None, when_date: str | None = None) -> None:
+                   followup_part: str | None = None, when_date: str | None = None,
+                   experience: bool = False) -> None:
+    """`experience`: the reply names the experience the conversation is about."""
     student = _student(db, channel, sender_id)
     gesprek = repo.session_of(db, student, session_id)
     answer = repo.save_answer(db, gesprek, step, question_key, text, kind, message_id)
     repo.set_session_status(db, gesprek, "active", step=step)
-    if question_key == "ervaring" and kind in ("answer", "correction"):
+    if experience and kind in ("answer", "correction"):
         gesprek.experience = text[:500]
     if followup_status:
         plan = repo.latest_plan_needing_followup(db, student)

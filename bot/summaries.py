@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from bot.coaching import SKIPPED
+from bot.script import get_script
 from bot.storage.models import ActionPlan, Answer, ChannelIdentity, Flag, Insight, Session, Student
 from bot.taxonomy import COMPETENCIES, FLAG_BY_KEY, FLAG_CATEGORIES, STEPS
 
@@ -43,11 +44,12 @@ def reason_label(status: str | None) -> str:
 UNRESOLVED = ("open", "acknowledged")
 MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
-# Answer keys of the script (data/script/gesprek.yml) that the summary quotes.
-K_FOLLOWUP, K_EXPERIENCE, K_ROLE = "vorige_stap", "ervaring", "rol"
-K_WENT_WELL, K_HEADLINE = "goed_gedaan", "inzicht_naam"
-K_EXPLORE, K_NEEDS = "uitproberen", "nodig_voor_keuze"
-K_HELP, K_WHEN = "hulp_contact", "wanneer"
+# The answers the summary quotes, by their question's role (`doel` in the script,
+# data/script/gesprek.yml), whatever the question's key.
+K_FOLLOWUP, K_EXPERIENCE, K_ROLE = "vorige_stap", "ervaring", "taak"
+K_WENT_WELL, K_HEADLINE = "sterk", "inzicht"
+K_EXPLORE, K_NEEDS = "wens", "nodig"
+K_WHAT, K_HELP, K_WHEN = "plan_wat", "plan_wie", "plan_wanneer"
 
 
 # --- structured results ----------------------------------------------------------------------
@@ -216,8 +218,9 @@ def status_text(status: str, step_reached: str | None) -> str:
 
 
 def _latest_answers(answers: Iterable[Answer]) -> tuple[dict[str, str], list[str]]:
-    """Per question key the latest real answer; keys whose latest word was a skip are left out
-    and listed separately."""
+    """Per role (`doel`) the latest real answer to its question; the keys of questions whose
+    latest word was a skip are left out and listed separately (the follow-up excepted)."""
+    script = get_script()
     latest: dict[str, Answer] = {}
     for answer in sorted(answers, key=lambda a: (a.created_at, a.id)):
         if answer.kind in ("answer", "skip", "followup"):
@@ -226,10 +229,12 @@ def _latest_answers(answers: Iterable[Answer]) -> tuple[dict[str, str], list[str
     skipped: list[str] = []
     for key, answer in latest.items():
         text = _clean(answer.text)
+        role = question.role if (question := script.find_question(key)) else None
         if answer.kind == "skip" or text is None:
-            skipped.append(key)
-        else:
-            values[key] = text
+            if role != K_FOLLOWUP:
+                skipped.append(key)
+        elif role is not None:
+            values[role] = text
     return values, skipped
 
 
@@ -254,9 +259,9 @@ def _next_step(plan: ActionPlan | None, values: dict[str, str]) -> NextStep | No
                         plan.when_date, plan.followup_status, _clean(plan.followup_text),
                         _clean(plan.followup_reason))
     else:  # not completed: what was already said in `activeren`
-        if K_HELP not in values and K_WHEN not in values:
+        if not any(k in values for k in (K_WHAT, K_HELP, K_WHEN)):
             return None
-        step = NextStep(values.get(K_EXPLORE), values.get(K_HELP), values.get(K_WHEN), None)
+        step = NextStep(values.get(K_WHAT), values.get(K_HELP), values.get(K_WHEN), None)
     if not (step.what or step.who or step.when_text or step.when_date):
         return None
     return step
@@ -454,7 +459,7 @@ def _summarise(db: DbSession, session: Session, answers: Sequence[Answer],
         needs=values.get(K_NEEDS), next_step=_next_step(plan, values),
         previous_step=_previous_followup(db, session, values),
         additions=_corrections(answers), flags=infos, open_flag_count=count,
-        skipped=[k for k in skipped if k != K_FOLLOWUP],
+        skipped=skipped,
     )
     summary.text = _fit(summary)
     return summary

@@ -9,7 +9,7 @@ from bot.coaching import (
     EARLIER_SLOT,
     FOLLOWUP_NEXT_STEP,
     FOLLOWUP_REASON,
-    LEVEL_QUESTION,
+    LEVEL,
     SKIPPED,
     Mode,
     Reply,
@@ -27,6 +27,8 @@ from bot.coaching import (
     stands_inside_a_question,
 )
 from bot.script import load
+
+LEVEL_QUESTION = load().key_of(LEVEL)  # the level question (its doel)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot.coaching import LEVEL_QUESTION
 from bot.script import get_script
 from bot.storage import models as m
+
+LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
 
 pytestmark = pytest.mark.rasa
 
@@ -62,7 +63,8 @@ FULL_KEYS = [
     ("ik werk graag met mensen", "check:reflecteren"),
     ("ja", "uitproberen"),
     ("ik wil een dag meelopen in een ziekenhuis", "nodig_voor_keuze"),
-    ("meer weten over de opleiding verpleegkunde", "hulp_contact"),
+    ("meer weten over de opleiding verpleegkunde", "eerste_stap"),
+    ("mijn tante vragen of ik een dag mee mag naar haar werk", "hulp_contact"),
     ("ik app mijn tante want zij werkt in het ziekenhuis", "obstakel"),
     ("ik vind het spannend om te vragen", "oplossing"),
     ("ik schrijf eerst op wat ik wil vragen", "wanneer"),
@@ -228,7 +230,7 @@ def test_side_track_is_answered_then_back_to_the_question(servers, sender, messa
     assert expected in replies
     assert ROLE_QUESTION in replies  # the same question again
     assert "Wat werd er van je verwacht" in joined(servers.say(sender, "ik vulde de schappen"))
-    assert servers.tracker(sender)["slots"]["rol"] == "ik vulde de schappen"
+    assert servers.tracker(sender)["slots"]["antwoorden"]["rol"] == "ik vulde de schappen"
 
 
 def test_a_doubtful_answer_a_quoted_question_and_a_repeat_stay_answers(servers, sender) -> None:
@@ -244,12 +246,12 @@ def test_a_doubtful_answer_a_quoted_question_and_a_repeat_stay_answers(servers, 
         servers.say(sender, text)
     assert asked_text("uitproberen") in joined(servers.say(sender, "ja"))
     assert asked_text("nodig_voor_keuze") in joined(servers.say(sender, "cnc leren?"))
-    for text, _ in FULL[12:15]:
+    for text, _ in FULL[12:16]:
         servers.say(sender, text)
     quoted = "dan vraag ik: kan je langzaam praten? of hij schrijft het op"
     assert asked_text("wanneer") in joined(servers.say(sender, quoted))
-    slots = servers.tracker(sender)["slots"]
-    assert (slots["uitproberen"], slots["oplossing"]) == ("cnc leren?", quoted)
+    answers = servers.tracker(sender)["slots"]["antwoorden"]
+    assert (answers["uitproberen"], answers["oplossing"]) == ("cnc leren?", quoted)
     side = servers.say(sender, "ben jij een robot?")  # a real question: answered, asked again
     assert "chatbot" in joined(side) and asked_text("wanneer") in joined(side)
     again = servers.say(sender, "ben jij een robot?")
@@ -272,10 +274,11 @@ def test_answers_with_side_intent_words_are_answers_in_context(servers, sender) 
         replies = joined(servers.say(sender, text))
         assert expected in replies, (text, replies)
         assert "stoppen even" not in replies
-    slots = servers.tracker(sender)["slots"]
-    assert slots["wanneer"] == "morgen"
-    assert slots["uitproberen"] == "ik wil later verder in de zorg"
-    assert servers.tracker(sender)["active_loop"].get("name") == "activeren_form"
+    tracker = servers.tracker(sender)
+    assert tracker["slots"]["antwoorden"]["wanneer"] == "morgen"
+    assert tracker["slots"]["antwoorden"]["uitproberen"] == "ik wil later verder in de zorg"
+    assert tracker["active_loop"].get("name") == "gesprek_form"
+    assert tracker["slots"]["stap"] == "activeren"
 
 
 def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender) -> None:

@@ -126,7 +126,7 @@ def test_the_student_says_no_to_a_safety_check_and_the_rubric_counts_it() -> Non
 
 
 def test_the_student_names_their_level_when_asked() -> None:
-    from bot.coaching import LEVEL_QUESTION
+    LEVEL_QUESTION = get_script().key_of("niveau")
     from bot.script import load
 
     script = load()

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.coaching import LEVEL_QUESTION
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
 from bot.script import get_script
 from bot.storage import models as m
 from tests.matrix_support import SYNAPSE_PYTHON, Homeserver, Student
 from tests.test_conversation import FULL, db, jobs_runner, joined
+
+LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
 
 pytestmark = pytest.mark.rasa
 COACH = "loopbaancoach"

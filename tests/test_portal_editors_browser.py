@@ -234,6 +234,14 @@ async def test_a_coordinator_reorders_questions_and_switches_a_step_and_a_check_
         "Na deze stap een samenvatting geven")).not_to_be_checked()  # shipped without
     await page.locator("#stap-activeren").get_by_label(
         "Na deze stap een samenvatting geven").uncheck()
+    # A question added and one removed: no developer, no retraining.
+    await _open(page, "obstakel")
+    await page.locator("#vraag-obstakel").get_by_label("Deze vraag weghalen").check()
+    added = page.locator("#nieuw-activeren")
+    await added.locator(":scope > summary").click()
+    await added.get_by_label("Vraag", exact=True).fill("Wat heb je daarvoor nodig?")
+    await added.get_by_label("Uitleg").fill("Denk aan spullen, informatie of iemand.")
+    await added.get_by_label("Voorbeeld").fill("Bijvoorbeeld: 'Het adres van de studio.'")
     await expect(page.locator("#stap-activeren")).to_contain_text("staat altijd aan")
     await page.get_by_label("Voorbeeld van stap").select_option("reflecteren")
     await page.get_by_role("button", name="Voorbeeld bekijken").click()
@@ -242,16 +250,19 @@ async def test_a_coordinator_reorders_questions_and_switches_a_step_and_a_check_
     await expect(page.get_by_role("status")).to_contain_text(f"Opgeslagen als versie {before + 1}")
     row = page.locator(f"#versie-{before + 1}")
     for change in ("stap 'reflecteren' uitgezet", "samenvatting na stap 'activeren' uitgezet",
-                   "volgorde van de vragen in stap 'activeren' aangepast"):
+                   "volgorde van de vragen in stap 'activeren' aangepast",
+                   "vraag 'obstakel' weggehaald", "vraag 'daarvoor_nodig' toegevoegd"):
         await expect(row).to_contain_text(change, ignore_case=True)
     await expect(page.locator("#stap-reflecteren h2")).to_contain_text("staat uit")
     saved = parse(yaml.safe_load(_in_use(site, "script").content))  # type: ignore[union-attr]
     order = [q.key for q in saved.steps["activeren"].questions]
     assert order.index("wanneer") < order.index("hulp_contact")
+    assert order[-1] == "daarvoor_nodig" and "obstakel" not in order
 
     _after_cache()
-    # The next conversation: step 2 skipped, 'wanneer' asked first in step 4, no check at the
-    # end of step 4 (and none after steps 1 and 3, as shipped).
+    # The next conversation: step 2 skipped, 'wanneer' before 'hulp_contact' in step 4, the
+    # new question last and 'obstakel' never, no check at the end of step 4 (and none after
+    # steps 1 and 3, as shipped).
     sender = _student(site)
     _to_first_question(site, sender)
     say(sender, "ik liep stage bij een drukkerij")
@@ -263,8 +274,10 @@ async def test_a_coordinator_reorders_questions_and_switches_a_step_and_a_check_
                    for q in saved.steps["reflecteren"].questions)
     say(sender, "meer weten over grafisch ontwerp")
     assert _texts(saved, order[0])[0] in "\n".join(say(sender, "een open dag bezoeken"))
-    answers = {"wanneer": "zaterdag", "hulp_contact": "ik app mijn nicht, zij is ontwerper",
-               "obstakel": "ik vind het spannend", "oplossing": "ik schrijf mijn vraag op"}
+    answers = {"eerste_stap": "de open dag van een ontwerpstudio bezoeken",
+               "wanneer": "zaterdag", "hulp_contact": "ik app mijn nicht, zij is ontwerper",
+               "oplossing": "ik schrijf mijn vraag op",
+               "daarvoor_nodig": "het adres en een mapje met tekeningen"}
     for n, key in enumerate(order):
         replies = "\n".join(say(sender, answers[key]))
         if n + 1 < len(order):

@@ -185,3 +185,29 @@ def test_a_tracker_that_started_a_new_session_is_read_again_without_doubled_even
         stored = conn.execute(sa.text(
             "SELECT count(*) FROM events WHERE sender_id = 's1'")).scalar()
     assert stored == 3 + 4 + 1  # every event once
+
+
+def test_a_conversation_stored_with_the_old_step_forms_resumes_with_its_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the conversation was one form, each step was a form and each question a slot:
+    such a tracker comes back with its form closed and its answers in `antwoorden`."""
+    from rasa.shared.core.events import ActiveLoop
+
+    from bot.form_events import ANSWERS_SLOT
+    from bot.rasa_stores import _upgraded
+
+    tracker = DialogueStateTracker.from_events("old", [
+        SessionStarted(), ActionExecuted("action_listen"), UserUttered("ja"),
+        ActionExecuted("action_start_gesprek"), ActionExecuted("terugkijken_form"),
+        ActiveLoop("terugkijken_form"), SlotSet("ervaring", "stage bij de bakker"),
+        SlotSet("rol", "ik bakte brood"), SlotSet("moment", None), SlotSet("stap", "terugkijken"),
+    ], DOMAIN.slots)
+    assert tracker.active_loop_name == "terugkijken_form"
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    _run(_store(url, monkeypatch).save(tracker))  # as the old version stored it
+    upgraded = _run(_store(url, monkeypatch).retrieve("old"))
+    assert upgraded.active_loop_name is None
+    assert upgraded.get_slot(ANSWERS_SLOT) == {"ervaring": "stage bij de bakker",
+                                               "rol": "ik bakte brood"}
+    assert upgraded.get_slot("stap") == "terugkijken"  # the offer to go on follows
+    assert _upgraded(upgraded) is upgraded  # nothing left to upgrade

@@ -20,13 +20,14 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.coaching import LEVEL_QUESTION
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
 from bot.script import Script, get_script
 from tests.conftest import service_missing
 from tests.support.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
 from tests.test_conversation import ROLE_QUESTION
+
+LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
 
 pytestmark = [pytest.mark.rasa, pytest.mark.postgres, pytest.mark.redis]
 PG = os.environ.get("DATABASE_URL_TEST", "postgresql://postgres@127.0.0.1:5432/test")

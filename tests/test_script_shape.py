@@ -13,7 +13,7 @@ import yaml
 
 from bot import live_config, yaml_roundtrip
 from bot.paths import SCRIPT_FILE
-from bot.script import Script, parse
+from bot.script import Script, get_script, parse
 from bot.storage import config_versions as versions
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
@@ -95,7 +95,8 @@ def test_reordered_questions_a_step_off_and_no_check(servers, school) -> None:  
     assert _question(script, "nodig_voor_keuze") in say("een dag meelopen bij een autobedrijf")
     assert script.render(script.steps["vooruitkijken"].summary_question)[0] in say(
         "weten of techniek echt iets voor mij is")
-    assert _question(script, "hulp_contact") in say("ja")
+    assert _question(script, "eerste_stap") in say("ja")
+    assert _question(script, "hulp_contact") in say("bij de garage vragen of ik mag meekijken")
     assert _question(script, "obstakel") in say("mijn oom werkt bij een garage")
     assert _question(script, "oplossing") in say("ik durf het niet goed te vragen")
     assert _question(script, "wanneer") in say("ik oefen het eerst met mijn moeder")
@@ -108,4 +109,63 @@ def test_reordered_questions_a_step_off_and_no_check(servers, school) -> None:  
     assert stored["rol"] == "ik plakte banden en hielp klanten"
     assert stored["verwachting"] == "op tijd zijn en netjes werken"
     assert not {q.key for q in script.steps["reflecteren"].questions} & set(stored)
-    assert [p.what for p in plans] == ["een dag meelopen bij een autobedrijf"]
+    assert [p.what for p in plans] == ["bij de garage vragen of ik mag meekijken"]
+
+
+NEW_QUESTION = {"key": "eerste_indruk",
+                "tekst": "Wat was je eerste indruk toen je daar binnenkwam?",
+                "uitleg": "Wat zag of voelde je op de eerste dag?",
+                "voorbeeld": "Bijvoorbeeld: het was er druk en iedereen was aardig."}
+
+
+def _with_a_new_question() -> str:
+    """Step 1 gets a question the model never saw (after the experience), and loses `moment`;
+    the step ends with its summary check, which shows the new answer."""
+    doc = yaml_roundtrip.load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    step = doc["stappen"]["terugkijken"]
+    questions = step["vragen"]
+    questions.insert([q["key"] for q in questions].index("ervaring") + 1, NEW_QUESTION)
+    del questions[[q["key"] for q in questions].index("moment")]
+    del step["samenvatting"]["regels"]["moment"]
+    step["samenvatting"]["regels"]["eerste_indruk"] = "• Je eerste indruk: {eerste_indruk:kern}"
+    step.pop("controle", None)  # with its summary check
+    return yaml_roundtrip.dump(doc)
+
+
+def test_a_question_added_to_the_script_is_asked_without_retraining(servers) -> None:  # noqa: ANN001
+    content = _with_a_new_question()
+    script = parse(yaml.safe_load(content))
+    dbmod.configure(servers.env["DATABASE_URL"])
+    try:
+        with dbmod.session_scope() as db:
+            row = School(name=f"Nieuw College {uuid.uuid4().hex[:6]}", default_level="mbo-bol")
+            db.add(row)
+            db.flush()
+            versions.save(db, "script", row.id, content, "Een nieuwe vraag.", None)
+            school_id = row.id
+    finally:
+        dbmod.configure(None)
+    time.sleep(live_config.CACHE_SECONDS + 0.5)
+    sender = _student(servers, school_id)
+
+    def say(text: str) -> str:
+        return "\n".join(servers.say(sender, text))
+
+    say("hoi")
+    assert _question(script, "ervaring") in say("ja")
+    assert _question(script, "eerste_indruk") in say("ik liep stage bij een fietsenmaker")
+    assert _question(script, "rol") in say("het was er rommelig maar iedereen was aardig")
+    assert _question(script, "verwachting") in say("ik plakte banden en hielp klanten")
+    summary = say("op tijd zijn en netjes werken")
+    assert "Je eerste indruk:" in summary and "rommelig" in summary
+    removed = get_script().render(get_script().question("moment").text)[0]
+    assert removed not in summary
+    assert script.render(script.steps["terugkijken"].summary_question)[0] in summary
+    step_two = say("ja")
+    first_of_two = next(q for q in script.steps["reflecteren"].questions
+                        if q.enabled and q.only_if is None)
+    assert _question(script, first_of_two.key) in step_two
+    _, answers, _, _, _ = student_rows(servers, sender)
+    stored = {a.question_key: a.text for a in answers if a.kind == "answer"}
+    assert stored["eerste_indruk"] == "het was er rommelig maar iedereen was aardig"
+    assert "moment" not in stored

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Request
 
-from bot.coaching import LEVEL_QUESTION
 from bot.devbrowser import chromium_page, find_chromium, type_and_send
 from bot.devservers import ROOT, free_port, isolated_env
 from bot.script import get_script
 from tests.conftest import service_missing
 from tests.portal_helpers import running_portal
 from tests.test_conversation import ROLE_QUESTION
+
+LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
 
 BUBBLES = "[...document.querySelectorAll('.msg.bot')].map(e => e.textContent).join('\\n')"
 MINE = "[...document.querySelectorAll('.msg.me')].map(e => e.textContent)"

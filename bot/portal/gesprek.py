@@ -106,8 +106,12 @@ def _question(step: str, index: int, q: QuestionFields, count: int) -> str:
     condition = (f'<p class="hulp">Deze vraag komt '
                  f"{html.e(script_form.CONDITION_NAMES[q.condition])}.</p>"
                  if q.condition in script_form.CONDITION_NAMES else "")
+    remove = f"stappen.{step}.vragen.{index}.{script_form.REMOVE}"
     switch = (f'<label class="schakel"><input type="checkbox" name="{html.e(name)}" value="aan"'
-              f'{" checked" if q.enabled else ""}> Deze vraag stellen</label>' if q.may_switch
+              f'{" checked" if q.enabled else ""}> Deze vraag stellen</label>'
+              f'<label class="schakel"><input type="checkbox" name="{html.e(remove)}" '
+              f'value="{script_form.REMOVE}"> Deze vraag weghalen (bij opslaan)</label>'
+              if q.may_switch
               else f'<input type="hidden" name="{html.e(name)}" value="aan">'
               '<p class="hulp">Deze vraag is nodig voor het gesprek en staat altijd aan.</p>')
     texts = "".join(f"<fieldset><legend>{html.e(t.label)}</legend>{_text_field(t)}</fieldset>"
@@ -117,6 +121,24 @@ def _question(step: str, index: int, q: QuestionFields, count: int) -> str:
             f'</summary><input type="hidden" name="stappen.{html.e(step)}.vragen.{index}.key" '
             f'value="{html.e(q.key)}">{condition}{switch}{_place(step, index, count, q.key)}'
             f"{texts}</details>")
+
+
+NEW_LABELS = {"tekst": "Vraag", "uitleg": "Uitleg (als de student het niet weet)",
+              "voorbeeld": "Voorbeeld van een antwoord"}
+
+
+def _new_question(step: str) -> str:
+    """Empty fields for a question added at the end of the step (its place can be changed
+    after a preview or a save)."""
+    parts = "".join(
+        f'<label for="nieuw-{html.e(step)}-{part}">{html.e(NEW_LABELS[part])}</label>'
+        f'<textarea id="nieuw-{html.e(step)}-{part}" rows="2" maxlength="4000" '
+        f'name="stappen.{html.e(step)}.{script_form.NEW}.{part}|standaard"></textarea>'
+        for part in script_form.NEW_PARTS)
+    return (f'<details class="vraag nieuw" id="nieuw-{html.e(step)}"><summary>Een vraag '
+            "toevoegen aan deze stap</summary><p class=\"hulp\">De nieuwe vraag komt achteraan "
+            "in de stap. Vul alle drie de velden in; na een voorbeeld of opslaan kun je de "
+            f"plaats kiezen.</p>{parts}</details>")
 
 
 def _form(content: str, basis: int, csrf: str, step: str, level: str) -> str:
@@ -131,7 +153,8 @@ def _form(content: str, basis: int, csrf: str, step: str, level: str) -> str:
             f'<section class="stap" id="stap-{html.e(s.key)}"><h2>{html.e(s.title)}'
             f'{"" if s.enabled else " (staat uit)"}</h2>{_step_switches(s)}'
             f"<fieldset><legend>Intro van de stap</legend>{_text_field(s.intro)}</fieldset>"
-            f'<h3>Vragen</h3>{questions}<details class="vraag" id="samenvatting-{s.key}">'
+            f'<h3>Vragen</h3>{questions}{_new_question(s.key)}'
+            f'<details class="vraag" id="samenvatting-{s.key}">'
             f"<summary>Samenvatting van deze stap</summary>{summary}</details></section>")
     rest = "".join(f'<details class="vraag" id="tekst-{html.e(t.name.split(".")[-1])}">'
                    f"<summary>{html.e(t.label)}</summary>{_text_field(t)}</details>"
@@ -223,8 +246,8 @@ async def _page(request: web.Request, user: Any, content: str | None, basis: int
             "coach gebruikt die binnen een paar seconden. Een gesprek dat al bezig is, gaat "
             "verder met de versie waarmee het begon. Je kunt ook de volgorde van de vragen "
             "in een stap veranderen, vragen en een hele stap aan- of uitzetten, en kiezen na "
-            "welke stappen de coach een samenvatting geeft. Vragen toevoegen of weghalen kan "
-            "hier niet.</p>"
+            "welke stappen de coach een samenvatting geeft, en vragen toevoegen of weghalen. "
+            "Daarvoor hoeft niemand de coach opnieuw te trainen.</p>"
             f"{notice}{preview}{_form(shown, basis, csrf, step, level)}"
             f"{versies.history_html(EDITOR, rows, csrf)}")
     return await mentor.render(request, user, "Gesprek aanpassen", body, status)

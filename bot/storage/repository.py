@@ -125,12 +125,9 @@ def count_closed_sessions(db: DbSession, student: Student) -> int:
 def latest_insight_name(db: DbSession, student: Student) -> str | None:
     """The name the student gave their insight in the newest closed conversation that has one
     (the rode draad of the next conversation)."""
-    from bot.insights import HEADLINE_QUESTION
-
-    query = (select(Insight.text).join(Session, Insight.session_id == Session.id)
+    query = (select(Insight.headline).join(Session, Insight.session_id == Session.id)
              .where(Insight.student_id == student.id, Insight.rank == 0,
-                    Insight.question_key == HEADLINE_QUESTION,
-                    Session.status.in_(CLOSED_STATUSES))
+                    Insight.headline.is_not(None), Session.status.in_(CLOSED_STATUSES))
              .order_by(Insight.created_at.desc(), Insight.id.desc()).limit(1))
     return db.execute(query).scalar_one_or_none()
 

@@ -12,29 +12,33 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.conversation import ActionAanbod, ActionAfronden, ActionStartGesprek
-from actions.steps import ValidateActiveren, ValidateReflecteren, ValidateTerugkijken
+from actions.steps import ValidateGesprek
 from bot import echo
 from bot.coaching import SKIPPED
+from bot.form_events import ANSWER_SLOT, ANSWERS_SLOT, FORM, QUESTION_SLOT
 from bot.script import get_script
 from bot.storage import db as dbmod
 from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
 
 
 def tracker(sender: str, text: str, intent: str = "vertellen", slots: dict | None = None,
-            requested: str | None = None, loop: str | None = None) -> Tracker:
+            requested: str | None = None) -> Tracker:
+    """The tracker as Rasa sends it; `requested`: the question the student answers (the
+    conversation's form is active and its slot holds the message)."""
     all_slots: dict[str, Any] = {"doorvraag_teller": 0.0, "weet_niet_teller": 0.0,
                                  **(slots or {})}
     events = []
     if requested:
-        all_slots["requested_slot"] = requested
-        all_slots[requested] = text  # what Rasa's from_text mapping extracted
-        events = [{"event": "slot", "name": requested, "value": text}]
+        all_slots.update({"requested_slot": ANSWER_SLOT, QUESTION_SLOT: requested,
+                          ANSWER_SLOT: text})  # what Rasa's from_text mapping extracted
+        all_slots.setdefault("stap", get_script().step_of_slot(requested).key)
+        events = [{"event": "slot", "name": ANSWER_SLOT, "value": text}]
     message = {"text": text, "intent": {"name": intent, "confidence": 0.97},
                "message_id": uuid.uuid4().hex}
     return Tracker(sender, all_slots, message, [{"event": "user", "text": text,
                                                  "parse_data": message,
                                                  "input_channel": "rest"}] + events,
-                   False, None, {"name": loop} if loop else {}, "action_listen")
+                   False, None, {"name": FORM} if requested else {}, "action_listen")
 
 
 def run(action, t: Tracker) -> tuple[list[str], dict[str, Any]]:
@@ -42,6 +46,11 @@ def run(action, t: Tracker) -> tuple[list[str], dict[str, Any]]:
     events = asyncio.run(action.run(dispatcher, t, {"forms": {}}))
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     return [m.get("text") for m in dispatcher.messages], slots
+
+
+def answer_in(slots: dict[str, Any], key: str) -> Any:
+    """The answer to `key` after the action (None: not answered)."""
+    return (slots.get(ANSWERS_SLOT) or {}).get(key)
 
 
 def rows(model, **where):
@@ -68,10 +77,9 @@ def test_offer_for_a_new_student(storage) -> None:
 def test_vague_answer_is_probed_and_kept_as_probe(storage) -> None:
     session_id = start(storage, "s1")
     slots_in = {"sessie_id": session_id}
-    _, slots = run(ValidateTerugkijken(), tracker("s1", "gewoon", slots=slots_in,
-                                                  requested="ervaring",
-                                                  loop="terugkijken_form"))
-    assert slots["ervaring"] is None and slots["vraag_modus"] == "doorvragen"
+    _, slots = run(ValidateGesprek(), tracker("s1", "gewoon", slots=slots_in,
+                                                  requested="ervaring"))
+    assert answer_in(slots, "ervaring") is None and slots["vraag_modus"] == "doorvragen"
     assert slots["doorvraag_teller"] == 1.0
     (answer,) = rows(Answer)
     assert (answer.question_key, answer.kind, answer.text) == ("ervaring", "probe", "gewoon")
@@ -80,47 +88,46 @@ def test_vague_answer_is_probed_and_kept_as_probe(storage) -> None:
 def test_answer_stored_with_experience(storage) -> None:
     session_id = start(storage, "s2")
     text = "ik heb stage gelopen bij een kapper"
-    _, slots = run(ValidateTerugkijken(), tracker("s2", text, slots={"sessie_id": session_id},
-                                                  requested="ervaring",
-                                                  loop="terugkijken_form"))
-    assert slots["ervaring"] == text
+    _, slots = run(ValidateGesprek(), tracker("s2", text, slots={"sessie_id": session_id},
+                                                  requested="ervaring"))
+    assert answer_in(slots, "ervaring") == text
     (session,) = rows(Session, id=int(session_id))
     assert session.experience == text and session.status == "active"
 
 
 def test_reflection_answer_becomes_an_insight_with_competency(storage) -> None:
     session_id = start(storage, "s3")
-    texts, slots = run(ValidateReflecteren(), tracker(
+    texts, slots = run(ValidateGesprek(), tracker(
         "s3", "ik bleef rustig toen het druk was", slots={"sessie_id": session_id},
-        requested="goed_gedaan", loop="reflecteren_form"))
+        requested="goed_gedaan"))
     # Specific praise: the student's own words, turned to the second person (bot.echo).
     assert any(echo.kern("ik bleef rustig toen het druk was") in t for t in texts)
     insights = rows(Insight)
     assert insights and insights[0].competency == "kwaliteiten" and insights[0].method
-    _, slots = run(ValidateReflecteren(), tracker(
+    _, slots = run(ValidateGesprek(), tracker(
         "s3", "ik ben een doorzetter", slots={"sessie_id": session_id},
-        requested="inzicht_naam", loop="reflecteren_form"))
+        requested="inzicht_naam"))
     assert [i.headline for i in rows(Insight) if i.headline] == ["ik ben een doorzetter"]
 
 
 def test_dont_know_twice_skips(storage) -> None:
     session_id = start(storage, "s4")
     first = tracker("s4", "weet ik niet", "weet_niet", slots={"sessie_id": session_id},
-                    requested="rol", loop="terugkijken_form")
-    _, slots = run(ValidateTerugkijken(), first)
-    assert slots["rol"] is None and slots["weet_niet_teller"] == 1.0
+                    requested="rol")
+    _, slots = run(ValidateGesprek(), first)
+    assert answer_in(slots, "rol") is None and slots["weet_niet_teller"] == 1.0
     second = tracker("s4", "geen idee", "weet_niet",
                      slots={"sessie_id": session_id, "weet_niet_teller": 1.0},
-                     requested="rol", loop="terugkijken_form")
-    texts, slots = run(ValidateTerugkijken(), second)
-    assert slots["rol"] == SKIPPED and "slaan we over" in texts[0]
+                     requested="rol")
+    texts, slots = run(ValidateGesprek(), second)
+    assert answer_in(slots, "rol") == SKIPPED and "slaan we over" in texts[0]
 
 
 def test_crisis_inside_a_step_is_flagged_and_answered(storage) -> None:
     session_id = start(storage, "s5")
-    texts, slots = run(ValidateTerugkijken(), tracker(
+    texts, slots = run(ValidateGesprek(), tracker(
         "s5", "ik wil dood, ik snij mezelf", slots={"sessie_id": session_id},
-        requested="ervaring", loop="terugkijken_form"))
+        requested="ervaring"))
     assert any("0800-0113" in t for t in texts)
     flags = rows(Flag)
     assert [(f.category, f.severity) for f in flags] == [("crisis", "urgent")]
@@ -128,9 +135,11 @@ def test_crisis_inside_a_step_is_flagged_and_answered(storage) -> None:
 
 def test_closing_stores_the_plan_and_completes(storage) -> None:
     session_id = start(storage, "s6")
-    slots = {"sessie_id": session_id, "ervaring": "stage bij de kapper",
-             "uitproberen": "meelopen in een ziekenhuis", "hulp_contact": "mijn tante appen",
-             "obstakel": "spannend", "oplossing": "eerst opschrijven", "wanneer": "morgen"}
+    slots = {"sessie_id": session_id, ANSWERS_SLOT: {
+        "ervaring": "stage bij de kapper", "uitproberen": "in de zorg werken",
+        "eerste_stap": "meelopen in een ziekenhuis",
+        "hulp_contact": "mijn tante appen", "obstakel": "spannend",
+        "oplossing": "eerst opschrijven", "wanneer": "morgen"}}
     texts, new_slots = run(ActionAfronden(), tracker("s6", "ja", "bevestigen", slots=slots))
     # The plan's own summary ("Klopt dat?") just showed it: the closing does not repeat it.
     assert texts == get_script().text("afronden")
@@ -138,11 +147,11 @@ def test_closing_stores_the_plan_and_completes(storage) -> None:
     assert plan.what == "meelopen in een ziekenhuis" and plan.when_date is not None
     assert rows(Session, id=int(session_id))[0].status == "completed"
     assert new_slots["vorige_ervaring"] == "stage bij de kapper"
-    assert new_slots["uitproberen"] is None
+    assert new_slots[ANSWERS_SLOT] is None and new_slots[QUESTION_SLOT] is None
 
 
 def test_date_question_inside_activeren(storage) -> None:
     session_id = start(storage, "s7")
-    _, slots = run(ValidateActiveren(), tracker("s7", "ooit", slots={"sessie_id": session_id},
-                                                requested="wanneer", loop="activeren_form"))
-    assert slots["wanneer"] is None and slots["vraag_modus"] == "doorvragen"
+    _, slots = run(ValidateGesprek(), tracker("s7", "ooit", slots={"sessie_id": session_id},
+                                                requested="wanneer"))
+    assert answer_in(slots, "wanneer") is None and slots["vraag_modus"] == "doorvragen"

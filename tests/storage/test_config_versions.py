@@ -206,6 +206,36 @@ def test_the_form_reorders_questions_and_switches_steps_and_checks() -> None:
     assert script_form.apply(FILE_TEXT, junk)[1] == []
 
 
+def test_the_form_adds_and_removes_questions_and_keeps_them_through_a_preview() -> None:
+    form = _form_of(FILE_TEXT)
+    form.update({"stappen.terugkijken.nieuw.tekst|standaard": "Wat was je eerste indruk?",
+                 "stappen.terugkijken.nieuw.uitleg|standaard": "Wat zag je op dag één?",
+                 "stappen.terugkijken.nieuw.voorbeeld|standaard": "Bijvoorbeeld: het was druk.",
+                 f"{_index('rol')}.weg": "weg",
+                 f"{_index('ervaring')}.weg": "weg"})  # needed: never removed
+    content, changes = script_form.apply(FILE_TEXT, form)
+    script = script_mod.parse(yaml.safe_load(content))  # valid: no retraining, no domain slot
+    keys = [q.key for q in script.steps["terugkijken"].questions]
+    assert keys[-1] == "eerste_indruk" and "rol" not in keys and "ervaring" in keys
+    assert "rol" not in script.steps["terugkijken"].summary_lines
+    assert script.render(script.question("eerste_indruk").text) == ["Wat was je eerste indruk?"]
+    assert set(changes) == {"vraag 'eerste_indruk' toegevoegd", "vraag 'rol' weggehaald"}
+    # The page after a preview shows the new version's fields; saved on the old version they
+    # make the same script (the added question from its block, the removed one missing).
+    again, changes = script_form.apply(FILE_TEXT, _form_of(content))
+    assert again == content
+    assert set(changes) == {"vraag 'eerste_indruk' toegevoegd", "vraag 'rol' weggehaald"}
+    assert script_form.apply(content, _form_of(content))[1] == []
+    # A second question with the same words gets its own key; one without uitleg is refused.
+    second = {**_form_of(content), "stappen.terugkijken.nieuw.tekst|standaard":
+              "Wat was jouw eerste indruk?"}
+    content2, _ = script_form.apply(content, second)
+    assert "eerste_indruk_2" in [q["key"] for q in yaml.safe_load(content2)["stappen"][
+        "terugkijken"]["vragen"]]
+    assert any("eerste_indruk_2.uitleg" in e for e in script_mod.validate(
+        yaml.safe_load(content2)))
+
+
 def test_a_question_moved_before_the_answer_it_uses_is_refused() -> None:
     form = _form_of(FILE_TEXT)
     form[f"{_index('rol')}.plaats"] = str(int(_index("ervaring").rsplit(".", 1)[1]) + 1)
