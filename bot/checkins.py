@@ -27,9 +27,9 @@ from bot.storage.db import session_scope
 from bot.storage.models import (
     ActionPlan,
     ChannelIdentity,
+    Conversation,
     PendingMessage,
     School,
-    Session,
     Student,
 )
 
@@ -77,17 +77,17 @@ def may_write(db: DbSession, student: Student | None, now: datetime,
     if student is None or student.reminders_off:
         return Decision("skip", "reminders_off")
     quiet = followups.quiet_hours_of(_school(db, student.id))
-    busy = db.execute(select(Session.id).where(
-        Session.student_id == student.id, Session.status.in_(("active", "paused")),
-        *([Session.id != except_session] if except_session is not None else []))).first()
+    busy = db.execute(select(Conversation.id).where(
+        Conversation.student_id == student.id, Conversation.status.in_(("active", "paused")),
+        *([Conversation.id != except_session] if except_session is not None else []))).first()
     if busy is not None:  # asked in that conversation instead, or tomorrow
         return Decision("later", "in_conversation", followups.tomorrow_morning(now, quiet))
     if followups.is_quiet(now, quiet):
         return Decision("later", "quiet_hours", followups.next_allowed(now, quiet))
     if not followups.may_write_today(student.last_proactive_at, now):
         return Decision("later", "already_today", followups.tomorrow_morning(now, quiet))
-    last = db.execute(select(Session.channel).where(Session.student_id == student.id)
-                      .order_by(Session.started_at.desc(), Session.id.desc())).first()
+    last = db.execute(select(Conversation.channel).where(Conversation.student_id == student.id)
+                      .order_by(Conversation.started_at.desc(), Conversation.id.desc())).first()
     channel = last[0] if last else None
     identity = db.execute(select(ChannelIdentity).where(
         ChannelIdentity.student_id == student.id,

@@ -31,12 +31,13 @@ import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot.demo_talk import Coach, Conversation, DemoError, hold
+from bot.demo_talk import Coach, DemoConversation, DemoError, hold
 from bot.paths import DATA, VAR
 from bot.storage.models import (
     ActionPlan,
     Answer,
     ChannelIdentity,
+    Conversation,
     Coordinator,
     Flag,
     Insight,
@@ -45,7 +46,6 @@ from bot.storage.models import (
     PendingMessage,
     School,
     SchoolClass,
-    Session,
     Student,
     TrackerDeletion,
 )
@@ -79,7 +79,7 @@ class Account:
 class DemoStudent:
     name: str
     class_name: str
-    conversations: tuple[Conversation, ...]
+    conversations: tuple[DemoConversation, ...]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _texts(value: Any) -> tuple[str, ...]:
 
 
 def _conversation(raw: dict[str, Any], where: str, number: int,
-                  script_keys: set[str]) -> Conversation:
+                  script_keys: set[str]) -> DemoConversation:
     end = raw.get("einde", "afgerond")
     weeks = int(raw.get("weken_geleden", 0))
     problems = []
@@ -120,7 +120,7 @@ def _conversation(raw: dict[str, Any], where: str, number: int,
         raise DemoError(f"{DATA_FILE.name}, {where}: {'; '.join(problems)}.")
     answers = {key: _texts(value) for key, value in raw.items()
                if key not in CONVERSATION_FIELDS}
-    return Conversation(answers, weeks, raw.get("via") == "checkin", end, raw.get("pauze"),
+    return DemoConversation(answers, weeks, raw.get("via") == "checkin", end, raw.get("pauze"),
                         dict(raw.get("klopt") or {}), flags, str(raw.get("begin", "hoi")),
                         str(raw.get("aanbod", "ja")))
 
@@ -229,14 +229,14 @@ def _newest_session(sender: str) -> tuple[int, str] | None:
     from bot.storage.db import session_scope
 
     with session_scope() as db:
-        row = db.execute(select(Session.id, Session.status).join(
-            ChannelIdentity, ChannelIdentity.student_id == Session.student_id).where(
-            ChannelIdentity.sender_id == sender).order_by(Session.id.desc())).first()
+        row = db.execute(select(Conversation.id, Conversation.status).join(
+            ChannelIdentity, ChannelIdentity.student_id == Conversation.student_id).where(
+            ChannelIdentity.sender_id == sender).order_by(Conversation.id.desc())).first()
         return (row[0], row[1]) if row else None
 
 
 def _talk(say: Callable[[str, str], list[str]], coaches: dict[str, Coach], level: str,
-          talked: Talked, conversations: tuple[Conversation, ...],
+          talked: Talked, conversations: tuple[DemoConversation, ...],
           first_asked: str | None = None) -> None:
     who = talked.student.name
     for conversation in conversations:
@@ -334,7 +334,7 @@ def date_back(db: DbSession, session_id: int, weeks: int) -> None:
     """Move one conversation `weeks` back in time: the session, its answers, insights, flags
     and plan (its date too), and the follow-up of the previous plan it holds."""
     delta = timedelta(weeks=weeks)
-    session = db.get(Session, session_id)
+    session = db.get(Conversation, session_id)
     session.started_at, session.updated_at = session.started_at - delta, session.updated_at - delta
     session.ended_at = _shift(session.ended_at, delta)
     for model in (Answer, Insight, Flag):
@@ -347,9 +347,9 @@ def date_back(db: DbSession, session_id: int, weeks: int) -> None:
     followed_up = db.execute(select(Answer.id).where(Answer.session_id == session_id,
                                                      Answer.kind == "followup")).first()
     if followed_up is not None:
-        previous = db.execute(select(ActionPlan).join(Session).where(
-            ActionPlan.student_id == session.student_id, Session.id < session_id)
-            .order_by(Session.id.desc())).scalars().first()
+        previous = db.execute(select(ActionPlan).join(Conversation).where(
+            ActionPlan.student_id == session.student_id, Conversation.id < session_id)
+            .order_by(Conversation.id.desc())).scalars().first()
         if previous is not None:
             previous.followup_at = _shift(previous.followup_at, delta)
 
@@ -396,7 +396,8 @@ def totals(db: DbSession, school_id: int) -> dict[str, int]:
 
     return {"students": int(db.execute(select(func.count(Student.id)).where(
                 Student.school_id == school_id)).scalar_one()),
-            "sessions": count(Session), "completed": count(Session, Session.status == "completed"),
+            "sessions": count(Conversation),
+            "completed": count(Conversation, Conversation.status == "completed"),
             "flags": count(Flag), "urgent": count(Flag, Flag.severity == "urgent"),
             "plans": count(ActionPlan),
             "followed_up": count(ActionPlan, ActionPlan.followup_status.is_not(None))}

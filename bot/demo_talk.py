@@ -37,7 +37,7 @@ class DemoError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Conversation:
+class DemoConversation:
     """One student's conversation as written in the data file."""
 
     answers: dict[str, tuple[str, ...]]  # question key -> answers, in order
@@ -139,7 +139,7 @@ class Coach:
 Say = Callable[[str], list[str]]
 
 
-def hold(say: Say, coach: Coach, conversation: Conversation, who: str,
+def hold(say: Say, coach: Coach, conversation: DemoConversation, who: str,
          first_asked: str | None = None) -> str:
     """Hold `conversation` through `say` (one student message -> the coach's replies) and
     return how it ended (afgerond, crisis, gepauzeerd, afgehaakt). `first_asked`: the coach

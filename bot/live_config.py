@@ -25,7 +25,7 @@ from sqlalchemy import select
 from bot import script as script_mod
 from bot import signals
 from bot.storage import config_versions as versions
-from bot.storage.models import ChannelIdentity, ConfigVersion, Session, Student
+from bot.storage.models import ChannelIdentity, ConfigVersion, Conversation, Student
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 2.0
@@ -121,7 +121,7 @@ def resolve(channel: str, sender_id: str, session_id: int | None) -> tuple[Any, 
     with session_scope() as db:
         student_id, school_id = _school_of(db, channel, sender_id)
         script = None
-        gesprek = db.get(Session, session_id) if session_id else None
+        gesprek = db.get(Conversation, session_id) if session_id else None
         if gesprek is not None and gesprek.student_id == student_id:
             if gesprek.script_version is not None:  # None: started on the file
                 script = _parse(db, gesprek.script_version)

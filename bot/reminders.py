@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from bot import checkins, followups, jobqueue
 from bot.storage.db import session_scope
-from bot.storage.models import School, Session, Student
+from bot.storage.models import Conversation, School, Student
 
 log = logging.getLogger(__name__)
 KIND = "reminder"
@@ -23,8 +23,8 @@ WAITING = ("paused", "abandoned")
 
 
 def _newest_session_id(db: DbSession, student_id: int) -> int | None:
-    return db.execute(select(Session.id).where(Session.student_id == student_id)
-                      .order_by(Session.started_at.desc(), Session.id.desc())).scalar()
+    return db.execute(select(Conversation.id).where(Conversation.student_id == student_id)
+                      .order_by(Conversation.started_at.desc(), Conversation.id.desc())).scalar()
 
 
 def schedule_due(db: DbSession, now: datetime) -> int:
@@ -32,12 +32,12 @@ def schedule_due(db: DbSession, now: datetime) -> int:
     reminder_days; 0 switches reminders off for the school). Returns how many were added."""
     shortest = timedelta(days=1)
     rows = db.execute(
-        select(Session.id, Session.updated_at, Session.student_id, School)
-        .join(Student, Student.id == Session.student_id)
+        select(Conversation.id, Conversation.updated_at, Conversation.student_id, School)
+        .join(Student, Student.id == Conversation.student_id)
         .outerjoin(School, School.id == Student.school_id)
-        .where(Session.status.in_(WAITING), Session.step_reached.is_not(None),
-               Session.reminded_at.is_(None), Student.reminders_off.is_(False),
-               Session.updated_at <= now - shortest)).all()
+        .where(Conversation.status.in_(WAITING), Conversation.step_reached.is_not(None),
+               Conversation.reminded_at.is_(None), Student.reminders_off.is_(False),
+               Conversation.updated_at <= now - shortest)).all()
     added = 0
     for session_id, updated_at, student_id, school in rows:
         days = followups.reminder_days_of(school)
@@ -51,7 +51,7 @@ def schedule_due(db: DbSession, now: datetime) -> int:
 
 
 def decide(db: DbSession, session_id: int, now: datetime) -> checkins.Decision:
-    session = db.get(Session, session_id)
+    session = db.get(Conversation, session_id)
     if session is None:
         return checkins.Decision("skip", "session_gone")
     if session.status not in WAITING or session.reminded_at is not None:
@@ -77,7 +77,7 @@ def run(session_id: int, now: datetime) -> dict[str, int]:
         return {"reminders_postponed" if decision.action == "later" else "reminders_skipped": 1}
     count = checkins.send(decision, now, TRIGGER_INTENT)
     with session_scope() as db:
-        session = db.get(Session, session_id)
+        session = db.get(Conversation, session_id)
         if session is not None:
             session.reminded_at = now
     log.info("reminder.sent", extra={"session": session_id, "channel": decision.channel,

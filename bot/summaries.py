@@ -1,4 +1,4 @@
-"""Session summaries for the mentor and the student's overview (LOB-cv).
+"""Conversation summaries for the mentor and the student's overview (LOB-cv).
 
 Everything here is built from what the student said, quoted in their own words; nothing is
 invented or paraphrased. Output is deterministic (same data, same text), Dutch for mentors.
@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session as DbSession
 
 from bot.coaching import SKIPPED
 from bot.script import get_script
-from bot.storage.models import ActionPlan, Answer, ChannelIdentity, Flag, Insight, Session, Student
+from bot.storage.models import (
+    ActionPlan,
+    Answer,
+    ChannelIdentity,
+    Conversation,
+    Flag,
+    Insight,
+    Student,
+)
 from bot.taxonomy import COMPETENCIES, FLAG_BY_KEY, FLAG_CATEGORIES, STEPS
 
 MAX_WORDS = 120  # the session summary never exceeds this many words
@@ -281,15 +289,15 @@ def _flag_infos(flags: Iterable[Flag]) -> tuple[list[FlagInfo], int]:
     return infos, len(unresolved)
 
 
-def _previous_followup(db: DbSession, session: Session,
+def _previous_followup(db: DbSession, session: Conversation,
                        values: dict[str, str]) -> FollowUp | None:
     """The earlier plan whose follow-up was recorded during this session."""
-    query = (select(ActionPlan).join(Session, ActionPlan.session_id == Session.id)
+    query = (select(ActionPlan).join(Conversation, ActionPlan.session_id == Conversation.id)
              .where(ActionPlan.student_id == session.student_id,
                     ActionPlan.session_id != session.id,
                     ActionPlan.followup_status.is_not(None),
                     ActionPlan.followup_at >= session.started_at,
-                    Session.started_at < session.started_at))
+                    Conversation.started_at < session.started_at))
     if session.ended_at is not None:
         query = query.where(ActionPlan.followup_at <= session.ended_at)
     plan = db.execute(query.order_by(ActionPlan.followup_at.desc(), ActionPlan.id.desc())
@@ -444,7 +452,7 @@ def _fit(s: SessionSummary) -> str:
     return truncate_words(text, MAX_WORDS)
 
 
-def _summarise(db: DbSession, session: Session, answers: Sequence[Answer],
+def _summarise(db: DbSession, session: Conversation, answers: Sequence[Answer],
                insights: Sequence[Insight], plan: ActionPlan | None,
                flags: Sequence[Flag]) -> SessionSummary:
     values, skipped = _latest_answers(answers)
@@ -465,7 +473,7 @@ def _summarise(db: DbSession, session: Session, answers: Sequence[Answer],
     return summary
 
 
-def session_summary(db: DbSession, session: Session) -> SessionSummary:
+def session_summary(db: DbSession, session: Conversation) -> SessionSummary:
     """A short Dutch summary of one session for the mentor, in the student's own words."""
     answers = list(db.execute(select(Answer).where(Answer.session_id == session.id)).scalars())
     insights = list(db.execute(select(Insight).where(Insight.session_id == session.id))
@@ -498,8 +506,8 @@ def _month_range(first: str, last: str) -> list[str]:
 def student_overview(db: DbSession, student: Student) -> LobCv:
     """The student's LOB-cv: sessions newest first, insights per competency, chart counts."""
     sessions = list(db.execute(
-        select(Session).where(Session.student_id == student.id)
-        .order_by(Session.started_at.desc(), Session.id.desc())).scalars())
+        select(Conversation).where(Conversation.student_id == student.id)
+        .order_by(Conversation.started_at.desc(), Conversation.id.desc())).scalars())
     ids = [s.id for s in sessions]
     answers: dict[int, list[Answer]] = {i: [] for i in ids}
     plans: dict[int, ActionPlan] = {}
@@ -690,8 +698,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         cv = student_overview(db, student)
-        latest = db.execute(select(Session).where(Session.student_id == student.id)
-                            .order_by(Session.started_at.desc(), Session.id.desc())
+        latest = db.execute(select(Conversation).where(Conversation.student_id == student.id)
+                            .order_by(Conversation.started_at.desc(), Conversation.id.desc())
                             .limit(1)).scalar_one_or_none()
         summary = session_summary(db, latest) if latest is not None else None
         audit(db, "cli", "student.summary_viewed", "student", student.id)

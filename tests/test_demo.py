@@ -96,7 +96,7 @@ def test_the_demo_school_is_made_through_the_coach(built: Demo) -> None:
         assert all(len(s.identities) == 1 and s.identities[0].channel == "rest"
                    for s in students)
 
-        sessions = db.execute(select(m.Session)).scalars().all()
+        sessions = db.execute(select(m.Conversation)).scalars().all()
         assert len(sessions) == sum(len(s.conversations) for s in SCHOOL.students)
         completed = [s for s in sessions if s.status == "completed"]
         assert len(completed) >= len(students) and all(s.step_reached == "activeren"
@@ -138,12 +138,12 @@ def test_the_demo_school_is_made_through_the_coach(built: Demo) -> None:
 
 def test_a_second_run_changes_nothing(built: Demo) -> None:
     with built.db() as db:
-        before = db.execute(select(func.count(m.Session.id))).scalar_one()
+        before = db.execute(select(func.count(m.Conversation.id))).scalar_one()
     again = run_demo(built.env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "staat al in de database" in again.stdout and "--opnieuw" in again.stdout
     with built.db() as db:
-        assert db.execute(select(func.count(m.Session.id))).scalar_one() == before
+        assert db.execute(select(func.count(m.Conversation.id))).scalar_one() == before
         assert db.execute(select(func.count(m.Student.id))).scalar_one() == len(SCHOOL.students)
 
 

@@ -121,8 +121,8 @@ def test_two_students_hold_a_full_conversation_at_once(matrix_servers, homeserve
             identity = s.execute(select(m.ChannelIdentity).where(
                 m.ChannelIdentity.sender_id == student.user_id)).scalar_one()
             assert identity.channel == "matrix"
-            sessions = s.execute(select(m.Session).where(
-                m.Session.student_id == identity.student_id)).scalars().all()
+            sessions = s.execute(select(m.Conversation).where(
+                m.Conversation.student_id == identity.student_id)).scalars().all()
         assert [x.status for x in sessions] == ["completed"]
         texts = user_texts(matrix_servers, student.user_id)
         assert texts == ["hoi", "ja", "mbo"] + [t for t, _ in FULL] + ["ja klopt"]

@@ -23,6 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_speed
+from bot.paths import ROOT
 from bot.rasa_stores import EnvSQLTrackerStore
 
 rasa_speed.install()
@@ -98,11 +99,14 @@ slots:
     type: text
     mappings: [{type: custom}]
 """)
+# The real domain, with the slots of the conversation's form (bot.form_events).
+FORM_DOMAIN = Domain.from_path(str(ROOT / "domain.yml"))
 
 
-def _store(url: str, monkeypatch: pytest.MonkeyPatch) -> EnvSQLTrackerStore:
+def _store(url: str, monkeypatch: pytest.MonkeyPatch,
+           domain: Domain = DOMAIN) -> EnvSQLTrackerStore:
     monkeypatch.setenv("TRACKER_STORE_URL", url)
-    return EnvSQLTrackerStore(domain=DOMAIN)
+    return EnvSQLTrackerStore(domain=domain)
 
 
 def _started(sender: str) -> DialogueStateTracker:
@@ -201,11 +205,11 @@ def test_a_conversation_stored_with_the_old_step_forms_resumes_with_its_answers(
         ActionExecuted("action_start_gesprek"), ActionExecuted("terugkijken_form"),
         ActiveLoop("terugkijken_form"), SlotSet("ervaring", "stage bij de bakker"),
         SlotSet("rol", "ik bakte brood"), SlotSet("moment", None), SlotSet("stap", "terugkijken"),
-    ], DOMAIN.slots)
+    ], FORM_DOMAIN.slots)
     assert tracker.active_loop_name == "terugkijken_form"
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    _run(_store(url, monkeypatch).save(tracker))  # as the old version stored it
-    upgraded = _run(_store(url, monkeypatch).retrieve("old"))
+    _run(_store(url, monkeypatch, FORM_DOMAIN).save(tracker))  # as the old version stored it
+    upgraded = _run(_store(url, monkeypatch, FORM_DOMAIN).retrieve("old"))
     assert upgraded.active_loop_name is None
     assert upgraded.get_slot(ANSWERS_SLOT) == {"ervaring": "stage bij de bakker",
                                                "rol": "ik bakte brood"}

@@ -114,8 +114,8 @@ def test_full_conversation_on_postgresql(cluster: Servers) -> None:
     with DbSession(create_engine(url)) as s:
         identity = s.execute(select(m.ChannelIdentity)
                              .where(m.ChannelIdentity.sender_id == sender)).scalar_one()
-        session = s.execute(select(m.Session)
-                            .where(m.Session.student_id == identity.student_id)).scalar_one()
+        session = s.execute(select(m.Conversation)
+                            .where(m.Conversation.student_id == identity.student_id)).scalar_one()
         assert session.status == "completed"
         answers = s.execute(select(m.Answer).where(m.Answer.session_id == session.id)
                             ).scalars().all()
@@ -353,8 +353,8 @@ def test_restarting_postgresql_and_redis_loses_nothing(private_cluster: PrivateC
         identity = db.execute(select(m.ChannelIdentity)
                               .where(m.ChannelIdentity.sender_id == student.sender)
                               ).scalar_one()
-        session = db.execute(select(m.Session)
-                             .where(m.Session.student_id == identity.student_id)).scalar_one()
+        session = db.execute(select(m.Conversation)
+                             .where(m.Conversation.student_id == identity.student_id)).scalar_one()
         answers = db.execute(select(m.Answer).where(m.Answer.session_id == session.id)
                              .order_by(m.Answer.id)).scalars().all()
         assert [(a.question_key, a.kind, a.text) for a in answers] == expected_answers, (

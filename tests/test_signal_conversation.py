@@ -125,8 +125,8 @@ def _answer_to(servers, sender: str, key: str) -> str | None:
     try:
         with DbSession(engine) as db:
             return db.execute(
-                select(m.Answer.text).join(m.Session).join(
-                    m.ChannelIdentity, m.ChannelIdentity.student_id == m.Session.student_id)
+                select(m.Answer.text).join(m.Conversation).join(
+                    m.ChannelIdentity, m.ChannelIdentity.student_id == m.Conversation.student_id)
                 .where(m.ChannelIdentity.sender_id == sender, m.Answer.question_key == key)
             ).scalars().first()
     finally:

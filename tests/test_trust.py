@@ -53,8 +53,8 @@ def _student_answers(servers: Servers, sender: str) -> list[str]:
     try:
         with DbSession(engine) as db:
             return list(db.execute(
-                select(m.Answer.text).join(m.Session).join(
-                    m.ChannelIdentity, m.ChannelIdentity.student_id == m.Session.student_id)
+                select(m.Answer.text).join(m.Conversation).join(
+                    m.ChannelIdentity, m.ChannelIdentity.student_id == m.Conversation.student_id)
                 .where(m.ChannelIdentity.sender_id == sender).order_by(m.Answer.id)).scalars())
     finally:
         engine.dispose()
@@ -140,7 +140,7 @@ def test_a_forged_session_slot_writes_nothing_into_another_students_session(serv
     victim, intruder = f"victim-{uuid.uuid4().hex[:8]}", f"intruder-{uuid.uuid4().hex[:8]}"
     _start_conversation(servers, victim)
     servers.say(victim, "ik heb stage gelopen bij een bloemist")
-    victim_session = _rows(servers, m.Session)[-1].id
+    victim_session = _rows(servers, m.Conversation)[-1].id
     _start_conversation(servers, intruder)
     # Someone with the API token (a leaked token, a tool) points the intruder at the victim.
     http_json("POST", f"{servers.rasa_url}/conversations/{intruder}/tracker/events"

@@ -17,11 +17,11 @@ from bot.storage.accounts import Principal
 from bot.storage.audit import audit
 from bot.storage.models import (
     ActionPlan,
+    Conversation,
     Coordinator,
     Flag,
     Mentor,
     SchoolClass,
-    Session,
     Student,
 )
 from bot.storage.portal import sessions_for_student, set_flag_status
@@ -117,8 +117,8 @@ def students_for(db: DbSession, principal: Principal,
                          func.sum(case((Flag.severity == SEVERITIES[0], 1), else_=0))
                          .label("urgent"))
                   .where(Flag.status == "open").group_by(Flag.student_id).subquery())
-    last = (select(Session.student_id, func.max(Session.started_at).label("at"))
-            .group_by(Session.student_id).subquery())
+    last = (select(Conversation.student_id, func.max(Conversation.started_at).label("at"))
+            .group_by(Conversation.student_id).subquery())
     query = (select(Student, SchoolClass.name, open_flags.c.n, open_flags.c.urgent, last.c.at)
              .outerjoin(SchoolClass, Student.class_id == SchoolClass.id)
              .outerjoin(open_flags, open_flags.c.student_id == Student.id)
@@ -162,8 +162,8 @@ def student_row(db: DbSession, principal: Principal, student_id: int) -> Student
     counts = db.execute(
         select(func.count(), func.sum(case((Flag.severity == SEVERITIES[0], 1), else_=0)))
         .where(Flag.student_id == student.id, Flag.status == "open")).one()
-    last = db.execute(select(func.max(Session.started_at))
-                      .where(Session.student_id == student.id)).scalar_one()
+    last = db.execute(select(func.max(Conversation.started_at))
+                      .where(Conversation.student_id == student.id)).scalar_one()
     return _row(student, student.school_class.name if student.school_class else None,
                 counts[0], counts[1], last, _latest_plans(db, [student.id]).get(student.id))
 

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session as DbSession
 from bot.storage.models import (
     ActionPlan,
     Answer,
+    Conversation,
     Flag,
     NotUnderstood,
     SchoolClass,
-    Session,
     Student,
 )
 from bot.summaries import local_date
@@ -78,11 +78,11 @@ def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
             school_name: str = "Hele school") -> list[GroupFigures]:
     """The school's figures and each class's, in the period [since, until)."""
     sessions = db.execute(
-        select(Session.id, Session.student_id, Session.status, Session.step_reached,
-               Session.started_at, Student.class_id)
-        .join(Student, Session.student_id == Student.id)
-        .where(Student.school_id == school_id, Session.started_at >= since,
-               Session.started_at < until)).all()
+        select(Conversation.id, Conversation.student_id, Conversation.status,
+               Conversation.step_reached, Conversation.started_at, Student.class_id)
+        .join(Student, Conversation.student_id == Student.id)
+        .where(Student.school_id == school_id, Conversation.started_at >= since,
+               Conversation.started_at < until)).all()
     ids = [s.id for s in sessions]
     last_question: dict[int, str] = {}
     if ids:
@@ -103,12 +103,12 @@ def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
                Flag.created_at < until)).all()
     # Per student: messages in conversations, and messages the coach did not understand.
     answered = dict(db.execute(
-        select(Session.student_id, func.count(Answer.id))
-        .join(Answer, Answer.session_id == Session.id)
-        .join(Student, Session.student_id == Student.id)
+        select(Conversation.student_id, func.count(Answer.id))
+        .join(Answer, Answer.session_id == Conversation.id)
+        .join(Student, Conversation.student_id == Student.id)
         .where(Student.school_id == school_id, Answer.created_at >= since,
                Answer.created_at < until)
-        .group_by(Session.student_id)).all())
+        .group_by(Conversation.student_id)).all())
     missed = dict(db.execute(
         select(NotUnderstood.student_id, func.count(NotUnderstood.id))
         .join(Student, NotUnderstood.student_id == Student.id)

@@ -160,8 +160,9 @@ class ChannelIdentity(Base):
     student = relationship("Student", back_populates="identities")
 
 
-class Session(Base):
-    """One loopbaangesprek (conversation), called `gesprek` in the service layer."""
+class Conversation(Base):
+    """One loopbaangesprek. Named apart from SQLAlchemy's and Rasa's sessions; its table keeps
+    the name `sessions` (and its foreign keys `session_id`), so no data moves."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -211,7 +212,7 @@ class Answer(Base):
     message_id = Column(String(255))
     created_at = _created()
 
-    session = relationship("Session", back_populates="answers")
+    session = relationship("Conversation", back_populates="answers")
 
 
 class Insight(Base):
@@ -239,7 +240,7 @@ class Insight(Base):
     created_at = _created()
 
     student = relationship("Student")
-    session = relationship("Session")
+    session = relationship("Conversation")
     answer = relationship("Answer")
 
 
@@ -276,7 +277,7 @@ class ActionPlan(Base):
     created_at = _created()
 
     student = relationship("Student")
-    session = relationship("Session")
+    session = relationship("Conversation")
 
 
 class NotUnderstood(Base):
@@ -323,7 +324,7 @@ class Flag(Base):
     resolved_by = Column(String(200))
 
     student = relationship("Student")
-    session = relationship("Session")
+    session = relationship("Conversation")
     notifications = relationship("Notification", back_populates="flag", passive_deletes=True)
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from bot.storage.audit import audit
 from bot.storage.models import (
+    Conversation,
     Flag,
     Insight,
     Mentor,
     SchoolClass,
-    Session,
     Student,
 )
 from bot.storage.types import utcnow
@@ -68,12 +68,12 @@ def set_flag_status(db: DbSession, flag: Flag, status: str, actor: str,
 # --- sessions --------------------------------------------------------------------------------
 
 
-def sessions_for_student(db: DbSession, student: Student | int) -> list[Session]:
+def sessions_for_student(db: DbSession, student: Student | int) -> list[Conversation]:
     """All sessions of a student, newest first."""
     student_id = student if isinstance(student, int) else student.id
     return list(db.execute(
-        select(Session).where(Session.student_id == student_id)
-        .order_by(Session.started_at.desc(), Session.id.desc())
+        select(Conversation).where(Conversation.student_id == student_id)
+        .order_by(Conversation.started_at.desc(), Conversation.id.desc())
     ).scalars())
 
 
@@ -108,8 +108,9 @@ def flag_counts(db: DbSession, status: str | None = None,
 def dropout_per_step(db: DbSession) -> dict[str | None, int]:
     """Abandoned sessions by the step they reached (None: before the first step)."""
     counts: dict[str | None, int] = {None: 0, **dict.fromkeys(STEPS, 0)}
-    rows = db.execute(select(Session.step_reached, func.count())
-                      .where(Session.status == "abandoned").group_by(Session.step_reached))
+    rows = db.execute(select(Conversation.step_reached, func.count())
+                      .where(Conversation.status == "abandoned")
+                      .group_by(Conversation.step_reached))
     counts.update({step: n for step, n in rows.all()})
     return counts
 
@@ -132,9 +133,10 @@ def class_counts(db: DbSession, school_id: int | None = None) -> list[ClassCount
                                .group_by(Student.class_id)).all())
     sessions = db.execute(
         select(Student.class_id, func.count(),
-               func.sum(case((Session.status == "completed", 1), else_=0)),
-               func.sum(case((Session.status == "abandoned", 1), else_=0)))
-        .select_from(Session).join(Student, Session.student_id == Student.id).where(*student_filter)
+               func.sum(case((Conversation.status == "completed", 1), else_=0)),
+               func.sum(case((Conversation.status == "abandoned", 1), else_=0)))
+        .select_from(Conversation).join(Student, Conversation.student_id == Student.id)
+        .where(*student_filter)
         .group_by(Student.class_id)
     ).all()
     per_class = {cid: (n, int(done or 0), int(gone or 0)) for cid, n, done, gone in sessions}

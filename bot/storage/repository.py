@@ -26,11 +26,11 @@ from bot.storage.models import (
     ActionPlan,
     Answer,
     ChannelIdentity,
+    Conversation,
     Flag,
     Insight,
     Notification,
     NotUnderstood,
-    Session,
     Student,
     TrackerDeletion,
 )
@@ -106,45 +106,46 @@ def get_or_create_student(db: DbSession, channel: str, sender_id: str) -> Studen
 
 
 def _newest_first(query: Select) -> Select:
-    return query.order_by(Session.started_at.desc(), Session.id.desc())
+    return query.order_by(Conversation.started_at.desc(), Conversation.id.desc())
 
 
-def previous_sessions(db: DbSession, student: Student, limit: int = 5) -> list[Session]:
+def previous_sessions(db: DbSession, student: Student, limit: int = 5) -> list[Conversation]:
     """Closed (completed or abandoned) sessions, newest first."""
-    query = select(Session).where(Session.student_id == student.id,
-                                  Session.status.in_(CLOSED_STATUSES))
+    query = select(Conversation).where(Conversation.student_id == student.id,
+                                  Conversation.status.in_(CLOSED_STATUSES))
     return list(db.execute(_newest_first(query).limit(limit)).scalars())
 
 
 def count_closed_sessions(db: DbSession, student: Student) -> int:
     """How many conversations the student finished or left (not only the latest few)."""
-    return db.execute(select(func.count()).select_from(Session).where(
-        Session.student_id == student.id, Session.status.in_(CLOSED_STATUSES))).scalar_one()
+    return db.execute(select(func.count()).select_from(Conversation).where(
+        Conversation.student_id == student.id,
+        Conversation.status.in_(CLOSED_STATUSES))).scalar_one()
 
 
 def latest_insight_name(db: DbSession, student: Student) -> str | None:
     """The name the student gave their insight in the newest closed conversation that has one
     (the rode draad of the next conversation)."""
-    query = (select(Insight.headline).join(Session, Insight.session_id == Session.id)
+    query = (select(Insight.headline).join(Conversation, Insight.session_id == Conversation.id)
              .where(Insight.student_id == student.id, Insight.rank == 0,
-                    Insight.headline.is_not(None), Session.status.in_(CLOSED_STATUSES))
+                    Insight.headline.is_not(None), Conversation.status.in_(CLOSED_STATUSES))
              .order_by(Insight.created_at.desc(), Insight.id.desc()).limit(1))
     return db.execute(query).scalar_one_or_none()
 
 
-def open_session(db: DbSession, student: Student) -> Session | None:
+def open_session(db: DbSession, student: Student) -> Conversation | None:
     """The newest active or paused session, if any."""
-    query = select(Session).where(Session.student_id == student.id,
-                                  Session.status.in_(OPEN_STATUSES))
+    query = select(Conversation).where(Conversation.student_id == student.id,
+                                  Conversation.status.in_(OPEN_STATUSES))
     return db.execute(_newest_first(query).limit(1)).scalar_one_or_none()
 
 
-def start_session(db: DbSession, student: Student, channel: str, level: str | None) -> Session:
+def start_session(db: DbSession, student: Student, channel: str, level: str | None) -> Conversation:
     _check(level, LEVELS, "level")
     if level is not None:
         student.level = level
     now = utcnow()
-    session = Session(student=student, channel=channel, level=level or student.level,
+    session = Conversation(student=student, channel=channel, level=level or student.level,
                       status="active", started_at=now, updated_at=now)
     db.add(session)
     db.flush()
@@ -155,7 +156,7 @@ class ForeignSession(PermissionError):
     """A write names a session of another student (e.g. a forged `sessie_id` slot)."""
 
 
-def session_of(db: DbSession, student: Student, session_id: int) -> Session:
+def session_of(db: DbSession, student: Student, session_id: int) -> Conversation:
     """The student's own session `session_id`; ForeignSession when it is someone else's."""
     session = get_session(db, session_id)
     if session.student_id != student.id:
@@ -163,15 +164,15 @@ def session_of(db: DbSession, student: Student, session_id: int) -> Session:
     return session
 
 
-def get_session(db: DbSession, session_id: int) -> Session:
-    session = db.get(Session, session_id)
+def get_session(db: DbSession, session_id: int) -> Conversation:
+    session = db.get(Conversation, session_id)
     if session is None:
         raise NotFound(f"session {session_id} does not exist")
     return session
 
 
-def set_session_status(db: DbSession, session: Session, status: str,
-                       step: str | None = None) -> Session:
+def set_session_status(db: DbSession, session: Conversation, status: str,
+                       step: str | None = None) -> Conversation:
     """Change the status; `step_reached` only moves forward through STEPS.
 
     A completed session stays completed (a late or replayed write cannot reopen it);
@@ -195,17 +196,17 @@ def set_session_status(db: DbSession, session: Session, status: str,
 
 
 def mark_abandoned(db: DbSession, older_than: timedelta,
-                   paused_older_than: timedelta | None = None) -> list[Session]:
+                   paused_older_than: timedelta | None = None) -> list[Conversation]:
     """Active sessions idle for longer than `older_than` (and paused ones idle for longer than
     `paused_older_than`, when given) become abandoned. Returned with `.student` loaded."""
     now = utcnow()
-    condition = and_(Session.status == "active", Session.updated_at < now - older_than)
+    condition = and_(Conversation.status == "active", Conversation.updated_at < now - older_than)
     if paused_older_than is not None:
-        condition = or_(condition, and_(Session.status == "paused",
-                                        Session.updated_at < now - paused_older_than))
+        condition = or_(condition, and_(Conversation.status == "paused",
+                                        Conversation.updated_at < now - paused_older_than))
     stale = list(db.execute(
-        select(Session).where(condition).options(selectinload(Session.student))
-        .order_by(Session.id)
+        select(Conversation).where(condition).options(selectinload(Conversation.student))
+        .order_by(Conversation.id)
     ).scalars())
     for session in stale:
         set_session_status(db, session, "abandoned")
@@ -215,7 +216,7 @@ def mark_abandoned(db: DbSession, older_than: timedelta,
 # --- answers, insights, plans ----------------------------------------------------------------
 
 
-def _answer(db: DbSession, session: Session, question_key: str, kind: str,
+def _answer(db: DbSession, session: Conversation, question_key: str, kind: str,
             message_id: str) -> Answer | None:
     return db.execute(select(Answer).where(
         Answer.session_id == session.id, Answer.message_id == message_id,
@@ -223,7 +224,7 @@ def _answer(db: DbSession, session: Session, question_key: str, kind: str,
     )).scalar_one_or_none()
 
 
-def save_answer(db: DbSession, session: Session, step: str | None, question_key: str,
+def save_answer(db: DbSession, session: Conversation, step: str | None, question_key: str,
                 text: str, kind: str, message_id: str | None) -> Answer:
     """Store what the student said. The same (session, message id, question, kind) is stored
     once; without a message id every call stores a row."""
@@ -244,7 +245,7 @@ def save_answer(db: DbSession, session: Session, step: str | None, question_key:
     return answer
 
 
-def count_answers(db: DbSession, session: Session, kind: str | None = None) -> int:
+def count_answers(db: DbSession, session: Conversation, kind: str | None = None) -> int:
     """How many answers the session has (of one kind, e.g. "skip", when given)."""
     _check(kind, ANSWER_KINDS, "answer kind")
     query = select(func.count()).select_from(Answer).where(Answer.session_id == session.id)
@@ -253,7 +254,7 @@ def count_answers(db: DbSession, session: Session, kind: str | None = None) -> i
     return db.execute(query).scalar_one()
 
 
-def save_insight(db: DbSession, student: Student, session: Session, step: str | None,
+def save_insight(db: DbSession, student: Student, session: Conversation, step: str | None,
                  question_key: str | None, text: str, competencies: Sequence[str],
                  method: str, headline: str | None = None,
                  answer: Answer | None = None) -> list[Insight]:
@@ -294,7 +295,7 @@ def insight_overview(db: DbSession, student: Student) -> list[tuple[str, str]]:
     return result
 
 
-def save_action_plan(db: DbSession, student: Student, session: Session, *,
+def save_action_plan(db: DbSession, student: Student, session: Conversation, *,
                      what: str | None = None, who: str | None = None, how: str | None = None,
                      when_text: str | None = None, when_date: date | str | None = None,
                      obstacle: str | None = None, solution: str | None = None,
@@ -317,7 +318,7 @@ def save_action_plan(db: DbSession, student: Student, session: Session, *,
     return plan
 
 
-def plan_of_session(db: DbSession, session: Session) -> ActionPlan | None:
+def plan_of_session(db: DbSession, session: Conversation) -> ActionPlan | None:
     return db.execute(select(ActionPlan).where(ActionPlan.session_id == session.id)
                       ).scalar_one_or_none()
 
@@ -327,10 +328,10 @@ def latest_plan_needing_followup(db: DbSession, student: Student) -> ActionPlan 
     follow-up yet. Older plans are superseded by newer ones, so once the newest has its
     follow-up this returns None (which also keeps replayed follow-ups on the right plan)."""
     plan = db.execute(
-        select(ActionPlan).join(Session, ActionPlan.session_id == Session.id)
+        select(ActionPlan).join(Conversation, ActionPlan.session_id == Conversation.id)
         .where(ActionPlan.student_id == student.id,
                # a small step named at a follow-up counts even if that conversation stopped
-               or_(Session.status == "completed", ActionPlan.origin == PLAN_FROM_FOLLOWUP))
+               or_(Conversation.status == "completed", ActionPlan.origin == PLAN_FROM_FOLLOWUP))
         .order_by(ActionPlan.created_at.desc(), ActionPlan.id.desc()).limit(1)
     ).scalar_one_or_none()
     if plan is None or plan.followup_status is not None:
@@ -345,7 +346,7 @@ def record_followup(db: DbSession, plan: ActionPlan, text: str, status: str) -> 
     return plan
 
 
-def plan_followed_up_in(db: DbSession, session: Session) -> ActionPlan | None:
+def plan_followed_up_in(db: DbSession, session: Conversation) -> ActionPlan | None:
     """The earlier plan whose follow-up the student gave in `session` (the newest one)."""
     return db.execute(
         select(ActionPlan).where(ActionPlan.student_id == session.student_id,
@@ -356,7 +357,7 @@ def plan_followed_up_in(db: DbSession, session: Session) -> ActionPlan | None:
     ).scalar_one_or_none()
 
 
-def record_followup_reason(db: DbSession, session: Session, text: str) -> ActionPlan | None:
+def record_followup_reason(db: DbSession, session: Conversation, text: str) -> ActionPlan | None:
     """What helped, or what got in the way, on the plan followed up in `session`."""
     plan = plan_followed_up_in(db, session)
     if plan is not None:
@@ -373,7 +374,7 @@ def _flag(db: DbSession, message_id: str, category: str) -> Flag | None:
                                          Flag.category == category)).scalar_one_or_none()
 
 
-def save_flag(db: DbSession, student: Student, session: Session | None, category: str,
+def save_flag(db: DbSession, student: Student, session: Conversation | None, category: str,
               evidence: str | None, text: str | None, message_id: str | None,
               severity: str | None = None) -> Flag | None:
     """A new open flag (severity from the taxonomy, or lower: an unsure crisis is a crisis
@@ -470,7 +471,7 @@ def delete_student_data(db: DbSession, student: Student, actor: str) -> dict[str
     and starts over as new), and unresolved urgent/attention flags with their content
     replaced by REDACTED, so that a mentor still follows up. Returns deleted counts."""
     sid = student.id
-    session_ids = select(Session.id).where(Session.student_id == sid).scalar_subquery()
+    session_ids = select(Conversation.id).where(Conversation.student_id == sid).scalar_subquery()
     keep = and_(Flag.student_id == sid, Flag.severity.in_(("urgent", "attention")),
                 Flag.status != "resolved")
     doomed_flags = select(Flag.id).where(Flag.student_id == sid, ~keep).scalar_subquery()
@@ -489,7 +490,7 @@ def delete_student_data(db: DbSession, student: Student, actor: str) -> dict[str
     counts["flags_redacted"] = db.query(Flag).filter(keep).update(
         {Flag.evidence: REDACTED, Flag.excerpt: REDACTED, Flag.session_id: None},
         synchronize_session=False)
-    counts["sessions"] = delete(Session, Session.student_id == sid)
+    counts["sessions"] = delete(Conversation, Conversation.student_id == sid)
     audit(db, actor, "student.data_deleted", "student", sid, dict(counts))
     db.flush()
     db.expire_all()

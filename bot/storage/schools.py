@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session as DbSession
 from bot.followups import MAX_REMINDER_DAYS, parse_clock
 from bot.storage.accounts import Principal, normalise_email
 from bot.storage.audit import audit
-from bot.storage.models import ChannelIdentity, School, Session, Student, TrackerDeletion
+from bot.storage.models import ChannelIdentity, Conversation, School, Student, TrackerDeletion
 from bot.taxonomy import LEVELS
 
 log = logging.getLogger(__name__)
@@ -111,17 +111,20 @@ def purge_expired(db: DbSession, now: datetime) -> dict[str, int]:
     schools = db.execute(select(School).where(School.retention_months.is_not(None))).scalars()
     for school in list(schools):
         cutoff = now - timedelta(days=school.retention_months * DAYS_PER_MONTH)
-        last_activity = func.coalesce(Session.ended_at, Session.updated_at)
-        expired = select(Session.id).join(Student, Session.student_id == Student.id).where(
-            Student.school_id == school.id, Session.status != "active", last_activity < cutoff)
+        last_activity = func.coalesce(Conversation.ended_at, Conversation.updated_at)
+        expired = select(Conversation.id).join(
+            Student, Conversation.student_id == Student.id).where(
+            Student.school_id == school.id, Conversation.status != "active",
+            last_activity < cutoff)
         ids = list(db.execute(expired).scalars())
         if not ids:
             continue
-        students = set(db.execute(select(Session.student_id).where(Session.id.in_(ids))
+        students = set(db.execute(select(Conversation.student_id).where(Conversation.id.in_(ids))
                                   ).scalars())
-        db.execute(delete(Session).where(Session.id.in_(ids)))
+        db.execute(delete(Conversation).where(Conversation.id.in_(ids)))
         emptied = [s for s in students if db.execute(
-            select(func.count(Session.id)).where(Session.student_id == s)).scalar_one() == 0]
+            select(func.count(Conversation.id)).where(
+                Conversation.student_id == s)).scalar_one() == 0]
         senders = list(db.execute(select(ChannelIdentity.sender_id).where(
             ChannelIdentity.student_id.in_(emptied))).scalars()) if emptied else []
         db.add_all(TrackerDeletion(sender_id=sender) for sender in senders)

@@ -18,7 +18,7 @@ from bot.coaching import SKIPPED
 from bot.form_events import ANSWER_SLOT, ANSWERS_SLOT, FORM, QUESTION_SLOT
 from bot.script import get_script
 from bot.storage import db as dbmod
-from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
+from bot.storage.models import ActionPlan, Answer, Conversation, Flag, Insight
 
 
 def tracker(sender: str, text: str, intent: str = "vertellen", slots: dict | None = None,
@@ -91,7 +91,7 @@ def test_answer_stored_with_experience(storage) -> None:
     _, slots = run(ValidateGesprek(), tracker("s2", text, slots={"sessie_id": session_id},
                                                   requested="ervaring"))
     assert answer_in(slots, "ervaring") == text
-    (session,) = rows(Session, id=int(session_id))
+    (session,) = rows(Conversation, id=int(session_id))
     assert session.experience == text and session.status == "active"
 
 
@@ -145,7 +145,7 @@ def test_closing_stores_the_plan_and_completes(storage) -> None:
     assert texts == get_script().text("afronden")
     (plan,) = rows(ActionPlan)
     assert plan.what == "meelopen in een ziekenhuis" and plan.when_date is not None
-    assert rows(Session, id=int(session_id))[0].status == "completed"
+    assert rows(Conversation, id=int(session_id))[0].status == "completed"
     assert new_slots["vorige_ervaring"] == "stage bij de kapper"
     assert new_slots[ANSWERS_SLOT] is None and new_slots[QUESTION_SLOT] is None
 

@@ -157,11 +157,11 @@ def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
 
 
 def _left_midway(sender: str, status: str, idle: timedelta) -> int:
-    from bot.storage.models import Session
+    from bot.storage.models import Conversation
 
     session_id = service.start_session("rest", sender, "vmbo")
     with dbmod.session_scope() as db:
-        session = db.get(Session, session_id)
+        session = db.get(Conversation, session_id)
         session.status, session.step_reached = status, "reflecteren"
         session.updated_at = session.updated_at - idle
     return session_id
@@ -169,7 +169,7 @@ def _left_midway(sender: str, status: str, idle: timedelta) -> int:
 
 def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
     from bot import reminders
-    from bot.storage.models import School, Session, Student
+    from bot.storage.models import Conversation, School, Student
     from bot.storage.types import utcnow
 
     now = utcnow()
@@ -193,7 +193,7 @@ def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
             late_morning += timedelta(days=1)
         sent = reminders.decide(db, waiting, late_morning)
         assert (sent.action, sent.sender_id) == ("send", "r-wacht")
-        db.get(Session, waiting).reminded_at = now
+        db.get(Conversation, waiting).reminded_at = now
         assert reminders.decide(db, waiting, now).reason == "no_longer_waiting"
     # A school that switches reminders off (0 days) gets none; its own number of days counts.
     late = _left_midway("r-school", "paused", timedelta(days=30))
@@ -201,7 +201,7 @@ def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
         school = School(name="Geen herinneringen", reminder_days=0)
         db.add(school)
         db.flush()
-        db.get(Student, db.get(Session, late).student_id).school_id = school.id
+        db.get(Student, db.get(Conversation, late).student_id).school_id = school.id
     with dbmod.session_scope() as db:
         assert reminders.schedule_due(db, now) == 0
         db.execute(select(School).where(School.name == "Geen herinneringen")

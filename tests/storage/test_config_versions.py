@@ -22,7 +22,7 @@ from bot.storage import accounts
 from bot.storage import config_versions as versions
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
-from bot.storage.models import AuditLog, School, Session, Student
+from bot.storage.models import AuditLog, Conversation, School, Student
 from tests.storage.test_mentor_portal import (  # noqa: F401
     Seed,
     _csrf,
@@ -111,7 +111,7 @@ def test_the_assistant_uses_the_newest_version_of_the_school_and_pins_conversati
     # A new conversation is pinned to the version of its start ...
     session_new = service.start_session("rest", "student-a", "vmbo")
     with dbmod.session_scope() as db:
-        pinned = db.get(Session, session_new).script_version
+        pinned = db.get(Conversation, session_new).script_version
         assert pinned == versions.newest(db, "script", c1.school_id).id
         versions.rollback(db, "script", c1.school_id, 1, c1)  # same content, new id
         versions.save(db, "script", c1.school_id, FILE_TEXT, "Terug.", c1)

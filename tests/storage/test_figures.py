@@ -15,11 +15,11 @@ from bot.storage.models import (
     ActionPlan,
     Answer,
     AuditLog,
+    Conversation,
     Flag,
     NotUnderstood,
     School,
     SchoolClass,
-    Session,
     Student,
 )
 from bot.storage.types import utcnow
@@ -44,7 +44,7 @@ def _school(big: int = 6, small: int = 2) -> int:
             db.add(student)
             db.flush()
             status = "completed" if i % 3 else "abandoned"
-            session = Session(student_id=student.id, channel="rest", status=status,
+            session = Conversation(student_id=student.id, channel="rest", status=status,
                               step_reached="reflecteren", started_at=now - timedelta(days=i),
                               updated_at=now - timedelta(days=i))
             db.add(session)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from aiohttp.test_utils import TestClient
 
 from bot.storage import db as dbmod
-from bot.storage.models import ActionPlan, Insight, SchoolClass, Session, Student
+from bot.storage.models import ActionPlan, Conversation, Insight, SchoolClass, Student
 from bot.storage.types import utcnow
 from bot.summaries import today_local
 from tests.storage.test_mentor_portal import Seed, login, portal, seed  # noqa: F401
@@ -27,7 +27,7 @@ def _history(seed: Seed) -> None:  # noqa: F811
         quiet.school_class = klas
         now = utcnow()
         for age, competency in ((70, "kwaliteiten"), (5, "motieven")):
-            session = Session(student_id=quiet.id, channel="rest", status="completed",
+            session = Conversation(student_id=quiet.id, channel="rest", status="completed",
                               step_reached="activeren", experience=f"ervaring {age}",
                               started_at=now - timedelta(days=age),
                               updated_at=now - timedelta(days=age))

@@ -14,11 +14,11 @@ from bot.storage.models import (
     Answer,
     AuditLog,
     ChannelIdentity,
+    Conversation,
     Flag,
     Insight,
     Notification,
     NotUnderstood,
-    Session,
     Student,
 )
 from bot.taxonomy import FLAG_BY_KEY, STEPS
@@ -33,7 +33,7 @@ def student_and_session(db, sender: str = "s1", level: str | None = "vmbo"):
     return student, repo.start_session(db, student, "rest", level)
 
 
-def age(session: Session, delta: timedelta) -> None:
+def age(session: Conversation, delta: timedelta) -> None:
     session.updated_at = datetime.now(timezone.utc) - delta
 
 
@@ -363,7 +363,7 @@ def test_delete_student_data(db) -> None:
     assert all(f.excerpt == f.evidence == repo.REDACTED and f.session_id is None for f in kept)
     assert all(f.status == "open" for f in kept)
     assert count(db, Notification) == 1  # the urgent flag's notification is still sent
-    assert count(db, Answer) == 1 and count(db, Session) == 1  # the bystander's
+    assert count(db, Answer) == 1 and count(db, Conversation) == 1  # the bystander's
     # the student is recognised again and starts as new
     again = repo.get_or_create_student(db, "rest", "s1")
     assert again.id == student_id

@@ -15,11 +15,11 @@ from bot.storage import repository as repo
 from bot.storage.models import (
     ActionPlan,
     Answer,
+    Conversation,
     Flag,
     Insight,
     School,
     SchoolClass,
-    Session,
     TrackerDeletion,
 )
 from bot.storage.schools import purge_expired
@@ -142,7 +142,7 @@ def test_retention_removes_old_conversations_and_their_tracker(storage: str) -> 
     with dbmod.session_scope() as db:
         assert purge_expired(db, now) == {"sessions": 1, "trackers": 1}
     with dbmod.session_scope() as db:
-        left = set(db.execute(select(Session.id)).scalars())
+        left = set(db.execute(select(Conversation.id)).scalars())
         assert left == {made["nieuw"], made["ander"]}
         for model in (Answer, Insight, ActionPlan):
             assert db.execute(select(func.count()).select_from(model)).scalar_one() == 2

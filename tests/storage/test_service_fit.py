@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import service
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
-from bot.storage.models import ActionPlan, Answer, Flag, Insight, Session
+from bot.storage.models import ActionPlan, Answer, Conversation, Flag, Insight
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def _reply(session_id: int, **kw) -> bool:
                 question_key="ervaring", text="ik liep stage bij de bakker", kind="answer",
                 message_id="m1")
     args.update(kw)
+    args["experience"] = args["question_key"] == "ervaring"  # its question's doel
     return service.save_reply(**args)
 
 
@@ -108,7 +109,7 @@ def test_abandon_stale_sessions_flags_afgehaakt(svc: str) -> None:
         flag = db.execute(select(Flag)).scalar_one()
         assert flag.category == "afgehaakt" and flag.severity == "info"
         assert flag.evidence == "gestopt bij stap reflecteren"
-        assert db.execute(select(Session.status)).scalar_one() == "abandoned"
+        assert db.execute(select(Conversation.status)).scalar_one() == "abandoned"
 
 
 def test_repeated_skips_raise_one_afgehaakt_flag(svc: str) -> None:

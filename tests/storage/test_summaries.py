@@ -1,4 +1,4 @@
-"""Session summaries and the LOB-cv (bot.summaries), on SQLite and PostgreSQL."""
+"""Conversation summaries and the LOB-cv (bot.summaries), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 from bot import summaries
 from bot.storage import repository as repo
-from bot.storage.models import Insight, Session, Student
+from bot.storage.models import Conversation, Insight, Student
 from bot.summaries import as_dict, render_text, session_summary, student_overview
 from bot.taxonomy import COMPETENCY_KEYS, FLAG_BY_KEY, FLAG_CATEGORIES
 
@@ -35,14 +35,14 @@ FULL_SUMMARY = (
 )
 
 
-def new_session(db, student: Student, started: datetime) -> Session:
+def new_session(db, student: Student, started: datetime) -> Conversation:
     session = repo.start_session(db, student, "rest", "mbo-bol")
     session.started_at = session.updated_at = started
     db.flush()
     return session
 
 
-def say(db, session: Session, step: str | None, key: str, text: str,
+def say(db, session: Conversation, step: str | None, key: str, text: str,
         kind: str = "answer") -> None:
     repo.save_answer(db, session, step, key, text, kind, None)
 
@@ -50,7 +50,7 @@ def say(db, session: Session, step: str | None, key: str, text: str,
 def full_session(db, student: Student, started: datetime = MARCH, *,
                  experience: str = EXPERIENCE, role: str = ROLE, went_well: str = WENT_WELL,
                  headline: str = HEADLINE, explore: str = EXPLORE,
-                 help_contact: str = HELP) -> Session:
+                 help_contact: str = HELP) -> Conversation:
     """A completed conversation, stored the way bot.service stores one."""
     s = new_session(db, student, started)
     say(db, s, "terugkijken", "ervaring", experience)
@@ -218,7 +218,7 @@ def test_follow_up_of_the_previous_plan(db) -> None:
 # --- the LOB-cv ------------------------------------------------------------------------------
 
 
-def two_sessions(db) -> tuple[Student, Session, Session]:
+def two_sessions(db) -> tuple[Student, Conversation, Conversation]:
     st = student(db)
     first = full_session(db, st, MARCH)
     plan = repo.latest_plan_needing_followup(db, st)
