@@ -307,6 +307,7 @@ def _added_and_removed(form: dict[str, Any], doc: Any,
                             for part, text in typed.items()}})
         if not blocks:
             continue
+        original = [str(q["key"]) for q in step["vragen"]]
         for q in list(step["vragen"]):
             key = str(q["key"])
             if key not in required and (key not in blocks or blocks[key] in dropped):
@@ -314,19 +315,32 @@ def _added_and_removed(form: dict[str, Any], doc: Any,
                 step["samenvatting"]["regels"].pop(key, None)
                 changes.append(f"vraag '{key}' weggehaald")
         known = {str(q["key"]) for q in step["vragen"]}
+        step_added = False
         for key, j in blocks.items():
             if j not in dropped and key not in known and key not in taken and KEY_PATTERN.match(
                     key):
                 step["vragen"].append({"key": key, **{part: "" for part in NEW_PARTS}})
                 taken.add(key)
                 added.add(key)
+                step_added = True
                 changes.append(f"vraag '{key}' toegevoegd")
-        if len(step["vragen"]) != len(blocks) or dropped or added:
-            # The questions shift: a place left as it was means "where it is", not a number.
+        current = [str(q["key"]) for q in step["vragen"]]
+        if step_added or current != original:
+            # The questions shift, so the order is settled here from the form's blocks: their
+            # chosen places, else where they stand on the page (after a preview: the new
+            # order). Needed questions a form left out stay at the end.
+            kept = [(key, j) for key, j in blocks.items() if j not in dropped and key in current]
+            ordered = [key for key, j in sorted(kept, key=lambda kj: _position(
+                form.get(f"{where}.{kj[1]}.plaats"), kj[1]))]
+            ordered += [key for key in current if key not in ordered]
+            nodes = {str(q["key"]): q for q in step["vragen"]}
+            step["vragen"][:] = [nodes[key] for key in ordered]
+            before = [key for key in original if key in ordered]
+            if [key for key in ordered if key in before] != before:
+                changes.append(f"volgorde van de vragen in stap '{step_key}' aangepast")
             form = {name: value for name, value in form.items()
                     if not any(name.startswith(f"{where}.{j}.") for j in dropped)
-                    and not any(name == f"{where}.{j}.plaats" and str(value) == str(j + 1)
-                                for j in blocks.values())}
+                    and not re.fullmatch(re.escape(where) + r"\.\d+\.plaats", name)}
     return form, added
 
 
@@ -408,8 +422,13 @@ def _order(form: Any, step: StepFields) -> list[int]:
     """The questions' new order from their chosen places (1 = first). A question moved up goes
     before the one now at that place, one moved down after it; a missing or wrong place keeps
     the question where it is."""
-    def position(i: int) -> tuple[int, int, int]:
-        typed = str(form.get(f"stappen.{step.key}.vragen.{i}.plaats", "") or "").strip()
-        place = int(typed) if typed.isdigit() else i + 1
-        return place, 1 if place == i + 1 else (0 if place < i + 1 else 2), i
-    return sorted(range(len(step.questions)), key=position)
+    return sorted(range(len(step.questions)), key=lambda i: _position(
+        form.get(f"stappen.{step.key}.vragen.{i}.plaats"), i))
+
+
+def _position(typed: Any, i: int) -> tuple[int, int, int]:
+    """Where question `i` goes for a typed place (1 = first; anything else: where it is). A
+    question moved up goes before the one now at that place, one moved down after it."""
+    text = str(typed or "").strip()
+    place = int(text) if text.isdigit() else i + 1
+    return place, 1 if place == i + 1 else (0 if place < i + 1 else 2), i

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.storage.access import NOTE_MAX_CHARS
+from bot.storage.access import NOTE_MAX_CHARS, NOTE_VISIBLE
 from bot.storage.accounts import ROLES
 from bot.taxonomy import FLAG_BY_KEY, FLAG_STATUSES, LEVELS, SEVERITIES
 
@@ -46,7 +46,7 @@ NULLABLE_TEXT = {"type": "string", "nullable": True}
 # The server keeps a note without control characters and surrounding white space; what is
 # left must not be empty: so at least one character that is neither.
 NOTE = {"type": "string", "minLength": 1, "maxLength": NOTE_MAX_CHARS,
-        "pattern": r"[^\s\x00-\x1f\x7f-\x9f]",
+        "pattern": NOTE_VISIBLE,
         "description": "What the mentor did or agreed: at least one visible character. "
                        "Control characters and white space around it are removed."}
 FLAG_LINKS = {"ResolveFlag": ("resolveFlag", "$response.body#/id"),

@@ -5,6 +5,7 @@ else is "not found", never "forbidden", so that nobody learns another mentor's s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -208,18 +209,26 @@ class BadNote(ValueError):
         self.flag_id, self.student_id = flag_id, student_id
 
 
+# A note holds at least one visible character: not white space, not a control character.
+# The API document states the same rule as its `pattern` (bot.portal.openapi), so that what
+# the schema allows is exactly what is accepted.
+NOTE_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line end
+
+
 def clean_note(note: object) -> str | None:
     """The note without control characters (line ends as \\n) and surrounding white space;
-    None when it is missing, empty, too long or not valid text (e.g. a lone surrogate)."""
-    if not isinstance(note, str) or len(note) > NOTE_MAX_CHARS:  # as sent (the API's maxLength)
+    None when it is missing, holds nothing visible (NOTE_VISIBLE), is too long or is not valid
+    text (e.g. a lone surrogate)."""
+    if (not isinstance(note, str) or len(note) > NOTE_MAX_CHARS  # as sent (the maxLength)
+            or not re.search(NOTE_VISIBLE, note)):
         return None
-    text = note.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
+    text = _CONTROLS.sub("", note.replace("\r\n", "\n").replace("\r", "\n")).strip()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return None
-    return text if text and len(text) <= NOTE_MAX_CHARS else None
+    return text or None
 
 
 def flag_for(db: DbSession, principal: Principal, flag_id: int, action: str,

@@ -236,6 +236,25 @@ def test_the_form_adds_and_removes_questions_and_keeps_them_through_a_preview() 
         yaml.safe_load(content2)))
 
 
+def test_a_step_reordered_with_a_question_added_and_one_removed_keeps_its_order() -> None:
+    keys = [q["key"] for q in yaml.safe_load(FILE_TEXT)["stappen"]["activeren"]["vragen"]]
+    form = {**_form_of(FILE_TEXT),
+            f"{_index('wanneer')}.plaats": str(keys.index("hulp_contact") + 1),
+            f"{_index('obstakel')}.weg": "weg",
+            "stappen.activeren.nieuw.tekst|standaard": "Wat heb je daarvoor nodig?",
+            "stappen.activeren.nieuw.uitleg|standaard": "Spullen, informatie of iemand.",
+            "stappen.activeren.nieuw.voorbeeld|standaard": "Bijvoorbeeld: een adres."}
+    content, changes = script_form.apply(FILE_TEXT, form)
+    order = [q["key"] for q in yaml.safe_load(content)["stappen"]["activeren"]["vragen"]]
+    expected = [k for k in keys if k not in ("obstakel", "wanneer")]
+    expected.insert(keys.index("hulp_contact"), "wanneer")
+    assert order == [*expected, "daarvoor_nodig"]
+    assert set(changes) == {"vraag 'obstakel' weggehaald", "vraag 'daarvoor_nodig' toegevoegd",
+                            "volgorde van de vragen in stap 'activeren' aangepast"}
+    # Saved from the page a preview shows (blocks in the new order): the same script.
+    assert script_form.apply(FILE_TEXT, _form_of(content)) == (content, changes)
+
+
 def test_a_question_moved_before_the_answer_it_uses_is_refused() -> None:
     form = _form_of(FILE_TEXT)
     form[f"{_index('rol')}.plaats"] = str(int(_index("ervaring").rsplit(".", 1)[1]) + 1)
