@@ -37,9 +37,8 @@ def _reshaped() -> str:
     return yaml_roundtrip.dump(doc)
 
 
-@pytest.fixture(scope="module")
-def school(servers) -> Iterator[tuple[int, Script]]:  # noqa: ANN001 - tests.conftest.Servers
-    content = _reshaped()
+def _school_with(servers, content: str, summary: str) -> int:  # noqa: ANN001
+    """A new school whose script version is `content`; the action server has noticed it."""
     dbmod.configure(servers.env["DATABASE_URL"])
     try:
         with dbmod.session_scope() as db:
@@ -47,12 +46,18 @@ def school(servers) -> Iterator[tuple[int, Script]]:  # noqa: ANN001 - tests.con
             row = School(name=f"Vorm College {uuid.uuid4().hex[:6]}", default_level="mbo-bol")
             db.add(row)
             db.flush()
-            versions.save(db, "script", row.id, content, "Andere volgorde.", None)
+            versions.save(db, "script", row.id, content, summary, None)
             school_id = row.id
     finally:
         dbmod.configure(None)
     time.sleep(live_config.CACHE_SECONDS + 0.5)  # the action server notices versions exist
-    yield school_id, parse(yaml.safe_load(content))
+    return school_id
+
+
+@pytest.fixture(scope="module")
+def school(servers) -> Iterator[tuple[int, Script]]:  # noqa: ANN001 - tests.conftest.Servers
+    content = _reshaped()
+    yield _school_with(servers, content, "Andere volgorde."), parse(yaml.safe_load(content))
 
 
 def _student(servers, school_id: int) -> str:  # noqa: ANN001
@@ -135,18 +140,7 @@ def _with_a_new_question() -> str:
 def test_a_question_added_to_the_script_is_asked_without_retraining(servers) -> None:  # noqa: ANN001
     content = _with_a_new_question()
     script = parse(yaml.safe_load(content))
-    dbmod.configure(servers.env["DATABASE_URL"])
-    try:
-        with dbmod.session_scope() as db:
-            row = School(name=f"Nieuw College {uuid.uuid4().hex[:6]}", default_level="mbo-bol")
-            db.add(row)
-            db.flush()
-            versions.save(db, "script", row.id, content, "Een nieuwe vraag.", None)
-            school_id = row.id
-    finally:
-        dbmod.configure(None)
-    time.sleep(live_config.CACHE_SECONDS + 0.5)
-    sender = _student(servers, school_id)
+    sender = _student(servers, _school_with(servers, content, "Een nieuwe vraag."))
 
     def say(text: str) -> str:
         return "\n".join(servers.say(sender, text))
