@@ -478,8 +478,10 @@ def _check_text(value: Any, where: str, allowed: set[str], errors: list[str]) ->
 # A question's key names its answer in the conversation's state and in the script's
 # placeholders ({ervaring}): a plain name, not one the conversation itself uses.
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+# (Also the parameter names of Script.render / pick / text, through which answers are passed.)
 RESERVED_KEYS = frozenset({*CONDITIONS, "niveau", "eerdere_gesprekken", "vorige_stap_status",
-                           "label", "tekst", "antwoord", "max_tekens"})
+                           "label", "tekst", "antwoord", "max_tekens", "key", "level",
+                           "value", "choice", "said", "or_nothing"})
 
 
 def _word_list(value: Any) -> bool:

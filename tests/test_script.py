@@ -78,7 +78,7 @@ def test_a_new_question_needs_only_a_plain_key() -> None:
     new = {"tekst": "Nieuw?", "uitleg": "Uitleg", "voorbeeld": "Voorbeeld"}
     raw["stappen"]["vooruitkijken"]["vragen"].append({"key": "nieuwe_vraag", **new})
     assert validate(raw) == []  # no slot in the domain, no retraining
-    for bad in ("Nieuwe Vraag", "x", "vooruitkijken_check", "niveau", "vorig_plan"):
+    for bad in ("Nieuwe Vraag", "x", "vooruitkijken_check", "niveau", "vorig_plan", "level"):
         raw["stappen"]["vooruitkijken"]["vragen"][-1] = {"key": bad, **new}
         assert any(f".{bad}: een key is een naam" in e for e in validate(raw)), bad
 
