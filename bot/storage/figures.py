@@ -70,6 +70,13 @@ def _weeks(start: date, end: date) -> list[str]:
     return weeks
 
 
+def period_weeks(since: datetime, until: datetime) -> list[str]:
+    """The weeks of [since, until) as the school sees them: the conversations are counted by
+    their local date, so the weeks are too (on Monday 00:30 in Amsterdam it is still Sunday
+    in UTC, and this week's conversations must not fall outside the list)."""
+    return _weeks(local_date(since), local_date(until - timedelta(seconds=1)))
+
+
 def _hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 3600
 
@@ -120,7 +127,7 @@ def figures(db: DbSession, school_id: int, since: datetime, until: datetime,
     names = dict(db.execute(select(SchoolClass.id, SchoolClass.name)
                             .where(SchoolClass.school_id == school_id)).all())
 
-    weeks = _weeks(since.date(), (until - timedelta(seconds=1)).date())
+    weeks = period_weeks(since, until)
     plan_of = {session_id: status for session_id, status in plans}
     groups: list[tuple[str, object]] = [(school_name, None)] + [
         (names[c], c) for c in sorted(names, key=lambda c: names[c])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -121,3 +121,15 @@ async def test_the_figures_page_and_csv_for_coordinators_only(portal: TestClient
         views = db.execute(select(AuditLog).where(AuditLog.action == "figures.view")
                            ).scalars().all()
         assert len(views) >= 2 and all(WORDS not in str(v.detail) for v in views)
+
+
+def test_the_weeks_are_the_schools_local_weeks() -> None:
+    """Sunday 23:30 UTC is Monday 00:30 in Amsterdam: a conversation started then belongs to
+    the new week, which the figures must list (it fell outside the list before)."""
+    from bot.storage.figures import period_weeks
+
+    until = datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc)  # a Sunday
+    assert period_weeks(until - timedelta(weeks=1), until + timedelta(seconds=1))[-1] == (
+        "2026-W50")
+    assert period_weeks(datetime(2026, 11, 30, 12, tzinfo=timezone.utc),
+                        datetime(2026, 12, 6, 12, tzinfo=timezone.utc)) == ["2026-W49"]
