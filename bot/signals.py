@@ -34,7 +34,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,10 @@ class _Category:
     # `geruststelling`: the student says the concern is absent ("ik heb genoeg
     # zelfvertrouwen", "geen zorgen"); then the model may not raise this category either.
     reassurances: tuple[re.Pattern[str], ...] = ()
+    # `ook_bij`: raised along with another category's find when the message also matches a
+    # pattern (discrimination at the internship is an internship problem too: the school
+    # takes it up with the company).
+    along: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,7 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
         if not isinstance(spec, dict):
             raise _fail(f"Categorie '{key}' moet een woordenboek zijn (woorden:, patronen:, ...).")
         allowed = {"negatie", "venster", "woorden", "patronen", "uitzonderingen",
-                   "geruststelling"}
+                   "geruststelling", "ook_bij"}
         extra = set(spec) - allowed
         if extra:
             raise _fail(f"Categorie '{key}': onbekende sleutel(s) {', '.join(sorted(extra))}. "
@@ -316,8 +320,18 @@ def _parse_rules(data: Any, path: Path, mtime_ns: int) -> Rules:
         if reassurances and FLAG_BY_KEY[key].severity == "urgent":
             raise _fail(f"Categorie '{key}': een crisis kan niet weggenomen worden met een "
                         "geruststelling; gebruik 'uitzonderingen' voor een bepaalde zin.")
+        along = []
+        for i, item in enumerate(_as_list(spec.get("ook_bij"), f"{key}.ook_bij")):
+            where = f"categorie '{key}', ook_bij #{i + 1}"
+            if (not isinstance(item, dict) or set(item) != {"categorie", "als"}
+                    or item["categorie"] not in TEXT_CATEGORIES or item["categorie"] == key):
+                raise _fail(f"{where}: schrijf {{categorie: <een andere categorie>, als: "
+                            "'<patroon>'}: deze categorie komt er dan bij als die andere "
+                            "gevonden is en het bericht ook bij het patroon past.")
+            along.append((str(item["categorie"]), _compile(str(item["als"]), where, macros)))
         categories.append(_Category(key, FLAG_BY_KEY[key].severity, tuple(triggers),
-                                    exceptions, window, prefilter, reassurances))
+                                    exceptions, window, prefilter, reassurances,
+                                    tuple(along)))
     categories.sort(key=lambda c: (_SEVERITY_RANK[c.severity], _CATEGORY_RANK[c.key]))
     return Rules(path, mtime_ns, tuple(categories), figurative, cues, boundaries, exempt,
                  replacements, after)
@@ -518,7 +532,7 @@ class Detector:
         signals, vetoed, masked = self.rule_view(text, doc)
         if self.use_model:
             signals = _with_model(text, signals, vetoed, masked)
-        return signals
+        return _along(self.rules, text, signals, vetoed)
 
     def rule_view(self, text: str, doc: Any = None) -> tuple[list[Signal], set[str], str]:
         """What the rules make of `text`: their signals; the categories whose explicit phrase
@@ -643,6 +657,7 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
     found = {s.category for s in signals}
     if not masked.strip():
         return signals
+    signals = _not_denied(model, masked, signals)
     scores = model.scores(masked)
     added: list[Signal] = []
 
@@ -671,7 +686,41 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
             added.append(located(category, "attention", unsure=True))
     if not added:
         return signals
-    merged = signals + added
+    merged = signals + _not_denied(model, masked, added)
+    merged.sort(key=lambda s: (s.unsure, _SEVERITY_RANK[s.severity], _CATEGORY_RANK[s.category]))
+    return merged
+
+
+def _not_denied(model: Any, text: str, signals: list[Signal]) -> list[Signal]:
+    """Without the attention flags of a message that denies its concern or tells it of
+    someone else (bot.signal_model's denial gate; a rule's negation window misses "ik heb
+    nooit last gehad van discriminatie"). Never a crisis: that stays recall-first."""
+    from bot.signal_model import DENIAL_THRESHOLD
+
+    if not any(s.severity == "attention" and s.category != "crisis" for s in signals):
+        return signals
+    if model.denied(text) < DENIAL_THRESHOLD:
+        return signals
+    return [s for s in signals if s.severity != "attention" or s.category == "crisis"]
+
+
+def _along(rules: Rules, text: str, signals: list[Signal], vetoed: set[str]) -> list[Signal]:
+    """Add the categories that come along with a find (`ook_bij`), on the find's evidence."""
+    found = {s.category: s for s in signals if not s.unsure}
+    wanted = [(cat, found[other]) for cat in rules.categories if cat.key not in found
+              and cat.key not in vetoed for other, _ in cat.along if other in found]
+    if not wanted:
+        return signals
+    normal = normalize_text(text)
+    added: dict[str, Signal] = {}
+    for cat, source in wanted:
+        if cat.key not in added and any(other == source.category and regex.search(normal)
+                                        for other, regex in cat.along):
+            added[cat.key] = replace(source, category=cat.key,
+                                     severity=cat.severity)
+    if not added:
+        return signals
+    merged = signals + list(added.values())
     merged.sort(key=lambda s: (s.unsure, _SEVERITY_RANK[s.severity], _CATEGORY_RANK[s.category]))
     return merged
 

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 
 from bot.paths import DATA
+from bot.signal_model import BLIND_DIR, retired_blind_sets
 
 EVAL_FILE = DATA / "signals" / "eval.yml"
 DEV_FILE = DATA / "signals" / "dev.yml"
-BLIND_DIR = DATA / "signals" / "blind"
 MIN_CRISIS_RECALL = 0.98
 MIN_RECALL = 0.85
 MIN_PRECISION = 0.90
@@ -230,14 +230,17 @@ def format_report(report: Report, *, errors: bool = False) -> str:
 
 
 def frozen_sets() -> list[tuple[Path, str]]:
-    """The blind sets and the hash each was frozen with (data/signals/blind/FROZEN)."""
+    """The blind sets and the hash each was frozen with (data/signals/blind/FROZEN), without
+    the sets retired into the training data (they are no longer blind)."""
     frozen = BLIND_DIR / "FROZEN"
+    retired = set(retired_blind_sets())
     out = []
     if frozen.exists():
         for line in frozen.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
                 digest, name = line.split()
-                out.append((BLIND_DIR / name, digest))
+                if BLIND_DIR / name not in retired:
+                    out.append((BLIND_DIR / name, digest))
     return out
 
 
@@ -252,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, action="append",
                         help=f"gelabelde berichten (standaard: {EVAL_FILE})")
     parser.add_argument("--blind", action="store_true",
-                        help="de bevroren blinde toetssets (data/signals/blind)")
+                        help="de bevroren blinde toetssets (data/signals/blind) die nog niet "
+                             "als trainingsdata zijn gebruikt (RETIRED)")
     parser.add_argument("--errors", action="store_true", help="toon elk fout herkend bericht")
     args = parser.parse_args(argv)
     files = list(args.file or [])

@@ -110,9 +110,9 @@ def choose(y: np.ndarray, rules: np.ndarray, oof: np.ndarray, categories: list[s
 
 def everyday_extra(messages: list) -> list:
     """The everyday messages at the end of training_messages() (see bot.signal_model)."""
-    from bot.signal_model import TRAIN_DIR, TRAIN_FILES, load_labelled
+    from bot.signal_model import labelled_files, load_labelled
 
-    labelled = load_labelled([*TRAIN_FILES, *sorted(TRAIN_DIR.glob("*.yml"))])
+    labelled = load_labelled(labelled_files())
     return messages[len(labelled):]
 
 

@@ -164,7 +164,9 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
 # the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
 # the latter, and an example of what issue 10 still has to fix.
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood", "op stage snij ik brood",
+# "op stage snij ik brood" no longer raises anything since the retired blind sets joined the
+# training data (data/signals/blind/RETIRED).
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood",
                                       "mijn stagebegeleider is gestopt met roken"}
 
 
@@ -245,6 +247,10 @@ def test_lemmas_are_used(tmp_path: Path) -> None:
     ("categorieen:\n  afgehaakt:\n    woorden: [doei]\n", "niet uit tekst herkend"),
     ("categorieen: [crisis\n", "geen geldige YAML"),
     ("categorieen:\n  crisis:\n    venster: veel\n    woorden: [dood]\n", "venster"),
+    ("categorieen:\n  crisis:\n    woorden: [dood]\n    ook_bij: [{categorie: paniek, als: x}]\n",
+     "ook_bij #1"),
+    ("categorieen:\n  crisis:\n    woorden: [dood]\n    ook_bij: [{categorie: crisis, als: x}]\n",
+     "een andere categorie"),
 ])
 def test_invalid_rules_keep_previous_rules(rules_copy: Path, bad: str, message: str,
                                            caplog: pytest.LogCaptureFixture) -> None:
@@ -357,6 +363,8 @@ def small_model_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "nlu").mkdir()
     monkeypatch.setattr(signal_model, "TRAIN_FILES", (dev,))
     monkeypatch.setattr(signal_model, "TRAIN_DIR", tmp_path / "train")
+    monkeypatch.setattr(signal_model, "BLIND_DIR", tmp_path / "blind")
+    monkeypatch.setattr(signal_model, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(signal_model, "NLU_DIR", tmp_path / "nlu")
     monkeypatch.setattr(signal_model, "COMPETENCY_TRAIN", tmp_path / "competencies.yml")
     monkeypatch.setattr(signal_model, "THRESHOLDS_FILE", tmp_path / "model.yml")
@@ -426,6 +434,59 @@ def test_a_failed_background_refit_keeps_the_old_model(
     assert not signal_model._refit_thread.is_alive()
     assert signal_model._lock.acquire(blocking=False)  # the refit let go of the lock
     signal_model._lock.release()
+
+
+def test_a_fitted_model_is_kept_for_the_next_process_and_refitted_when_its_inputs_change(
+        small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import signal_model
+
+    first = signal_model._fit()
+    cached = list((small_model_data.parent / "cache").glob("*.joblib"))
+    assert len(cached) == 1
+
+    def no_fit() -> list[signal_model.LabelledMessage]:
+        raise AssertionError("fitted again although the cache holds this model")
+
+    real = signal_model.training_messages
+    monkeypatch.setattr(signal_model, "training_messages", no_fit)
+    loaded = signal_model._fit()  # as a new process would: from the cache
+    text = "ik kan de laptop niet betalen"
+    assert loaded is not first and loaded.scores(text) == first.scores(text)
+
+    monkeypatch.setattr(signal_model, "training_messages", real)
+    cached[0].write_bytes(b"not a model")  # a broken file is fitted again, not trusted
+    assert signal_model._fit().scores(text) == first.scores(text)
+
+
+def test_a_retired_blind_set_is_learned_from_and_no_longer_scored_as_blind(
+        small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blind set handed to training after its scoring (blind/RETIRED) teaches the model and
+    refits it; `bot eval signals --blind` then skips it, and still refuses a changed set."""
+    import hashlib
+
+    from bot import signal_model, signals_eval
+
+    blind = small_model_data.parent / "blind"
+    blind.mkdir()
+    monkeypatch.setattr(signals_eval, "BLIND_DIR", blind)
+    sets = {name: f"berichten:\n- {{tekst: '{text}', verwacht: [financien]}}\n"
+            for name, text in (("v1.yml", "de reiskosten kan ik echt niet ophoesten"),
+                               ("v2.yml", "mijn ouders kunnen het schoolgeld niet betalen"))}
+    for name, text in sets.items():
+        (blind / name).write_text(text, encoding="utf-8")
+    (blind / "FROZEN").write_text("".join(
+        f"{hashlib.sha256(t.encode()).hexdigest()}  {n}\n" for n, t in sets.items()), "utf-8")
+    before = {m.text for m in signal_model.training_messages()}
+    key_before = signal_model._data_key()
+    assert [p.name for p, _ in signals_eval.frozen_sets()] == ["v1.yml", "v2.yml"]
+
+    (blind / "RETIRED").write_text("# after its one scoring\nv1.yml\n", encoding="utf-8")
+    learned = {m.text for m in signal_model.training_messages()} - before
+    assert learned == {"de reiskosten kan ik echt niet ophoesten"}
+    assert signal_model._data_key() != key_before  # retiring a set refits the model
+    assert [p.name for p, _ in signals_eval.frozen_sets()] == ["v2.yml"]
+    (blind / "v2.yml").write_text(sets["v2.yml"] + "- {tekst: 'hoi', verwacht: []}\n", "utf-8")
+    assert main(["--blind"]) == 2  # a blind set changed after freezing is refused
 
 
 @pytest.mark.parametrize("text", ["stage", "geld", "mijn ouders", "school"])
@@ -542,3 +603,17 @@ def test_a_crisis_cannot_be_reassured_away(tmp_path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RulesError, match="geruststelling"):
         load_rules(path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("op mijn stage noemen ze me een aap omdat ik zwart ben", {"discriminatie", "stage_probleem"}),
+    ("mijn stagebegeleider zegt dat meisjes niet kunnen lassen", {"discriminatie",
+                                                                   "stage_probleem"}),
+    ("de docent op school zegt dat meisjes niet kunnen lassen", {"discriminatie"}),
+    ("op stage word ik niet gediscrimineerd", set()),
+])
+def test_discrimination_at_the_internship_is_an_internship_problem_too(
+        text: str, expected: set[str]) -> None:
+    """`ook_bij` in the rules: the school takes discrimination at the internship up with the
+    company, so the mentor sees both flags; elsewhere it stays discrimination alone."""
+    assert {s.category for s in detect(text) if not s.unsure} == expected
