@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup secrets run demo test browser bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
+.PHONY: help setup secrets signal-model run demo test browser bench train nlp-model nlp-eval eval eval-nlu lint db-upgrade clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055), portal (:8080)"
@@ -29,8 +29,12 @@ help:
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make eval   evaluation figures: Dutch pipeline, NLU, signals, competencies"
 
-setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade secrets
+setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade secrets signal-model
 	@echo "==> setup complete"
+
+# The learned signal model, fitted once into var/cache (later runs find it there in a moment).
+signal-model: $(NLP_STAMP)
+	@$(STEP) "fit the signal model (first time: ~1 min)" $(PY) -m bot.signal_model
 
 # Rasa's API token and the action-server secret, generated once into var/ (mode 0600)
 # unless RASA_API_TOKEN / ACTION_SERVER_SECRET are set.

@@ -436,3 +436,19 @@ def get_model() -> SignalModel | None:
             _lock.release()
             raise
     return _model
+
+
+def main() -> int:
+    """Fit the model once (or find it in the cache), so that the first process to start
+    does not spend half a minute on it: `make setup` runs this."""
+    # Through the imported module, not __main__: the cached pickle must name the class
+    # bot.signal_model.SignalModel, or no other process can read it.
+    from bot import signal_model
+
+    model = signal_model.get_model()
+    print("signaalmodel klaar" if model is not None else "geen signaalmodel (alleen regels)")
+    return 0 if model is not None else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
