@@ -61,6 +61,11 @@ def create_app(secret: str, actions_package: str = "actions") -> Sanic:
             live_config.enter(_json_or_none(request))
         return None
 
+    from bot import jobs, service
+
+    # An urgent flag's e-mail goes out at once from here, not at the worker's next tick.
+    service.on_urgent_flag(jobs.dispatch_urgent)
+
     @app.listener("after_server_start")
     async def replay_spool(_app: Sanic, _loop: object) -> None:
         # Writes kept while the database was down (or spooled by Rasa while this server was

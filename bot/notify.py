@@ -291,24 +291,6 @@ def deliver(ids: tuple[int, ...] | list[int], now: datetime,
         return record(db, delivery, now, error)
 
 
-def deliver_due(db: DbSession | None = None, now: datetime | None = None,
-                config: NotifyConfig | None = None) -> dict[str, int]:
-    """Send every due notification now, in this process, through the job queue (so that a
-    running worker never sends the same one again). `db`: a caller's session; it is
-    committed first (what it added is sent) and expired afterwards (it sees the outcome)."""
-    from bot import worker
-
-    if db is not None:
-        db.commit()
-    try:
-        totals = worker.run_due(now or utcnow(), kinds=("notify",), maintain=False,
-                                notify_config=config)
-        return {key: totals.get(key, 0) for key in ("sent", "retry", "failed")}
-    finally:
-        if db is not None:
-            db.expire_all()
-
-
 def problems(db: DbSession) -> dict[str, int]:
     """Visible on /health and in the portal: deliveries that failed or are being retried."""
     rows = db.execute(select(Notification.status, Notification.attempts)).all()

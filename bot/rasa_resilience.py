@@ -60,7 +60,10 @@ def _save_flags_later(tracker: Any, findings: list[dict[str, str]]) -> None:
 def save_flags_later(**kwargs: Any) -> None:
     """Store the crisis flag (and so the mentor's notification) from the Rasa process, in a
     thread: the reply never waits for the database. Spooled when the database is down."""
-    from bot import service
+    from bot import jobs, service
+
+    # The mentor's e-mail goes out at once from this process too (as from the action server).
+    service.on_urgent_flag(jobs.dispatch_urgent)
 
     def save() -> None:
         try:

@@ -6,6 +6,7 @@ spool file (bot.spool) and replayed later, and the caller learns that saving fai
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -148,12 +149,27 @@ def save_reply(**kwargs: Any) -> bool:
     return _write("save_reply", **kwargs)
 
 
+# Told after an urgent flag is stored. The process that serves the actions installs the
+# notification worker's dispatcher here (bot.action_server), so that the services do not
+# depend on the scheduled work that depends on them (bot.jobs -> bot.worker -> bot.service).
+_urgent_listeners: list[Callable[[], None]] = []
+
+
+def on_urgent_flag(listener: Callable[[], None]) -> None:
+    """Call `listener` after every stored urgent flag (once per listener)."""
+    if listener not in _urgent_listeners:
+        _urgent_listeners.append(listener)
+
+
 def save_flags(**kwargs: Any) -> bool:
     saved = _write("save_flags", **kwargs)
     if saved and any(s["severity"] == "urgent" for s in kwargs.get("signals", [])):
-        from bot.jobs import dispatch_urgent
-
-        dispatch_urgent()
+        for listener in list(_urgent_listeners):
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - the worker sends it on its next tick
+                log.warning("service.urgent_listener_failed",
+                            extra={"error": type(exc).__name__})
     return saved
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session as DbSession
+
 from bot import jobqueue, notify
 from bot.jobqueue import ClaimedJob
 from bot.storage.db import session_scope
@@ -280,3 +282,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def deliver_due(db: DbSession | None = None, now: datetime | None = None,
+                config: notify.NotifyConfig | None = None) -> dict[str, int]:
+    """Send every due notification now, in this process, through the job queue (so that a
+    running worker never sends the same one again). `db`: a caller's session; it is
+    committed first (what it added is sent) and expired afterwards (it sees the outcome)."""
+    if db is not None:
+        db.commit()
+    try:
+        totals = run_due(now or utcnow(), kinds=("notify",), maintain=False,
+                         notify_config=config)
+        return {key: totals.get(key, 0) for key in ("sent", "retry", "failed")}
+    finally:
+        if db is not None:
+            db.expire_all()

@@ -616,7 +616,7 @@ def test_crisis_stops_the_steps_and_flags_urgently(servers, sender, mailbox) -> 
 def test_attention_flag_goes_into_the_daily_digest(servers, sender, mailbox) -> None:
     from datetime import timedelta
 
-    from bot import notify
+    from bot import notify, worker
     from bot.storage import db as dbmod
     from bot.storage.types import utcnow
 
@@ -633,7 +633,7 @@ def test_attention_flag_goes_into_the_daily_digest(servers, sender, mailbox) -> 
                                         "smtp_port": mailbox.port,
                                         "fallback_email": "zorg@school.test"})
         with dbmod.session_scope() as s:
-            notify.deliver_due(s, now=utcnow() + timedelta(days=1, hours=1), config=config)
+            worker.deliver_due(s, now=utcnow() + timedelta(days=1, hours=1), config=config)
     finally:
         dbmod.configure(None)
     (digest,) = mailbox.to("zorg@school.test")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from bot import notify
+from bot import notify, worker
 from bot.devservers import free_port
 from bot.storage import repository as repo
 from bot.storage.models import Mentor
@@ -46,7 +46,7 @@ def flagged_student(db, category: str, message_id: str, mentor_email: str | None
 
 def test_urgent_flag_is_mailed_at_once_to_the_mentor(db, mailbox) -> None:
     flag = flagged_student(db, "crisis", "m1", mentor_email="jansen@school.test")
-    counts = notify.deliver_due(db, config=config(mailbox.port))
+    counts = worker.deliver_due(db, config=config(mailbox.port))
     assert counts == {"sent": 1, "retry": 0, "failed": 0}
     (mail,) = mailbox.to("jansen@school.test")
     assert mail["Subject"].startswith("DRINGEND")
@@ -60,9 +60,9 @@ def test_urgent_flag_is_mailed_at_once_to_the_mentor(db, mailbox) -> None:
 def test_attention_flags_wait_for_one_daily_digest(db, mailbox) -> None:
     flagged_student(db, "financien", "m2", mentor_email="de.vries@school.test")
     student_flag = flagged_student(db, "uitval", "m3")  # no mentor: the fallback address
-    assert notify.deliver_due(db, config=config(mailbox.port))["sent"] == 0
+    assert worker.deliver_due(db, config=config(mailbox.port))["sent"] == 0
     tomorrow = utcnow() + timedelta(days=1, hours=1)
-    counts = notify.deliver_due(db, now=tomorrow, config=config(mailbox.port))
+    counts = worker.deliver_due(db, now=tomorrow, config=config(mailbox.port))
     assert counts["sent"] == 2
     assert len(mailbox.to("de.vries@school.test")) == 1
     digest = mailbox.to("zorg@school.test")[-1]
@@ -79,14 +79,14 @@ def test_smtp_down_is_retried_visible_then_failed(db) -> None:
     flag = flagged_student(db, "crisis", "m4", mentor_email="bakker@school.test")
     closed = config(free_port())
     now = utcnow()
-    assert notify.deliver_due(db, now=now, config=closed) == {"sent": 0, "retry": 1, "failed": 0}
+    assert worker.deliver_due(db, now=now, config=closed) == {"sent": 0, "retry": 1, "failed": 0}
     (note,) = flag.notifications
     assert note.status == "pending" and note.attempts == 1 and note.last_error
     assert note.next_attempt_at > now
     assert notify.problems(db) == {"failed": 0, "retrying": 1}
     for _ in range(notify.MAX_ATTEMPTS):
         now += timedelta(hours=5)
-        notify.deliver_due(db, now=now, config=closed)
+        worker.deliver_due(db, now=now, config=closed)
     assert note.status == "failed" and note.attempts == notify.MAX_ATTEMPTS
     assert notify.problems(db)["failed"] == 1
 
@@ -95,7 +95,7 @@ def test_no_recipient_is_an_error_not_silence(db, mailbox) -> None:
     student = repo.get_or_create_student(db, "rest", "s-none")
     flag = repo.save_flag(db, student, None, "crisis", "w", "t", "m5")
     notify.enqueue(db, flag, config(mailbox.port, fallback_email=None))
-    notify.deliver_due(db, config=config(mailbox.port, fallback_email=None))
+    worker.deliver_due(db, config=config(mailbox.port, fallback_email=None))
     assert "geen mentor" in flag.notifications[0].last_error
 
 
@@ -126,7 +126,7 @@ def test_webhook_receives_the_flag(db, mailbox, webhook) -> None:
     cfg = config(mailbox.port, webhook_url=url)
     notify.enqueue(db, flag, cfg)
     db.flush()
-    assert notify.deliver_due(db, config=cfg)["sent"] == 2
+    assert worker.deliver_due(db, config=cfg)["sent"] == 2
     assert received[0]["flags"][0]["category"] == "crisis"
     assert set(received[0]["flags"][0]) == {"id", "category", "severity", "student_id",
                                             "status", "created_at"}  # no message content
@@ -150,5 +150,5 @@ def test_once_linked_a_flag_goes_to_the_students_own_mentor(db, mailbox) -> None
     flag = repo.save_flag(db, student, session, "crisis", "woorden", "het bericht", "m-link")
     notify.enqueue(db, flag, config(1))
     db.flush()
-    assert notify.deliver_due(db, config=config(mailbox.port))["sent"] == 1
+    assert worker.deliver_due(db, config=config(mailbox.port))["sent"] == 1
     assert len(mailbox.to("bakker@school.test")) == 1 and not mailbox.to("zorg@school.test")
