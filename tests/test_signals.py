@@ -151,6 +151,8 @@ def test_no_crisis_about_someone_else_or_negated(text: str) -> None:
     "mijn vader heeft gezegd dat hij me vermoordt als ik nog een keer laat thuis kom",
     "ik heb mezelf gesneden met een mesje",
     "ik wil dood gwn, niemand die het snapt",  # not "doodgewoon" (figurative)
+    # "about a friend" ends where the clause ends: the rest is about the student
+    "ik slaap al een week bij vrienden omdat het thuis niet veilig is",
 ])
 def test_crisis_when_the_student_is_in_it(text: str) -> None:
     assert "crisis" in {s.category for s in Detector().detect(text)}, text
