@@ -4,6 +4,7 @@ signals (flags for the mentor, replies by severity), and slot resets."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +12,26 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import coaching, form_events, insights, intake, service
+from bot import coaching, form_events, intake, service
 from bot.coaching import Reply
 from bot.script import Script, get_script
 from bot.signals import PARSE_DATA_KEY
 from bot.taxonomy import STEPS
+from bot.turn import (
+    DONT_KNOW_SLOT,
+    EXPERIENCE_SLOT,
+    FOLLOWUP_STATUS_SLOT,
+    INSIGHT_SLOT,
+    MODE_SLOT,
+    PLAN_SLOT,
+    PROBES_SLOT,
+    Conversation,
+    SaveReply,
+    SetLevel,
+    SetStatus,
+    Write,
+    answer_before_check,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "rest"
@@ -68,28 +84,35 @@ def screened(tracker: Tracker, turn: Turn) -> list[Any] | None:
     return found
 
 
-def store_reply(dispatcher: CollectingDispatcher, turn: Turn, session_id: int | None,
-                step: str, slot: str, outcome: coaching.Outcome, level: str | None) -> None:
-    """Keep the student's reply to `slot` as `outcome` says (answer, probe, skip, ...), with
-    its competencies when it is an answer; a failed write is told, the talk goes on."""
-    if not session_id:
-        return
-    script = get_script()
-    decision = (insights.decide(script, slot, outcome.value or "")
-                if outcome.store_as == "answer" else None)
-    saved = service.save_reply(
-        channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
-        step=step, question_key=slot, text=turn.text, kind=outcome.store_as,
-        message_id=turn.message_id,
-        competencies=decision.competencies if decision else None,
-        method=decision.method if decision else None,
-        headline=decision.headline if decision else False,
-        followup_status=outcome.followup_status, followup_part=outcome.followup_part,
-        when_date=outcome.when.isoformat() if outcome.when else None,
-        experience=slot == script.key_of(coaching.EXPERIENCE),
-    )
-    if not saved:
-        say(dispatcher, get_script().text("opslaan_mislukt", level))
+def perform_writes(script: Script, turn: Turn, session_id: int | None,
+                   writes: Iterable[Write], level: str | None) -> list[str]:
+    """Do a turn's writes (bot.turn) in order; `turn`: the message they are about. Without a
+    conversation in the storage there is no reply or status to keep. Returns what the coach
+    says about a failed write: the talk goes on."""
+    failed: list[str] = []
+    for write in writes:
+        if isinstance(write, SaveReply) and session_id:
+            if not service.save_reply(
+                    channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
+                    step=write.step, question_key=write.question_key, text=write.text,
+                    kind=write.kind, message_id=turn.message_id,
+                    competencies=(list(write.competencies)
+                                  if write.competencies is not None else None),
+                    method=write.method, headline=write.headline,
+                    followup_status=write.followup_status, followup_part=write.followup_part,
+                    when_date=write.when_date, experience=write.experience):
+                failed += script.text("opslaan_mislukt", level)
+        elif isinstance(write, SetLevel):
+            service.set_level(channel=turn.channel, sender_id=turn.sender_id,
+                              session_id=session_id, level=write.level)
+        elif isinstance(write, SetStatus) and session_id:
+            service.set_status(channel=turn.channel, sender_id=turn.sender_id,
+                               session_id=session_id, status="active", step=write.step)
+    return failed
+
+
+def slot_events(slots: Mapping[str, Any]) -> list[EventType]:
+    return [SlotSet(name, value) for name, value in slots.items()]
 
 
 def said_in_conversation(tracker: Tracker) -> frozenset[str]:
@@ -123,14 +146,25 @@ def answers_of(tracker: Tracker) -> dict[str, Any]:
     return form_events.answers_in(tracker.slots)
 
 
-def answer_event(tracker: Tracker, key: str, value: Any) -> EventType:
-    """The answers with `key` set to `value` (None: not answered), as one slot event."""
-    answers = answers_of(tracker)
-    if value is None:
-        answers.pop(key, None)
-    else:
-        answers[key] = value
-    return SlotSet(form_events.ANSWERS_SLOT, answers)
+def conversation_of(tracker: Tracker) -> Conversation:
+    """The conversation as bot.turn sees it, read from the tracker."""
+    return Conversation(
+        answers=answers_of(tracker),
+        question=tracker.get_slot(form_events.QUESTION_SLOT),
+        step=tracker.get_slot(form_events.STEP_SLOT),
+        asking=coaching.State(tracker.get_slot(MODE_SLOT),
+                              int(tracker.get_slot(PROBES_SLOT) or 0),
+                              int(tracker.get_slot(DONT_KNOW_SLOT) or 0)),
+        level=level_of(tracker),
+        previous_plan=tracker.get_slot(PLAN_SLOT),
+        previous_experience=tracker.get_slot(EXPERIENCE_SLOT),
+        previous_insight=tracker.get_slot(INSIGHT_SLOT),
+        earlier=int(tracker.get_slot(coaching.EARLIER_SLOT) or 0),
+        followup_status=tracker.get_slot(FOLLOWUP_STATUS_SLOT),
+        said=said_in_conversation(tracker),
+        repeated=said_again(tracker),
+        active=(tracker.active_loop or {}).get("name") == form_events.FORM,
+    )
 
 
 def level_of(tracker: Tracker) -> str | None:
@@ -252,27 +286,15 @@ def _answer_before_check(tracker: Tracker, dispatcher: CollectingDispatcher,
     """After "nee" to the check: the message that raised it, as the reply to the question
     that was open then; the conversation's form goes on from there."""
     before, question = _message_and_question_before_check(tracker)
-    level = level_of(tracker)
-    step = script.step_of_slot(question) if question else None
-    if before is None or question is None or step is None:
-        # The check did not interrupt a question (the conversation was paused): it stays so.
-        say(dispatcher, script.text("verder_gaan_hint", level))
+    result = answer_before_check(script, conversation_of(tracker), question,
+                                 before.reply if before else None)
+    if before is not None:
+        say(dispatcher, perform_writes(script, before, session_id_of(tracker), result.writes,
+                                       level_of(tracker)))
+    say(dispatcher, result.lines)
+    if not result.slots:  # no question was interrupted: the conversation stays paused
         return []
-    said = said_in_conversation(tracker)
-    if question == step.check_slot():
-        outcome = coaching.handle_check(script, before.reply, coaching.State(), level, said=said)
-    else:
-        outcome = coaching.handle_answer(script, script.question(question), before.reply,
-                                         coaching.State(), level, said=said)
-    if outcome.store_as:
-        store_reply(dispatcher, before, session_id_of(tracker), step.key, question, outcome,
-                    level)
-    say(dispatcher, outcome.say)
-    return [answer_event(tracker, question, outcome.value),
-            SlotSet("vraag_modus", outcome.state.mode),
-            SlotSet("doorvraag_teller", float(outcome.state.probes)),
-            SlotSet("weet_niet_teller", float(outcome.state.dont_know)),
-            SlotSet(form_events.REQUESTED_SLOT, None), FollowupAction(form_events.FORM)]
+    return slot_events(result.slots) + [FollowupAction(form_events.FORM)]
 
 
 def _message_and_question_before_check(tracker: Tracker) -> tuple[Turn | None, str | None]:
@@ -318,7 +340,7 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     result = IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
     if intake.check_answer(turn.text, turn.intent) == "nee":
         say(dispatcher, script.signal_reply("crisis_check_nee", level))
-        step = tracker.get_slot("stap")
+        step = tracker.get_slot(form_events.STEP_SLOT)
         if step in STEPS and not (tracker.active_loop or {}).get("name"):
             # Most checks follow an ordinary answer the detector was unsure about: that
             # message answers the open question, and the conversation goes on by itself

@@ -23,13 +23,12 @@ from actions.common import (
 from bot import checkins, form_events, service
 from bot.coaching import (
     EARLIER_SLOT,
-    EXPERIENCE,
     SKIPPED,
     experience_in_opening,
     overview_messages,
 )
 from bot.dates import parse_when
-from bot.script import Script, get_script
+from bot.script import Role, Script, get_script
 from bot.storage.repository import StorageUnavailable
 
 DomainDict = dict[str, Any]
@@ -66,7 +65,7 @@ def _student_slots(tracker: Tracker) -> tuple[service.StudentView | None, list[E
 
 def _told_experience(tracker: Tracker) -> str | None:
     """The experience this conversation is about, once told."""
-    value = answers_of(tracker).get(get_script().key_of(EXPERIENCE) or "")
+    value = answers_of(tracker).get(get_script().key_of(Role.EXPERIENCE) or "")
     return value if isinstance(value, str) and value and value != SKIPPED else None
 
 
@@ -84,11 +83,11 @@ class ActionAanbod(CoachAction):
         level = view.level if view and view.level else level_of(tracker)
         latest = (tracker.latest_message or {}).get("text")
         experience = _told_experience(tracker)
-        if tracker.get_slot("stap") and checkins.is_checkin(latest):  # bot.reminders
+        if tracker.get_slot(form_events.STEP_SLOT) and checkins.is_checkin(latest):  # bot.reminders
             say(dispatcher, script.text("herinnering_verder", level, ervaring=experience)
                 if experience else script.text("herinnering_verder_kort", level))
             return events
-        if tracker.get_slot("stap"):
+        if tracker.get_slot(form_events.STEP_SLOT):
             say(dispatcher, script.text("aanbod_gepauzeerd_over", level, ervaring=experience)
                 if experience else script.text("aanbod_gepauzeerd", level))
             return events
@@ -134,7 +133,7 @@ class ActionStartGesprek(CoachAction):
             # mijn stage"): the conversation starts from it instead of asking again.
             told = (tracker.get_slot("opening_ervaring")
                     or experience_in_opening(script, latest))
-            key = script.key_of(EXPERIENCE)
+            key = script.key_of(Role.EXPERIENCE)
             step = script.step_of_slot(key) if key else None
             if told and key and session_id and step is not None:
                 service.save_reply(channel=turn.channel, sender_id=turn.sender_id,
@@ -148,8 +147,8 @@ class ActionStartGesprek(CoachAction):
             vorig_inzicht=view.previous_insight if view else None,
             eerdere_gesprekken=float(view.earlier) if view else 0.0,
             opening_ervaring=None, privacy_gezien=None,
-        ) + ([SlotSet(form_events.ANSWERS_SLOT, {script.key_of(EXPERIENCE): told})]
-             if told and script.key_of(EXPERIENCE) else [])
+        ) + ([SlotSet(form_events.ANSWERS_SLOT, {script.key_of(Role.EXPERIENCE): told})]
+             if told and script.key_of(Role.EXPERIENCE) else [])
 
 
 class ActionHervatten(CoachAction):
@@ -158,7 +157,7 @@ class ActionHervatten(CoachAction):
 
     def act(self, dispatcher, tracker, script, urgent):
         level = level_of(tracker)
-        step = tracker.get_slot("stap")
+        step = tracker.get_slot(form_events.STEP_SLOT)
         if not step:
             say(dispatcher, script.text("hervatten_niets", level))
             return []
@@ -182,7 +181,7 @@ class ActionOnderbreken(CoachAction):
     def act(self, dispatcher, tracker, script, urgent):
         turn = turn_of(tracker)
         level = level_of(tracker)
-        in_conversation = bool(tracker.get_slot("stap"))
+        in_conversation = bool(tracker.get_slot(form_events.STEP_SLOT))
         if turn.intent == "signaal_crisis" or urgent:
             if not urgent:  # the intake already said the crisis text when it found it
                 say(dispatcher, script.signal_reply("crisis", level))
@@ -197,7 +196,7 @@ class ActionOnderbreken(CoachAction):
         if in_conversation and session_id:
             service.set_status(channel=turn.channel, sender_id=turn.sender_id,
                                session_id=session_id, status="paused",
-                               step=tracker.get_slot("stap"))
+                               step=tracker.get_slot(form_events.STEP_SLOT))
         return [SlotSet("vraag_modus", None)]
 
 
@@ -230,9 +229,9 @@ class ActionDigressie(CoachAction):
         if urgent or (intent == "mentor_gevraagd"):
             return []  # the intake already answered (crisis text / mentor informed)
         say(dispatcher, side_track_messages(script, tracker, intent))
-        if tracker.get_slot("stap") and intent not in ("bevestigen", "ontkennen"):
+        if tracker.get_slot(form_events.STEP_SLOT) and intent not in ("bevestigen", "ontkennen"):
             say(dispatcher, script.text("verder_gaan_hint", level_of(tracker)))
-        elif not tracker.get_slot("stap") and intent in _ABOUT_THE_COACH:
+        elif not tracker.get_slot(form_events.STEP_SLOT) and intent in _ABOUT_THE_COACH:
             # A student who first asks who the coach is or what it keeps is shown the way in.
             say(dispatcher, script.text("start_hint", level_of(tracker)))
         return []
@@ -255,11 +254,12 @@ class ActionAfronden(CoachAction):
             value = answers.get(script.key_of(name) or "")
             return value if isinstance(value, str) and value != SKIPPED else None
 
-        when_text = role("plan_wanneer")
+        when_text = role(Role.PLAN_WHEN)
         when = parse_when(when_text) if when_text else None
-        plan = {"what": role("plan_wat"), "who": role("plan_wie"), "how": role("plan_wie"),
+        plan = {"what": role(Role.PLAN_WHAT), "who": role(Role.PLAN_WHO),
+                "how": role(Role.PLAN_WHO),
                 "when_text": when_text, "when_date": when.isoformat() if when else None,
-                "obstacle": role("plan_obstakel"), "solution": role("plan_oplossing")}
+                "obstacle": role(Role.PLAN_OBSTACLE), "solution": role(Role.PLAN_SOLUTION)}
         saved = True
         session_id = session_id_of(tracker)
         if session_id:
@@ -268,7 +268,7 @@ class ActionAfronden(CoachAction):
         earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
         closing = script.pick_text("afronden", level, earlier,
                                    said=said_in_conversation(tracker))
-        plan_step = script.step_of_slot(script.key_of("plan_wat") or "")
+        plan_step = script.step_of_slot(script.key_of(Role.PLAN_WHAT) or "")
         if plan_step is not None and not plan_step.check:  # not summed up: say it here
             told = {key: value for key, value in answers.items()
                     if isinstance(value, str) and value != SKIPPED}
@@ -277,7 +277,7 @@ class ActionAfronden(CoachAction):
         if not saved:
             say(dispatcher, script.text("opslaan_mislukt", level))
         return reset_conversation(sessie_id=None, vorig_plan=None,
-                                  vorige_ervaring=role(EXPERIENCE))
+                                  vorige_ervaring=role(Role.EXPERIENCE))
 
 
 class ActionVerwijderenVragen(CoachAction):
@@ -298,7 +298,7 @@ class ActionGegevensVerwijderen(CoachAction):
         level = level_of(tracker)
         if turn.intent != "bevestigen":
             say(dispatcher, script.text("verwijderen_niet", level))
-            if tracker.get_slot("stap"):  # the question was asked in the middle of a step
+            if tracker.get_slot(form_events.STEP_SLOT):  # asked in the middle of a step
                 say(dispatcher, script.text("verder_gaan_hint", level))
             return []
         try:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from bot.dates import parse_when
-from bot.script import Question, Script, Step
+from bot.script import Question, Role, Script, Step
 from bot.spelling import typo_of
 
 SKIPPED = "(overgeslagen)"  # slot value of a question the student chose to skip
@@ -27,13 +27,10 @@ ALREADY_BUSY = ("begroeten", "start_gesprek", "hervatten")
 # intents answer a question (`ook_intent`), the script says.
 # The follow-up dialogue about the previous plan (asked at a check-in or a new conversation):
 # how it went, then what helped or got in the way, then maybe a new small step.
-FOLLOWUP, REASONS, NEXT_STEP = "vorige_stap", ("hielp", "lastig"), "nieuwe_stap"
+REASONS = (Role.HELPED, Role.HINDERED)
 FOLLOWUP_REASON, FOLLOWUP_NEXT_STEP = "reason", "next_step"
-EXPERIENCE = "ervaring"  # the role of the question a conversation is about
-# Asked once when neither the student, the class nor the school has a level: the answer is the
-# student's level (vmbo, mbo-bol, mbo-bbl), not something they discovered.
-LEVEL = "niveau"
-WENT_WELL_ROLE, LIKED_ROLE = "sterk", "leuk"
+# The level question (Role.LEVEL) is asked once when neither the student, the class nor the
+# school has a level: its answer is the student's level, not something they discovered.
 EARLIER_SLOT = "eerdere_gesprekken"  # how many conversations the student finished before
 # Conditions (`alleen_bij`) that hold once the student said how it went.
 WENT_WELL, WENT_BADLY = "vorige_stap_gelukt", "vorige_stap_niet_gelukt"
@@ -355,12 +352,12 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     the student has not read yet. `repeated`: the student sent their previous message again.
     """
     turn = _ordinal(script, question) if progress is None else progress
-    if question.role == FOLLOWUP:
+    if question.role == Role.FOLLOWUP:
         return _handle_followup(script, reply, level)
-    if question.role == NEXT_STEP and _is_no(reply):
+    if question.role == Role.NEW_STEP and _is_no(reply):
         return Outcome(reply.text.strip(), State(), script.text("nieuwe_stap_nee", level),
                        store_as="answer")
-    if question.role == LEVEL and (told := level_in_answer(script, reply.text)):
+    if question.role == Role.LEVEL and (told := level_in_answer(script, reply.text)):
         return Outcome(told, State())  # "vmbo" answers, whatever the classifier thinks
     if reply.intent in question.answer_intents:
         reply = Reply(reply.text, "vertellen", reply.confidence)
@@ -387,7 +384,7 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
                            store_as="skip")
         return Outcome(None, State(Mode.EXPLAIN, state.probes, state.dont_know + 1),
                        store_as="probe")
-    if question.role == LEVEL:  # no level in the answer: ask once more, then go on
+    if question.role == Role.LEVEL:  # no level in the answer: ask once more, then go on
         if state.probes < len(question.probes):
             return Outcome(None, State(Mode.PROBE, state.probes + 1, state.dont_know))
         return Outcome(SKIPPED, fresh, _pick_text(script, "verder_zonder_druk", level, turn,
@@ -408,7 +405,7 @@ def handle_answer(script: Script, question: Question, reply: Reply, state: State
     part = None
     if question.role in REASONS:
         part = FOLLOWUP_REASON
-    elif question.role == NEXT_STEP and not unclear:
+    elif question.role == Role.NEW_STEP and not unclear:
         part, when = FOLLOWUP_NEXT_STEP, parse_when(reply.text, today)
     return Outcome(reply.text.strip(), fresh, say, store_as="answer", when=when,
                    followup_part=part, side_track=also)
@@ -444,11 +441,11 @@ def answer_context(script: Script, slots: dict) -> dict[str, bool]:
     """The conditions (`alleen_bij`) that follow from this conversation's answers so far: the
     kind of experience (a visit is about what the student saw and heard, work about what they
     did and what was expected), and whether an answer still lacks the how or the why."""
-    experience = slots.get(script.key_of(EXPERIENCE) or "")
+    experience = slots.get(script.key_of(Role.EXPERIENCE) or "")
     visit = isinstance(experience, str) and experience != SKIPPED and has_words(
         experience, script.deepening_words("bezoek"))
-    went_well = slots.get(script.key_of(WENT_WELL_ROLE) or "")
-    liked = slots.get(script.key_of(LIKED_ROLE) or "")
+    went_well = slots.get(script.key_of(Role.WENT_WELL) or "")
+    liked = slots.get(script.key_of(Role.LIKED) or "")
     return {
         "ervaring_bezoek": visit,
         "ervaring_werk": not visit,
@@ -586,7 +583,7 @@ def ask_messages(script: Script, step: Step, slot: str, state: State, slots: dic
     # each conversation one form further (`afwisselen`): never last time's form.
     intro_text = step.intro_later if earlier and step.intro_later is not None else step.intro
     intro = script.pick(intro_text, level, earlier, said=said) if starting_step else []
-    experience = script.key_of(EXPERIENCE)
+    experience = script.key_of(Role.EXPERIENCE)
     if starting_step and experience and slot != experience and slots.get(experience) and any(
             q.key == experience for q in step.questions):
         # The student named the experience in the first message: no examples of one.

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.coaching import LEVEL
-from bot.script import Script
+from bot.script import Role, Script
 
 # A placeholder in a script text ({ervaring}) stands for any words of the student.
 _HOLE = "\u2063"
@@ -81,7 +80,7 @@ class Coach:
     """Knows, for one level, what each of the coach's messages means."""
 
     def __init__(self, script: Script, level: str | None) -> None:
-        self.level_key = script.key_of(LEVEL)
+        self.level_key = script.key_of(Role.LEVEL)
         self.meanings: list[tuple[re.Pattern[str], str]] = []
         self.heads: list[tuple[re.Pattern[str], str]] = []
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.coaching import SKIPPED
-from bot.script import Script
-
-HEADLINE_ROLE = "inzicht"
+from bot.script import Role, Script
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ def decide(script: Script, question_key: str, text: str) -> InsightDecision | No
         return None
     from bot.competencies import METHOD, classify
 
-    headline = question.role == HEADLINE_ROLE
+    headline = question.role == Role.INSIGHT
     found = classify(text)
     if found:
         return InsightDecision(found[:2], METHOD, headline)

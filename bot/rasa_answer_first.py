@@ -60,7 +60,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
         meaning_at_offer,
         meaning_of_first_message,
     )
-    from bot.form_events import QUESTION_SLOT
+    from bot.form_events import QUESTION_SLOT, STEP_SLOT
     from bot.rasa_components import CRISIS_INTENT, UNSURE_ONLY
     from bot.script import get_script
 
@@ -77,7 +77,7 @@ def correct(parse_data: dict[str, Any], tracker: Any) -> dict[str, Any]:
                               tracker.get_slot(QUESTION_SLOT))
     elif _last_action(tracker) == OFFER_ACTION:
         decided = meaning_at_offer(intent, text)
-    elif not tracker.get_slot("stap"):
+    elif not tracker.get_slot(STEP_SLOT):
         decided = meaning_of_first_message(intent, text, get_script())
     else:
         return parse_data

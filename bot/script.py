@@ -69,28 +69,51 @@ EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", *CONDITIONS}
 # What a question is for, where the code needs to know (`doel`); each at most once in a
 # script. Insights, summaries, plans and follow-ups find their question by its `doel`, never by
 # its key, so a school may rename, reword or add questions around them.
+class Role:
+    """The roles (`doel`) a script question can have: what its answer is for. Code names a
+    role only through these; which question has it, the script says."""
+
+    LEVEL = "niveau"
+    FOLLOWUP = "vorige_stap"
+    HELPED = "hielp"
+    HINDERED = "lastig"
+    NEW_STEP = "nieuwe_stap"
+    EXPERIENCE = "ervaring"
+    TASK = "taak"
+    WENT_WELL = "sterk"
+    LIKED = "leuk"
+    INSIGHT = "inzicht"
+    WISH = "wens"
+    NEEDS = "nodig"
+    PLAN_WHAT = "plan_wat"
+    PLAN_WHO = "plan_wie"
+    PLAN_OBSTACLE = "plan_obstakel"
+    PLAN_SOLUTION = "plan_oplossing"
+    PLAN_WHEN = "plan_wanneer"
+
+
 ROLES: dict[str, str] = {
-    "niveau": "het niveau van de student (vmbo of mbo)",
-    "vorige_stap": "hoe de stap van vorige keer ging",
-    "hielp": "wat hielp bij de stap van vorige keer",
-    "lastig": "wat in de weg zat bij de stap van vorige keer",
-    "nieuwe_stap": "een nieuwe kleine stap na de stap van vorige keer",
-    "ervaring": "de ervaring waar het gesprek over gaat",
-    "taak": "wat de student deed",
-    "sterk": "wat de student goed deed",
-    "leuk": "wat de student leuk vond",
-    "inzicht": "de naam die de student aan het inzicht geeft",
-    "wens": "wat de student wil uitproberen",
-    "nodig": "wat de student nodig heeft om te kiezen",
-    "plan_wat": "het plan: wat de student gaat doen",
-    "plan_wie": "het plan: wie helpt",
-    "plan_obstakel": "het plan: waar de student tegenaan kan lopen",
-    "plan_oplossing": "het plan: hoe de student dat oplost",
-    "plan_wanneer": "het plan: wanneer",
+    Role.LEVEL: "het niveau van de student (vmbo of mbo)",
+    Role.FOLLOWUP: "hoe de stap van vorige keer ging",
+    Role.HELPED: "wat hielp bij de stap van vorige keer",
+    Role.HINDERED: "wat in de weg zat bij de stap van vorige keer",
+    Role.NEW_STEP: "een nieuwe kleine stap na de stap van vorige keer",
+    Role.EXPERIENCE: "de ervaring waar het gesprek over gaat",
+    Role.TASK: "wat de student deed",
+    Role.WENT_WELL: "wat de student goed deed",
+    Role.LIKED: "wat de student leuk vond",
+    Role.INSIGHT: "de naam die de student aan het inzicht geeft",
+    Role.WISH: "wat de student wil uitproberen",
+    Role.NEEDS: "wat de student nodig heeft om te kiezen",
+    Role.PLAN_WHAT: "het plan: wat de student gaat doen",
+    Role.PLAN_WHO: "het plan: wie helpt",
+    Role.PLAN_OBSTACLE: "het plan: waar de student tegenaan kan lopen",
+    Role.PLAN_SOLUTION: "het plan: hoe de student dat oplost",
+    Role.PLAN_WHEN: "het plan: wanneer",
 }
 # Questions a conversation cannot do without: the experience it is about and the plan (what,
 # with whom, when). They cannot be switched off or removed, nor can the step that holds them.
-REQUIRED_ROLES = frozenset({"ervaring", "plan_wat", "plan_wie", "plan_wanneer"})
+REQUIRED_ROLES = frozenset({Role.EXPERIENCE, Role.PLAN_WHAT, Role.PLAN_WHO, Role.PLAN_WHEN})
 STEP_PARTS = frozenset({"intro", "intro_later", "vragen", "samenvatting", "aan", "controle"})
 MAX_INSERT = 240  # characters of a student's words quoted back
 
@@ -731,8 +754,8 @@ def _order_errors(stappen: dict, slot_fields: set[str]) -> list[str]:
         vragen = [q for q in step.get("vragen") or [] if isinstance(q, dict)] if isinstance(
             step, dict) and isinstance(step.get("vragen"), list) else []
         plain = [q for q in vragen if q.get("alleen_bij") not in BEFORE_EXPERIENCE]
-        experience = [q.get("key") for q in plain if q.get("doel") == "ervaring"]
-        if experience and plain[0].get("doel") != "ervaring":
+        experience = [q.get("key") for q in plain if q.get("doel") == Role.EXPERIENCE]
+        if experience and plain[0].get("doel") != Role.EXPERIENCE:
             errors.append(f"stappen.{step_key}: de vraag '{experience[0]}' moet de eerste "
                           "vraag van de stap zijn; de andere vragen gaan over die ervaring.")
         for q in vragen:

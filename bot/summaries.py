@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from bot.coaching import SKIPPED
-from bot.script import get_script
+from bot.script import Role, get_script
 from bot.storage.models import (
     ActionPlan,
     Answer,
@@ -52,12 +52,6 @@ def reason_label(status: str | None) -> str:
 UNRESOLVED = ("open", "acknowledged")
 MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
-# The answers the summary quotes, by their question's role (`doel` in the script,
-# data/script/gesprek.yml), whatever the question's key.
-K_FOLLOWUP, K_EXPERIENCE, K_ROLE = "vorige_stap", "ervaring", "taak"
-K_WENT_WELL, K_HEADLINE = "sterk", "inzicht"
-K_EXPLORE, K_NEEDS = "wens", "nodig"
-K_WHAT, K_HELP, K_WHEN = "plan_wat", "plan_wie", "plan_wanneer"
 
 
 # --- structured results ----------------------------------------------------------------------
@@ -239,7 +233,7 @@ def _latest_answers(answers: Iterable[Answer]) -> tuple[dict[str, str], list[str
         text = _clean(answer.text)
         role = question.role if (question := script.find_question(key)) else None
         if answer.kind == "skip" or text is None:
-            if role != K_FOLLOWUP:
+            if role != Role.FOLLOWUP:
                 skipped.append(key)
         elif role is not None:
             values[role] = text
@@ -253,8 +247,8 @@ def _corrections(answers: Iterable[Answer]) -> list[str]:
 
 
 def _headline(values: dict[str, str], insights: Iterable[Insight]) -> str | None:
-    if K_HEADLINE in values:
-        return values[K_HEADLINE]
+    if Role.INSIGHT in values:
+        return values[Role.INSIGHT]
     for insight in sorted(insights, key=lambda i: (i.created_at, i.id), reverse=True):
         if _clean(insight.headline):
             return _clean(insight.headline)
@@ -267,9 +261,10 @@ def _next_step(plan: ActionPlan | None, values: dict[str, str]) -> NextStep | No
                         plan.when_date, plan.followup_status, _clean(plan.followup_text),
                         _clean(plan.followup_reason))
     else:  # not completed: what was already said in `activeren`
-        if not any(k in values for k in (K_WHAT, K_HELP, K_WHEN)):
+        if not any(k in values for k in (Role.PLAN_WHAT, Role.PLAN_WHO, Role.PLAN_WHEN)):
             return None
-        step = NextStep(values.get(K_WHAT), values.get(K_HELP), values.get(K_WHEN), None)
+        step = NextStep(values.get(Role.PLAN_WHAT), values.get(Role.PLAN_WHO),
+                        values.get(Role.PLAN_WHEN), None)
     if not (step.what or step.who or step.when_text or step.when_date):
         return None
     return step
@@ -302,7 +297,7 @@ def _previous_followup(db: DbSession, session: Conversation,
         query = query.where(ActionPlan.followup_at <= session.ended_at)
     plan = db.execute(query.order_by(ActionPlan.followup_at.desc(), ActionPlan.id.desc())
                       .limit(1)).scalar_one_or_none()
-    told = values.get(K_FOLLOWUP)
+    told = values.get(Role.FOLLOWUP)
     if plan is not None:
         return FollowUp(_clean(plan.what), plan.followup_status,
                         told or _clean(plan.followup_text), _clean(plan.followup_reason))
@@ -461,10 +456,10 @@ def _summarise(db: DbSession, session: Conversation, answers: Sequence[Answer],
         session_id=session.id, date=_local_date(session.started_at), status=session.status,
         step_reached=session.step_reached,
         status_text=status_text(session.status, session.step_reached),
-        experience=values.get(K_EXPERIENCE) or _clean(session.experience),
-        role=values.get(K_ROLE), went_well=values.get(K_WENT_WELL),
-        headline=_headline(values, insights), explore=values.get(K_EXPLORE),
-        needs=values.get(K_NEEDS), next_step=_next_step(plan, values),
+        experience=values.get(Role.EXPERIENCE) or _clean(session.experience),
+        role=values.get(Role.TASK), went_well=values.get(Role.WENT_WELL),
+        headline=_headline(values, insights), explore=values.get(Role.WISH),
+        needs=values.get(Role.NEEDS), next_step=_next_step(plan, values),
         previous_step=_previous_followup(db, session, values),
         additions=_corrections(answers), flags=infos, open_flag_count=count,
         skipped=skipped,
@@ -530,7 +525,7 @@ def student_overview(db: DbSession, student: Student) -> LobCv:
         timeline.append(TimelineEntry(
             session.id, _local_date(session.started_at), session.status,
             status_text(session.status, session.step_reached),
-            values.get(K_EXPERIENCE) or _clean(session.experience),
+            values.get(Role.EXPERIENCE) or _clean(session.experience),
             _headline(values, by_session.get(session.id, [])),
             _next_step(plans.get(session.id), values)))
 

@@ -9,7 +9,6 @@ from bot.coaching import (
     EARLIER_SLOT,
     FOLLOWUP_NEXT_STEP,
     FOLLOWUP_REASON,
-    LEVEL,
     SKIPPED,
     Mode,
     Reply,
@@ -26,9 +25,9 @@ from bot.coaching import (
     required_slots,
     stands_inside_a_question,
 )
-from bot.script import load
+from bot.script import Role, load
 
-LEVEL_QUESTION = load().key_of(LEVEL)  # the level question (its doel)
+LEVEL_QUESTION = load().key_of(Role.LEVEL)  # the level question (its doel)
 
 
 @pytest.fixture(scope="module")

@@ -667,7 +667,9 @@ def test_attention_signal_is_acknowledged_and_may_be_declined(servers, sender) -
     declined = joined(servers.say(sender, "liever niet"))
     assert "Je mentor kan het wel zien" in declined
     _, _, _, _, flags = student_rows(servers, sender)
-    assert [(f.category, f.student_declined) for f in flags] == [("discriminatie", True)]
+    # Discrimination at the internship is an internship problem too (ook_bij in the rules).
+    assert [(f.category, f.student_declined) for f in flags] == [("discriminatie", True),
+                                                                ("stage_probleem", True)]
 
 
 @pytest.mark.parametrize("answer", ["ja graag", "ik hielp met de kassa"])
@@ -704,7 +706,9 @@ def test_liever_niet_after_answering_the_next_question_is_heard(servers, sender)
     declined = joined(servers.say(sender, "liever niet"))
     assert script.signal_reply("liever_niet")[0] in declined
     _, _, _, _, flags = student_rows(servers, sender)
-    assert [(f.category, f.student_declined) for f in flags] == [("discriminatie", True)]
+    # Discrimination at the internship is an internship problem too (ook_bij in the rules).
+    assert [(f.category, f.student_declined) for f in flags] == [("discriminatie", True),
+                                                                ("stage_probleem", True)]
     # Long after the acknowledgement, "liever niet" is an ordinary message again.
     for text in ["op tijd komen", "ja", "ik bleef rustig toen het druk was"]:
         servers.say(sender, text)

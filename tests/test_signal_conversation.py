@@ -36,6 +36,10 @@ UNSURE_CANDIDATES = [
     "ik ben er echt klaar mee",
     "ik ben er zo klaar mee",
     "ik ben zo moe van alles, ik wil rust",
+    "ik zie het even niet zitten",
+    "ik ben het zat allemaal",
+    "het wordt me allemaal te veel",
+    "wat heeft het allemaal voor zin",
 ]
 ATTENTION_CANDIDATES = [
     "ik heb geen geld voor de boeken en mijn ouders ook niet",
