@@ -22,7 +22,6 @@ the pipeline is unavailable, the classifier logs a warning and uses surface form
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -278,7 +277,9 @@ _default: CompetencyClassifier | None = None
 
 def spacy_requested() -> bool:
     """Whether lemma features are switched on ($LOOPBAANCOACH_COMPETENCIES_SPACY)."""
-    return os.environ.get(SPACY_ENV, "").strip().lower() in ("1", "true", "yes")
+    from bot.config import settings
+
+    return settings().competencies_spacy
 
 
 def get_classifier() -> CompetencyClassifier:

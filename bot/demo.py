@@ -31,8 +31,9 @@ import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.config import settings
 from bot.demo_talk import Coach, DemoConversation, DemoError, hold
-from bot.paths import DATA, VAR
+from bot.paths import DATA
 from bot.storage.models import (
     ActionPlan,
     Answer,
@@ -425,7 +426,7 @@ def coach_servers() -> Iterator[Callable[[str, str], list[str]]]:
 
     if not MODEL.exists():
         raise DemoError(f"Er is nog geen getraind model ({MODEL}). `make demo` traint het eerst.")
-    logs = Path(os.environ.get("LOOPBAANCOACH_VAR", VAR)) / "log" / "demo"
+    logs = settings().var_dir / "log" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     servers = Servers(logs, dict(os.environ))
     try:

@@ -10,7 +10,6 @@ it again (that counts as an attempt). Payloads hold ids and settings, never stud
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +33,9 @@ _SAFE_TEXT = re.compile(r"[\w:+.\-/@]{0,64}")
 def lease() -> timedelta:
     """How long a claimed job is ours (WORKER_LEASE_S, default 300 s): longer than any
     job's I/O takes (SMTP and webhook time out after 15 s)."""
-    return timedelta(seconds=float(os.environ.get("WORKER_LEASE_S") or 300))
+    from bot.config import settings
+
+    return timedelta(seconds=settings().worker_lease_s)
 
 
 @dataclass(frozen=True)

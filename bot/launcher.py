@@ -35,7 +35,7 @@ ALIVE_AFTER_S = 2.0  # a process without an HTTP health check is up once it live
 
 
 def status_file() -> Path:
-    return Path(os.environ.get("LOOPBAANCOACH_VAR", VAR)) / "run" / "processes.json"
+    return settings().var_dir / "run" / "processes.json"
 
 
 @dataclass

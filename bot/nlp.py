@@ -6,11 +6,11 @@ the assistant's own text analysis follows it."""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import yaml
 
+from bot.config import settings
 from bot.paths import RASA_CONFIG
 
 DEFAULT_PIPELINE = "nl_loopbaan_sm"
@@ -18,7 +18,7 @@ DEFAULT_PIPELINE = "nl_loopbaan_sm"
 
 def pipeline_name() -> str:
     """The spaCy pipeline name: $SPACY_PIPELINE, else config.yml's SpacyNLP model."""
-    if name := os.environ.get("SPACY_PIPELINE"):
+    if name := settings().spacy_pipeline:
         return name
     try:
         config = yaml.safe_load(RASA_CONFIG.read_text(encoding="utf-8")) or {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 from collections import OrderedDict
 from typing import Any
 
@@ -202,7 +201,7 @@ class EnvLockStore(InMemoryLockStore):
     Rasa instantiates custom lock stores from endpoints.yml; `__new__` returns the right one."""
 
     def __new__(cls, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-        redis_url = os.environ.get("REDIS_URL")
+        redis_url = settings().redis_url
         if not redis_url:
             return InMemoryLockStore()
         url = make_url(redis_url)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from bot.config import settings
 from bot.paths import DATA, SIGNAL_RULES_FILE
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,13 @@ def load_labelled(paths: Sequence[Path]) -> list[LabelledMessage]:
     seen: set[str] = set()
     for path in paths:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        file_kind = data.get("soort")  # the kind of every message without a concern in it
         for item in data.get("berichten") or []:
             text = item.get("tekst")
             if not isinstance(text, str) or text.strip().lower() in seen:
                 continue
             seen.add(text.strip().lower())
-            kind = item.get("soort")
+            kind = item.get("soort") or (file_kind if not item.get("verwacht") else None)
             messages.append(LabelledMessage(text, frozenset(item.get("verwacht") or []),
                                             kind if isinstance(kind, str) else None))
     return messages
@@ -339,11 +341,7 @@ def _data_key() -> str:
                  for p in [*training_files(), THRESHOLDS_FILE] if p.exists()])
 
 
-# Content-addressed, so every copy of the data (a benchmark's snapshot, a test's own root)
-# shares the cache next to the code.
-CACHE_DIR = Path(os.environ.get("LOOPBAANCOACH_CACHE",
-                                Path(__file__).resolve().parent.parent / "var" / "cache")
-                 ) / "signal_model"
+CACHE_DIR = settings().cache_dir / "signal_model"
 CACHE_KEEP = 3  # fitted models kept (a few, so that switching branches or data back is quick)
 
 

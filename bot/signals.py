@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -780,9 +779,11 @@ def get_detector() -> Detector:
     if _default is None:
         with _default_lock:
             if _default is None:
-                use_nlp = os.environ.get("LOOPBAANCOACH_SIGNALS_NLP", "1") != "0"
-                use_model = os.environ.get("LOOPBAANCOACH_SIGNALS_MODEL", "1") != "0"
-                _default = Detector(SIGNAL_RULES_FILE, use_nlp=use_nlp, use_model=use_model)
+                from bot.config import settings
+
+                cfg = settings()
+                _default = Detector(SIGNAL_RULES_FILE, use_nlp=cfg.signals_use_nlp,
+                                    use_model=cfg.signals_use_model)
     return _default
 
 

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.paths import VAR
+from bot.config import settings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
 def spool_file() -> Path:
-    return Path(os.environ.get("SPOOL_FILE", VAR / "spool.jsonl"))
+    return settings().spool_file
 
 
 def append(operation: str, kwargs: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session as DbSession
 
 from bot import jobqueue, notify
+from bot.config import settings
 from bot.jobqueue import ClaimedJob
 from bot.storage.db import session_scope
 from bot.storage.types import utcnow
@@ -40,11 +41,11 @@ log = logging.getLogger(__name__)
 
 
 def interval_s() -> float:
-    return float(os.environ.get("WORKER_INTERVAL_S") or 2)
+    return settings().worker_interval_s
 
 
 def maintenance_s() -> float:
-    return float(os.environ.get("WORKER_MAINTENANCE_S") or 60)
+    return settings().worker_maintenance_s
 
 
 def default_worker_id() -> str:

@@ -83,3 +83,20 @@ def test_the_package_has_no_import_cycles() -> None:
     graph = import_graph()
     assert "bot.jobs" not in graph["bot.service"] and "bot.worker" not in graph["bot.notify"]
     assert [set(c) for c in cycles(graph) if c not in ALLOWED] == []
+
+
+# Where the environment may be read: the settings object; the mail and Matrix settings, each
+# one class with its own `from_env`; the root the paths are resolved from; and the code that
+# starts processes (servers, browsers, the demo) and passes the environment on to them.
+READS_ENVIRONMENT = {"bot/config.py", "bot/notify.py", "bot/matrix_channel.py", "bot/paths.py",
+                     "bot/processes.py", "bot/devservers.py", "bot/devbrowser.py", "bot/demo.py"}
+
+
+def test_the_environment_is_read_in_one_place() -> None:
+    readers = set()
+    for path in BOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+                    and isinstance(node.value, ast.Name) and node.value.id == "os"):
+                readers.add(str(path.relative_to(BOT.parent)))
+    assert readers <= READS_ENVIRONMENT, sorted(readers - READS_ENVIRONMENT)

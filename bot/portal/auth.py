@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bot.config import settings
 from bot.portal import html
 from bot.portal.security import Handler
 from bot.storage import accounts
@@ -53,15 +53,11 @@ async def blocking(fn: Callable[[], T]) -> T:
 
 
 def session_minutes() -> float:
-    try:
-        return max(1.0, float(os.environ.get("PORTAL_SESSION_MINUTES", "60")))
-    except ValueError:
-        return 60.0
+    return settings().portal_session_minutes
 
 
 def cookie_secure() -> bool:
-    return os.environ.get("PORTAL_COOKIE_SECURE", "1").strip().lower() not in ("0", "false",
-                                                                               "no", "nee")
+    return settings().portal_cookie_secure
 
 
 def set_cookie(response: web.StreamResponse, name: str, value: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -40,12 +39,7 @@ REFUSED = "De coach kon dit bericht niet lezen. Pas het aan en probeer het opnie
 def idle_minutes() -> float:
     """PORTAL_CHAT_IDLE_MINUTES: after this long without activity the page forgets its chat id
     (default 30; fractions allowed, e.g. 0.05 = 3 seconds for tests)."""
-    raw = os.environ.get("PORTAL_CHAT_IDLE_MINUTES", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_IDLE_MINUTES
-    except ValueError as exc:
-        raise SystemExit(f"PORTAL_CHAT_IDLE_MINUTES must be a number, got {raw!r}") from exc
-    return value if value > 0 else DEFAULT_IDLE_MINUTES
+    return settings().portal_chat_idle_minutes
 
 
 def render_page() -> str:

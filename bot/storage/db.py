@@ -7,7 +7,6 @@ replaced instead of failing the next request."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.paths import VAR
-
 SQLITE_BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "loopbaancoach_read_only"  # execution option of read_scope's connections
 
@@ -33,10 +30,9 @@ _sessionmaker: sessionmaker | None = None
 
 def default_url() -> str:
     """DATABASE_URL, or a SQLite file under var/."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{VAR / 'loopbaancoach.db'}"
+    from bot.config import settings
+
+    return settings().database_url
 
 
 def _ensure_sqlite_dir(url: str) -> None:
