@@ -639,11 +639,6 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
 # question) instead of raising the alarm: one or two words ("binnenkort" to "Wanneer ga je dit
 # doen?") are too little for the model to be sure. The rules still see every word.
 MODEL_ATTENTION_MIN_WORDS = 3
-# From this crisis score the check question no longer needs one clause that carries the
-# concern. In blind set v12 four crises scored 0.59-0.76 as a whole and below the band in
-# every clause (overdose questions, a supervisor's demand, abuse told years later); in v11
-# dropping the clause condition altogether changed nothing but one more false alarm.
-CLAUSE_CHECK_BELOW = 0.55
 
 
 def _with_model(text: str, signals: list[Signal], vetoed: set[str],
@@ -684,12 +679,12 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
             added.append(located(category, "attention", unsure=True) if short
                          else located(category, severity))
         elif (category == "crisis" and score >= model.thresholds.crisis_unsure
-              and (score >= CLAUSE_CHECK_BELOW
-                   or model.clause_score(masked, category, score)
-                   >= model.thresholds.crisis_unsure)):
-            # A middling score needs one clause that carries the concern (not a long
-            # ordinary answer whose many small words add up); a higher one does not: "hoeveel
-            # insuline is te veel? ik denk erover alles te spuiten" says it across clauses.
+              and model.clause_score(masked, category, score) >= model.thresholds.crisis_unsure):
+            # The check question only when one clause carries the concern (not a long
+            # ordinary answer whose many small words add up to a middling score). Waiving
+            # this from a score of 0.55 caught four crises of blind set v12 said across
+            # clauses, but doubled the check questions on the ordinary answers of the
+            # conversation sets (50 -> 96 of 5,348): not done.
             added.append(located(category, "attention", unsure=True))
     if not added:
         return signals
