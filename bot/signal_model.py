@@ -42,6 +42,7 @@ TRAIN_FILES = (SIGNAL_DATA / "dev.yml",)
 TRAIN_DIR = SIGNAL_DATA / "train"
 THRESHOLDS_FILE = SIGNAL_DATA / "model.yml"
 BLIND_DIR = SIGNAL_DATA / "blind"
+RETIRED_FILE = BLIND_DIR / "RETIRED"
 DEFAULT_THRESHOLD = 0.5
 _SENTENCE_SPLIT = ".!?;\n"
 _CLAUSE_SPLIT = re.compile(r"[.!?;,\n]+|\b(?:en|maar|want|omdat|dus|toen)\b", re.IGNORECASE)
@@ -75,10 +76,9 @@ def retired_blind_sets() -> list[Path]:
     (data/signals/blind/RETIRED): each was written by other hands than the training data, so
     they teach the model how new writers phrase things. A retired set is no longer blind; the
     figure of a release comes from a set that is not on this list."""
-    retired = BLIND_DIR / "RETIRED"
-    if not retired.exists():
+    if not RETIRED_FILE.exists():
         return []
-    names = [line.split("#")[0].strip() for line in retired.read_text("utf-8").splitlines()]
+    names = [line.split("#")[0].strip() for line in RETIRED_FILE.read_text("utf-8").splitlines()]
     return [BLIND_DIR / name for name in names if name]
 
 
@@ -335,10 +335,24 @@ _refit_thread: threading.Thread | None = None
 
 
 def _data_key() -> str:
-    """Stat, not read (but for the short list of retired blind sets): this runs for every
-    message; a changed file changes its mtime."""
+    """Stat, not read: this runs for every message; a changed file changes its mtime. The list
+    of retired blind sets is read again only when that list itself changed."""
     return repr([(str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                 for p in [*training_files(), THRESHOLDS_FILE] if p.exists()])
+                 for p in [*_training_files_cached(), THRESHOLDS_FILE, RETIRED_FILE]
+                 if p.exists()])
+
+
+_files_memo: tuple[tuple[int, ...], list[Path]] | None = None
+
+
+def _training_files_cached() -> list[Path]:
+    """training_files(), globbed and read again only when RETIRED or a data folder changed."""
+    global _files_memo
+    stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0
+                  for p in (RETIRED_FILE, TRAIN_DIR, NLU_DIR))
+    if _files_memo is None or _files_memo[0] != stamp:
+        _files_memo = (stamp, training_files())
+    return _files_memo[1]
 
 
 CACHE_DIR = settings().cache_dir / "signal_model"

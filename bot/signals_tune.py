@@ -45,6 +45,12 @@ REPEATS = 2
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 
+
+def _everyday_floor(scores: np.ndarray, rate: float) -> float:
+    """The lowest threshold that at most `rate` of these everyday scores reach."""
+    ordered = np.sort(scores)
+    return float(np.round(ordered[int(len(ordered) * (1 - rate))] + 0.01, 2))
+
 def out_of_fold(texts: list[str], y: np.ndarray, folds: int = FOLDS,
                 scored: list[str] | None = None, repeats: int = REPEATS) -> np.ndarray:
     """Out-of-fold probabilities, averaged over `repeats` shuffled splits; `scored`: the
@@ -93,14 +99,10 @@ def choose(y: np.ndarray, rules: np.ndarray, oof: np.ndarray, categories: list[s
             unsure = max(safe, key=lambda r: r[0])[0] if safe else float(GRID[0])
             if everyday is not None and (everyday & ~truth).any():
                 # An ordinary answer ("ik waste haren") must almost never get the check
-                # question: at most EVERYDAY_CHECK_RATE of the everyday messages.
-                scores = np.sort(oof[everyday & ~truth, j])
-                floor = scores[int(len(scores) * (1 - EVERYDAY_CHECK_RATE))] + 0.01
-                unsure = max(unsure, float(np.round(floor, 2)))
-            if everyday is not None and (everyday & ~truth).any():
-                scores = np.sort(oof[everyday & ~truth, j])
-                alarm_floor = float(np.round(
-                    scores[int(len(scores) * (1 - EVERYDAY_ALARM_RATE))] + 0.01, 2))
+                # question (EVERYDAY_CHECK_RATE) and hardly ever the alarm (EVERYDAY_ALARM_RATE).
+                calm = oof[everyday & ~truth, j]
+                unsure = max(unsure, _everyday_floor(calm, EVERYDAY_CHECK_RATE))
+                alarm_floor = _everyday_floor(calm, EVERYDAY_ALARM_RATE)
                 if alarm_floor > best[0]:
                     best = next((r for r in rows if r[0] >= alarm_floor), rows[-1])
             unsure = min(unsure, best[0])

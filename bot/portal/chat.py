@@ -28,7 +28,6 @@ ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SESSION_KEY = web.AppKey("rasa_session", aiohttp.ClientSession)
-DEFAULT_IDLE_MINUTES = 30.0
 
 UNREADABLE = "Dit bericht kon ik niet lezen."
 UNREACHABLE = ("De coach is even niet bereikbaar. Je bericht staat nog klaar: "
