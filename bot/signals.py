@@ -676,6 +676,14 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
         if short and severity != "urgent":
             continue  # "stage", "geld": a topic, not yet a concern (the rules still see it)
         if score >= model.thresholds.alarm[category]:
+            if (category == "crisis" and not short and model.clause_score(
+                    masked, category, score) < model.thresholds.alarm[category]):
+                # The crisis reply itself only when one clause carries it; said across
+                # clauses, the check question asks first. Held out one writers' set at a
+                # time (v12-v14), this kept the crisis reply off 6 of the 8-9 ordinary answers
+                # of the conversation sets that got it, at the same crisis recall.
+                added.append(located(category, "attention", unsure=True))
+                continue
             added.append(located(category, "attention", unsure=True) if short
                          else located(category, severity))
         elif (category == "crisis" and score >= model.thresholds.crisis_unsure

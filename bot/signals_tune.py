@@ -17,9 +17,11 @@ import numpy as np
 import yaml
 
 from bot.signal_model import (
+    CLAUSE_NEGATIVES,
     THRESHOLDS_FILE,
     build_pipeline,
     data_hash,
+    ordinary_clauses,
     prepare,
     training_files,
     training_messages,
@@ -45,17 +47,20 @@ REPEATS = 2
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 
-
 def _everyday_floor(scores: np.ndarray, rate: float) -> float:
     """The lowest threshold that at most `rate` of these everyday scores reach."""
     ordered = np.sort(scores)
     return float(np.round(ordered[int(len(ordered) * (1 - rate))] + 0.01, 2))
 
+
 def out_of_fold(texts: list[str], y: np.ndarray, folds: int = FOLDS,
-                scored: list[str] | None = None, repeats: int = REPEATS) -> np.ndarray:
+                scored: list[str] | None = None, repeats: int = REPEATS,
+                clauses: list[list[str]] | None = None) -> np.ndarray:
     """Out-of-fold probabilities, averaged over `repeats` shuffled splits; `scored`: the
     texts to predict on (masked), when they differ from the training texts. An empty scored
-    text gets probability 0."""
+    text gets probability 0. `clauses[i]`: extra negatives that come with training text i
+    (the clauses of an ordinary answer, as the model learns them); only the training folds'
+    own clauses are learned, so an answer is never scored by a model that saw its clauses."""
     from sklearn.model_selection import KFold
 
     scored = scored or texts
@@ -63,7 +68,9 @@ def out_of_fold(texts: list[str], y: np.ndarray, folds: int = FOLDS,
     for repeat in range(repeats):
         for train, test in KFold(folds, shuffle=True, random_state=7 + repeat).split(texts):
             pipeline = build_pipeline()
-            pipeline.fit([texts[i] for i in train], y[train])
+            extra = [c for i in train for c in (clauses[i] if clauses else [])]
+            negatives = np.zeros((len(extra), y.shape[1]), dtype=y.dtype)
+            pipeline.fit([texts[i] for i in train] + extra, np.vstack([y[train], negatives]))
             keep = [i for i in test if scored[i].strip()]
             if keep:
                 probabilities[keep] += pipeline.predict_proba([scored[i] for i in keep])
@@ -145,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     rules = np.array([[c in {s.category for s in found} for c in categories]
                       for found, _, _ in views], dtype=int)
     vetoed = np.array([[c in veto for c in categories] for _, veto, _ in views], dtype=bool)
+    clauses = ([[prepare(c) for c in ordinary_clauses(m)] for m in messages]
+               if CLAUSE_NEGATIVES else None)
     oof = out_of_fold(texts, y, scored=[prepare(masked) if masked else ""
-                                        for _, _, masked in views])
+                                        for _, _, masked in views], clauses=clauses)
     oof[vetoed] = 0.0  # the rules judged the explicit phrase: the model may not overrule
     labelled = len(messages) - len(everyday_extra(messages))
     # Everyday: the NLU examples, and every ordinary answer of the training data (no concern,

@@ -518,6 +518,9 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
         def scores(self, text: str) -> dict[str, float]:
             return {c: (0.99 if c == "crisis" else 0.0) for c in real.categories}
 
+        def clause_score(self, text: str, category: str, whole: float) -> float:
+            return whole
+
         def evidence(self, text: str, category: str) -> str:
             return text.strip()
 
@@ -527,6 +530,61 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
     (longer,) = detect("ik doe het binnenkort")
     assert (longer.category, longer.severity, longer.unsure) == ("crisis", "urgent", False)
     assert [(s.severity, s.source) for s in detect("wil dood")] == [("urgent", "rules")]
+
+
+def test_the_crisis_reply_needs_one_clause_that_carries_it(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A long ordinary answer whose many small words add up to an alarm score for the whole
+    ("hij had zijn pistool niet bij zich, en hij zit vooral op kantoor") gets the check
+    question, not the crisis reply: the reply itself needs one clause that carries it."""
+    from bot import signal_model
+
+    real = signal_model.get_model()
+    assert real is not None
+    alarm = real.thresholds.alarm["crisis"]
+
+    class Gathered:
+        thresholds = real.thresholds
+
+        def __init__(self, clause: float) -> None:
+            self.clause = clause
+
+        def scores(self, text: str) -> dict[str, float]:
+            return {c: (0.99 if c == "crisis" else 0.0) for c in real.categories}
+
+        def clause_score(self, text: str, category: str, whole: float) -> float:
+            return self.clause
+
+        def evidence(self, text: str, category: str) -> str:
+            return text.strip()
+
+        def denied(self, text: str) -> float:
+            return 0.0
+
+    text = "ik liep mee met de wijkagent en hij zat vooral op kantoor"
+    monkeypatch.setattr(signal_model, "get_model", lambda: Gathered(alarm - 0.2))
+    (found,) = detect(text)
+    assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
+    monkeypatch.setattr(signal_model, "get_model", lambda: Gathered(alarm))
+    (found,) = detect(text)
+    assert (found.category, found.severity, found.unsure) == ("crisis", "urgent", False)
+
+
+def test_the_clauses_of_ordinary_answers_are_learned_as_negatives() -> None:
+    """Each clause of a long ordinary answer is a negative of its own for the model; a
+    concern, a denial or an answer of one clause gives none."""
+    from bot.signal_model import LabelledMessage, ordinary_clauses
+
+    answer = LabelledMessage("ik heb een eigen route bedacht, zodat ik niet steeds terug "
+                             "hoef te lopen en ik kijk alvast naar de volgende order",
+                             frozenset(), "gewoon")
+    assert ordinary_clauses(answer) == ["ik heb een eigen route bedacht",
+                                        "zodat ik niet steeds terug hoef te lopen",
+                                        "ik kijk alvast naar de volgende order"]
+    assert ordinary_clauses(LabelledMessage(answer.text, frozenset({"crisis"}))) == []
+    assert ordinary_clauses(LabelledMessage(answer.text, frozenset(), "ontkend")) == []
+    assert ordinary_clauses(LabelledMessage("ik werk bij de bakker", frozenset(),
+                                            "gewoon")) == []
 
 
 @pytest.mark.parametrize("text", [
