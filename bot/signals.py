@@ -766,8 +766,19 @@ def _negated(anchor: int, surface: _View, rules: Rules, window: int,
             # "discriminatie? nee, niet bij ons": the student answers their own question no.
             return after and form == "?" and i + 1 < len(forms) and forms[i + 1] in _NO_ANSWER
         if i not in exempt_tokens and any(w in rules.negation_cues for w in form.split()):
+            if not after and i < idx - 1 and _in_condition(forms, i):
+                continue  # "als ik niet kom slaat hij me": it negates the condition's verb
             return True
     return False
+
+
+_CONDITIONS = frozenset({"als", "wanneer", "zodra", "tenzij", "indien"})
+
+
+def _in_condition(forms: list[str], negation: int) -> bool:
+    """Does the negation stand in a condition that opens at most three words before it
+    ("als ik niet kom")? Then the find after the condition's verb is not negated."""
+    return any(forms[j] in _CONDITIONS for j in range(max(0, negation - 3), negation))
 
 
 # --------------------------------------------------------------------------- module API

@@ -594,6 +594,22 @@ def test_a_negation_after_the_find_counts_for_attention_signals(text: str) -> No
     assert Detector(use_nlp=False).detect(text) == [], text
 
 
+@pytest.mark.parametrize(("text", "category"), [
+    ("als ik niet kom slaat hij me", "crisis"),
+    ("elke zaterdag moet ik bij mn oom werken en als ik niet kom slaat hij me", "crisis"),
+    ("als mijn stage niet lukt stop ik helemaal met de opleiding", "uitval"),
+])
+def test_a_negation_inside_a_condition_does_not_negate_what_follows(text: str,
+                                                                     category: str) -> None:
+    """"als ik niet kom slaat hij me": the "niet" belongs to the condition's verb."""
+    assert category in {s.category for s in Detector(use_nlp=False).detect(text)}, text
+
+
+def test_a_negation_before_the_find_still_counts_outside_a_condition() -> None:
+    assert Detector(use_nlp=False).detect("ik heb nooit aan zelfmoord gedacht") == []
+    assert Detector(use_nlp=False).detect("ik stop niet met de opleiding") == []
+
+
 @pytest.mark.parametrize("text", [
     "ik wil dood niemand snapt het", "ik wil er een eind aan maken niemand merkt het",
 ])
