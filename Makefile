@@ -34,7 +34,7 @@ setup: $(DEPS_STAMP) $(NLP_STAMP) $(MODEL) db-upgrade secrets signal-model
 
 # The learned signal model, fitted once into var/cache (later runs find it there in a moment).
 signal-model: $(NLP_STAMP)
-	@$(STEP) "fit the signal model (first time: ~1 min)" $(PY) -m bot.signal_model
+	@$(STEP) "fit the signal model (first time: ~1 min)" $(PY) -m bot.text.signal_model
 
 # Rasa's API token and the action-server secret, generated once into var/ (mode 0600)
 # unless RASA_API_TOKEN / ACTION_SERVER_SECRET are set.

@@ -12,12 +12,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import coaching, form_events, intake, service
-from bot.coaching import Reply
-from bot.script import Script, get_script
-from bot.signals import PARSE_DATA_KEY
-from bot.taxonomy import STEPS
-from bot.turn import (
+from bot import service
+from bot.conversation import coaching, form_events, intake
+from bot.conversation.coaching import Reply
+from bot.conversation.script import Script, get_script
+from bot.conversation.turn import (
     DONT_KNOW_SLOT,
     EXPERIENCE_SLOT,
     FOLLOWUP_STATUS_SLOT,
@@ -32,6 +31,8 @@ from bot.turn import (
     Write,
     answer_before_check,
 )
+from bot.taxonomy import STEPS
+from bot.text.signals import PARSE_DATA_KEY
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "rest"
@@ -75,7 +76,7 @@ def turn_of(tracker: Tracker) -> Turn:
 
 
 def screened(tracker: Tracker, turn: Turn) -> list[Any] | None:
-    """The signals Rasa's NLU component found in this message (bot.rasa_components), when
+    """The signals Rasa's NLU component found in this message (bot.rasa_plugins.components), when
     the parse data holds them for exactly this text; None: screen it here."""
     message = tracker.latest_message or {}
     found = message.get(PARSE_DATA_KEY)
@@ -86,9 +87,9 @@ def screened(tracker: Tracker, turn: Turn) -> list[Any] | None:
 
 def perform_writes(script: Script, turn: Turn, session_id: int | None,
                    writes: Iterable[Write], level: str | None) -> list[str]:
-    """Do a turn's writes (bot.turn) in order; `turn`: the message they are about. Without a
-    conversation in the storage there is no reply or status to keep. Returns what the coach
-    says about a failed write: the talk goes on."""
+    """Do a turn's writes (bot.conversation.turn) in order; `turn`: the message they are about.
+    Without a conversation in the storage there is no reply or status to keep. Returns what the
+    coach says about a failed write: the talk goes on."""
     failed: list[str] = []
     for write in writes:
         if isinstance(write, SaveReply) and session_id:
@@ -142,12 +143,12 @@ def said_again(tracker: Tracker) -> bool:
 
 
 def answers_of(tracker: Tracker) -> dict[str, Any]:
-    """This conversation's answers so far, by question key (bot.form_events)."""
+    """This conversation's answers so far, by question key (bot.conversation.form_events)."""
     return form_events.answers_in(tracker.slots)
 
 
 def conversation_of(tracker: Tracker) -> Conversation:
-    """The conversation as bot.turn sees it, read from the tracker."""
+    """The conversation as bot.conversation.turn sees it, read from the tracker."""
     return Conversation(
         answers=answers_of(tracker),
         question=tracker.get_slot(form_events.QUESTION_SLOT),

@@ -20,15 +20,17 @@ from actions.common import (
     take_in,
     turn_of,
 )
-from bot import checkins, form_events, service
-from bot.coaching import (
+from bot import service
+from bot.conversation import form_events
+from bot.conversation.coaching import (
     EARLIER_SLOT,
     SKIPPED,
     experience_in_opening,
     overview_messages,
 )
-from bot.dates import parse_when
-from bot.script import Role, Script, get_script
+from bot.conversation.dates import parse_when
+from bot.conversation.script import Role, Script, get_script
+from bot.scheduled import checkins
 from bot.storage.repository import StorageUnavailable
 
 DomainDict = dict[str, Any]
@@ -83,7 +85,8 @@ class ActionAanbod(CoachAction):
         level = view.level if view and view.level else level_of(tracker)
         latest = (tracker.latest_message or {}).get("text")
         experience = _told_experience(tracker)
-        if tracker.get_slot(form_events.STEP_SLOT) and checkins.is_checkin(latest):  # bot.reminders
+        # bot.scheduled.reminders
+        if tracker.get_slot(form_events.STEP_SLOT) and checkins.is_checkin(latest):
             say(dispatcher, script.text("herinnering_verder", level, ervaring=experience)
                 if experience else script.text("herinnering_verder_kort", level))
             return events

@@ -1,7 +1,7 @@
-"""The conversation as one Rasa form (bot.form_events): its validation action takes each reply
-and asks the next question of the script, and one ask action asks the open question again
-after a side track. What a turn means is decided by bot.turn; these actions only read the
-tracker, run the intake of signals, perform the writes and say the lines."""
+"""The conversation as one Rasa form (bot.conversation.form_events): its validation action takes
+each reply and asks the next question of the script, and one ask action asks the open question again
+after a side track. What a turn means is decided by bot.conversation.turn; these actions only read
+the tracker, run the intake of signals, perform the writes and say the lines."""
 
 from __future__ import annotations
 
@@ -22,9 +22,16 @@ from actions.common import (
     turn_of,
 )
 from actions.conversation import side_track_messages
-from bot import form_events
-from bot.script import Script, get_script
-from bot.turn import Conversation, Message, TurnResult, ask_again, form_turn, intent_flags
+from bot.conversation import form_events
+from bot.conversation.script import Script, get_script
+from bot.conversation.turn import (
+    Conversation,
+    Message,
+    TurnResult,
+    ask_again,
+    form_turn,
+    intent_flags,
+)
 
 DomainDict = dict[str, Any]
 
@@ -32,7 +39,7 @@ DomainDict = dict[str, Any]
 class ValidateGesprek(Action):
     """validate_gesprek_form: the engine of the conversation. Takes the student's reply to the
     open question (`vraag`), keeps it in `antwoorden`, and asks the next question from the
-    script in the same call (Rasa then skips action_ask_antwoord, see bot.rasa_speed)."""
+    script in the same call (Rasa then skips action_ask_antwoord, see bot.rasa_plugins.speed)."""
 
     def name(self) -> str:
         return f"validate_{form_events.FORM}"

@@ -64,7 +64,7 @@ def asked_line(script: Any, key: str, level: str | None = LEVEL) -> str:
 
 def expected_replies() -> list[tuple[str, str | None]]:
     """(message, a line of the reply that shows the conversation advanced), from the script."""
-    from bot.script import load
+    from bot.conversation.script import load
 
     script = load()
     return [(text, asked_line(script, key)) for text, key in STEPS_OF_CONVERSATION]

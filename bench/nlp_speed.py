@@ -28,7 +28,7 @@ def _report(name: str, load_s: float, times: list[float]) -> None:
 
 def run_signals() -> None:
     start = time.perf_counter()
-    from bot.signals import detect
+    from bot.text.signals import detect
 
     detect("hoi")
     load_s = time.perf_counter() - start
@@ -39,7 +39,7 @@ def run_signals() -> None:
 
 def run_competencies() -> None:
     start = time.perf_counter()
-    from bot.competencies import classify
+    from bot.text.competencies import classify
 
     classify("ik werk graag met mensen")
     load_s = time.perf_counter() - start

@@ -73,11 +73,11 @@ class Settings:
     # Content-addressed caches (the fitted signal model): next to the code by default, so that
     # every copy of the data (a benchmark's snapshot, a test's own root) shares them.
     cache_dir: Path
-    spool_file: Path  # writes kept while the database is down (bot.spool)
+    spool_file: Path  # writes kept while the database is down (bot.scheduled.spool)
     worker_interval_s: float  # how often the worker looks for due jobs
     worker_maintenance_s: float  # how often it abandons idle conversations and purges
     worker_lease_s: float  # how long a claimed job is the worker's (longer than any job's I/O)
-    spacy_pipeline: str | None  # overrides config.yml's SpacyNLP model (bot.nlp)
+    spacy_pipeline: str | None  # overrides config.yml's SpacyNLP model (bot.text.nlp)
     signals_use_nlp: bool  # lemma view of the signal rules (LOOPBAANCOACH_SIGNALS_NLP=0: off)
     signals_use_model: bool  # the learned signal model (LOOPBAANCOACH_SIGNALS_MODEL=0: off)
     competencies_spacy: bool  # lemma features for the competency classifier

@@ -128,7 +128,7 @@ def _conversation(raw: dict[str, Any], where: str, number: int,
 
 def load(path: Path = DATA_FILE) -> DemoSchool:
     """The demo school from its data file; DemoError (Dutch) when the file is not right."""
-    from bot.script import get_script
+    from bot.conversation.script import get_script
 
     script_keys = {q.key for step in get_script().steps.values() for q in step.questions}
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -193,7 +193,7 @@ def remove(db: DbSession, row: School) -> int:
 def create(db: DbSession, school: DemoSchool, run: str) -> dict[str, str]:
     """The school, its portal accounts and its students (through the school import, with a
     REST chat identity each). Returns the sender id of each student, by name."""
-    from bot import school_import
+    from bot.portal import school_import
     from bot.storage import accounts
 
     for account in school.accounts:
@@ -261,7 +261,7 @@ def _in_parallel(work: list[Callable[[], None]]) -> None:
 def _checkins(talked: list[Talked]) -> int:
     """The worker's check-in jobs of the students whose next conversation starts with it, run
     at the moment they are due (the plan's day, 10:00); other check-ins stay scheduled."""
-    from bot import jobqueue, worker
+    from bot.scheduled import jobqueue, worker
     from bot.storage.db import session_scope
 
     wanted: dict[int, Talked] = {}
@@ -300,7 +300,7 @@ def _checkins(talked: list[Talked]) -> int:
 def converse(say: Callable[[str, str], list[str]], school: DemoSchool,
              senders: dict[str, str], progress: Callable[[str], None]) -> list[Talked]:
     """Every student's conversations: first ones (in parallel), the check-ins, the rest."""
-    from bot.script import get_script
+    from bot.conversation.script import get_script
 
     script = get_script()
     coaches = {level: Coach(script, level) for level in set(school.classes.values())}

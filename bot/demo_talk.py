@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.script import Role, Script
+from bot.conversation.script import Role, Script
 
 # A placeholder in a script text ({ervaring}) stands for any words of the student.
 _HOLE = "\u2063"
@@ -106,7 +106,7 @@ class Coach:
         for key in ("aanbod_nieuw", "aanbod_terug", "aanbod_gepauzeerd", "aanbod_gepauzeerd_over"):
             add(script.raw["teksten"][key], OFFER, only_last=True)
         # After a side track the question comes in one bubble behind a lead ("Goed, terug naar
-        # de vraag: ..."; bot.coaching.ask_messages).
+        # de vraag: ..."; bot.conversation.coaching.ask_messages).
         self.leads = sorted({line for key in ("terug_naar_vraag", "al_bezig")
                              for form in script.text_forms(key, level) for line in form},
                             key=len, reverse=True)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import yaml_roundtrip
+from bot.conversation.script import Script
 from bot.demo_talk import CHECK, CRISIS_CHECK, ENDINGS, OFFER, Coach
-from bot.script import Script
+from bot.portal import yaml_roundtrip
 
 # The order of the messages in every evaluation conversation (the set's header).
 ROLES = ("opening", "start", "ervaring", "rol", "verwachting", "terugkijken_check",

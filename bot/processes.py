@@ -3,7 +3,7 @@ used by `make run` (bot.launcher), the tests and the benchmarks (bot.devservers)
 
 Security defaults live here: Rasa's HTTP API needs its token (`--auth-token`), answers
 browsers only from the portal's origin (`--cors`), and the action server listens on
-loopback and wants the shared secret (bot.action_server)."""
+loopback and wants the shared secret (bot.rasa_plugins.action_server)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def rasa_argv(cfg: Settings, port: int, interface: str | None = None,
 
 
 def actions_argv(cfg: Settings, port: int, host: str | None = None) -> list[str]:
-    return [sys.executable, "-m", "bot.action_server", "--host", host or cfg.actions_host,
-            "--port", str(port)]
+    return [sys.executable, "-m", "bot.rasa_plugins.action_server",
+            "--host", host or cfg.actions_host, "--port", str(port)]
 
 
 def portal_argv(cfg: Settings, port: int, host: str | None = None) -> list[str]:
@@ -45,7 +45,7 @@ def portal_argv(cfg: Settings, port: int, host: str | None = None) -> list[str]:
 
 
 def worker_argv(cfg: Settings) -> list[str]:
-    """`bot worker`: background jobs (notifications, abandoned sessions; bot.worker)."""
+    """`bot worker`: background jobs (notifications, abandoned sessions; bot.scheduled.worker)."""
     del cfg  # same signature as the others; the worker reads its settings from the env
     return [sys.executable, "-m", "bot.cli", "worker"]
 

@@ -1,6 +1,6 @@
 """`bot eval gesprekken`: hold the evaluation conversations (data/eval/gesprekken) against
 freshly started Rasa and action servers with their own SQLite files, and score the
-transcripts with the rubric (bot.rubric)."""
+transcripts with the rubric (bot.conversation.rubric)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as DbSession
 
+from bot.conversation.rubric import Transcript, Turn, report, score
+from bot.conversation.script import get_script
 from bot.eval_student import MAX_TURNS, Student, load_conversations, roles_of
 from bot.paths import DATA
-from bot.rubric import Transcript, Turn, report, score
-from bot.script import get_script
 
 EVAL_DIR = DATA / "eval" / "gesprekken"
 
@@ -57,7 +57,7 @@ def _plan(engine: Engine, sender: str) -> dict[str, object] | None:
 
 def _enrol(engine: Engine, sender: str, level: str | None) -> None:
     """The student at their school's level (vmbo, mbo-bol, mbo-bbl), as a linked student is."""
-    from bot.coaching import level_in_answer
+    from bot.conversation.coaching import level_in_answer
     from bot.storage import repository as repo
     from bot.taxonomy import LEVELS
 

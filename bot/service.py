@@ -1,7 +1,7 @@
 """Application services the Rasa actions call: one function per thing that happens in a
 conversation. Each opens its own database transaction, retries transient errors, and never
 loses a student's words: when the database stays unavailable, a write is kept in a local
-spool file (bot.spool) and replayed later, and the caller learns that saving failed."""
+spool file (bot.scheduled.spool) and replayed later, and the caller learns that saving failed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bot import live_config, notify, spool
-from bot.coaching import FOLLOWUP_NEXT_STEP, FOLLOWUP_REASON
+from bot.conversation import live_config
+from bot.conversation.coaching import FOLLOWUP_NEXT_STEP, FOLLOWUP_REASON
+from bot.scheduled import notify, spool
 from bot.storage import repository as repo
 from bot.storage.db import checkpoint, session_scope
 from bot.storage.models import PLAN_FROM_FOLLOWUP
@@ -138,7 +139,8 @@ def start_session(channel: str, sender_id: str, level: str | None) -> int:
             if previous is not None:  # a new conversation replaces an unfinished one
                 repo.set_session_status(db, previous, "abandoned")
             gesprek = repo.start_session(db, student, channel, level)
-            # The conversation finishes on the script version it starts with (bot.live_config).
+            # The conversation finishes on the script version it starts with
+            # (bot.conversation.live_config).
             gesprek.script_version = live_config.script_version_id(db, student.school_id)
             return gesprek.id
 
@@ -150,8 +152,9 @@ def save_reply(**kwargs: Any) -> bool:
 
 
 # Told after an urgent flag is stored. The process that serves the actions installs the
-# notification worker's dispatcher here (bot.action_server), so that the services do not
-# depend on the scheduled work that depends on them (bot.jobs -> bot.worker -> bot.service).
+# notification worker's dispatcher here (bot.rasa_plugins.action_server), so that the services do
+# not depend on the scheduled work that depends on them (bot.scheduled.jobs -> bot.scheduled.worker
+# -> bot.service).
 _urgent_listeners: list[Callable[[], None]] = []
 
 
@@ -268,7 +271,7 @@ def _save_next_step(db, student, gesprek, text: str, when_date: str | None) -> N
         return  # this conversation already has its plan from `activeren`
     plan = repo.save_action_plan(db, student, gesprek, what=text, when_text=text,
                                  when_date=when_date, origin=PLAN_FROM_FOLLOWUP)
-    from bot import checkins
+    from bot.scheduled import checkins
 
     checkins.schedule(db, plan)
 
@@ -310,7 +313,7 @@ def _op_complete_session(db, channel: str, sender_id: str, session_id: int,
         obstacle=plan.get("obstacle"), solution=plan.get("solution"),
     )
     repo.set_session_status(db, gesprek, "completed", step="activeren")
-    from bot import checkins  # the coach asks how it went, on the plan's day
+    from bot.scheduled import checkins  # the coach asks how it went, on the plan's day
 
     checkins.schedule(db, saved)
 

@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.devbrowser import chromium_page, type_and_send
 from bot.devservers import ROOT, Servers, free_port, isolated_env, upgrade_database, wait_until_up
+from tests.support.browser import chromium_page, type_and_send
 
 TURNS = [("ja", "Welke ervaring"),
          ("ik heb stage gelopen bij een kapper", "Wat was jouw rol"),

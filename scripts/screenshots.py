@@ -22,8 +22,8 @@ from PIL import Image
 from playwright.async_api import Browser, Page
 
 from bot import demo
-from bot.devbrowser import chromium, type_and_send
 from bot.devservers import ROOT, Servers, free_port, isolated_env, upgrade_database, wait_until_up
+from tests.support.browser import chromium, type_and_send
 
 OUT = ROOT / "docs" / "screenshots"
 WIDTH, HEIGHT = 1280, 860

@@ -33,8 +33,8 @@ async def portal_page(wait_ms: int, width: int = 1024, height: int = 900) -> Asy
     argon2, page loads), and a failure when the page broke its CSP or threw."""
     from playwright.async_api import expect
 
-    from bot.devbrowser import chromium_page, find_chromium
     from tests.conftest import service_missing
+    from tests.support.browser import chromium_page, find_chromium
 
     if find_chromium() is None:
         service_missing("Chromium (make test installs it: scripts/ensure_chromium.sh)",

@@ -1,5 +1,6 @@
-"""Inside a conversation the question asked decides what a message means (bot.answer_first):
-interruptions stand only when the whole message says so. Phrases come from the script."""
+"""Inside a conversation the question asked decides what a message means
+(bot.conversation.answer_first): interruptions stand only when the whole message says so. Phrases
+come from the script."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import copy
 
 import pytest
 
-from bot import answer_first
-from bot.answer_first import ANSWER_INTENT, is_explicit, meaning
-from bot.script import get_script, parse, validate
+from bot.conversation import answer_first
+from bot.conversation.answer_first import ANSWER_INTENT, is_explicit, meaning
+from bot.conversation.script import get_script, parse, validate
 
 SCRIPT = get_script()
 

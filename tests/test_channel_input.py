@@ -1,11 +1,12 @@
-"""bot.channel_input and bot.action_server.authorised: the request checks, without servers."""
+"""bot.channels.channel_input and bot.rasa_plugins.action_server.authorised: the request checks,
+without servers."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.action_server import authorised
-from bot.channel_input import BadRequest, parse_rest_body, student_text
+from bot.channels.channel_input import BadRequest, parse_rest_body, student_text
+from bot.rasa_plugins.action_server import authorised
 
 
 @pytest.mark.parametrize(("raw", "words"), [

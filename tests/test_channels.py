@@ -23,8 +23,8 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session as DbSession
 
+from bot.channels.external_channels import BOT_FRAMEWORK_ISSUER
 from bot.devservers import MODEL, Servers, free_port, isolated_env, upgrade_database
-from bot.external_channels import BOT_FRAMEWORK_ISSUER
 from bot.paths import ROOT
 from bot.storage.models import PendingMessage
 
@@ -112,20 +112,20 @@ def chat_api() -> Iterator[ChatApi]:
 def external_blocks(chat_url: str) -> str:
     """The REST channel and credentials.yml's commented blocks of the three channels,
     uncommented as a school would, with the chat servers' addresses on loopback."""
-    lines, taking = ["bot.rasa_channels.RestChannel:"], False
+    lines, taking = ["bot.rasa_plugins.channels.RestChannel:"], False
     for line in (ROOT / "credentials.yml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("# bot.external_channels."):
+        if line.startswith("# bot.channels.external_channels."):
             taking = True
         elif not line.startswith("#   "):
             taking = False
         if taking:
             lines.append(line[2:])
-        if line.startswith("# bot.external_channels.TeamsInput:"):
+        if line.startswith("# bot.channels.external_channels.TeamsInput:"):
             lines += [f"  openid_url: {chat_url}/openid", f"  token_url: {chat_url}/token"]
     text = "\n".join(lines) + "\n"
     text = re.sub(r"server_url: .*", f"server_url: {chat_url}", text)
     text = re.sub(r"  url: .*", f"  url: {chat_url}/api/v4", text)
-    assert text.count("bot.external_channels.") == 3 and "${TEAMS_APP_PASSWORD}" in text
+    assert text.count("bot.channels.external_channels.") == 3 and "${TEAMS_APP_PASSWORD}" in text
     return text
 
 

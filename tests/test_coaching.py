@@ -1,10 +1,10 @@
-"""Coaching behaviour inside a step (bot.coaching), without Rasa."""
+"""Coaching behaviour inside a step (bot.conversation.coaching), without Rasa."""
 
 from datetime import date
 
 import pytest
 
-from bot.coaching import (
+from bot.conversation.coaching import (
     CONFIRMED,
     EARLIER_SLOT,
     FOLLOWUP_NEXT_STEP,
@@ -25,7 +25,7 @@ from bot.coaching import (
     required_slots,
     stands_inside_a_question,
 )
-from bot.script import Role, load
+from bot.conversation.script import Role, load
 
 LEVEL_QUESTION = load().key_of(Role.LEVEL)  # the level question (its doel)
 

@@ -1,4 +1,4 @@
-"""bot.competencies: the classify() contract, its data set and its evaluation."""
+"""bot.text.competencies: the classify() contract, its data set and its evaluation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections import Counter
 
 import pytest
 
-from bot import competencies
-from bot.competencies import (
+from bot.taxonomy import COMPETENCY_KEYS
+from bot.text import competencies
+from bot.text.competencies import (
     METHOD,
     NONE_LABEL,
     TEST_FILE,
@@ -20,8 +21,7 @@ from bot.competencies import (
     load_examples,
     method_description,
 )
-from bot.competencies_eval import evaluate, main
-from bot.taxonomy import COMPETENCY_KEYS
+from bot.text.competencies_eval import evaluate, main
 
 SMALL_TALK = ["ok", "weet niet", "hoi", "doei", "geen idee", "ja", "nee", "haha", "👍",
               "is goed", "wat bedoel je", "", "   ", "?!"]
@@ -94,12 +94,12 @@ def test_method_description() -> None:
 
 def test_falls_back_to_surface_forms_without_spacy(monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    import bot.nlp
+    import bot.text.nlp
 
     def missing() -> None:
         raise RuntimeError("pipeline not installed")
 
-    monkeypatch.setattr(bot.nlp, "get_nlp", missing)
+    monkeypatch.setattr(bot.text.nlp, "get_nlp", missing)
     with caplog.at_level(logging.WARNING, logger=competencies.__name__):
         clf = CompetencyClassifier(load_examples(TRAIN_FILE), use_spacy=True)
     assert "falling back to surface forms" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot.script import get_script
+from bot.conversation.script import get_script
 from bot.storage import models as m
 
 LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
@@ -141,7 +141,7 @@ def test_full_conversation_is_stored(servers, sender) -> None:
 
 def assert_summary(database_url: str, session_id: int) -> None:
     """The mentor's summary of the stored conversation, in the student's own words."""
-    from bot import summaries
+    from bot.conversation import summaries
 
     with db_at(database_url) as s:
         summary = summaries.session_summary(s, s.get(m.Conversation, session_id))
@@ -283,7 +283,7 @@ def test_answers_with_side_intent_words_are_answers_in_context(servers, sender) 
 
 
 def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender) -> None:
-    from bot.script import get_script
+    from bot.conversation.script import get_script
     from bot.storage import links
 
     script = get_script()
@@ -309,7 +309,7 @@ def test_a_koppelcode_links_the_chat_and_keeps_the_conversation(servers, sender)
 
 def ask(question_key: str) -> str:
     """The first line of a question as a student without a level sees it."""
-    from bot.script import get_script
+    from bot.conversation.script import get_script
 
     script = get_script()
     return script.render(script.question(question_key).text, None)[0]
@@ -341,8 +341,8 @@ def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
     follow-up."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from bot.followups import LOCAL
-    from bot.script import get_script
+    from bot.conversation.followups import LOCAL
+    from bot.conversation.script import get_script
 
     script = get_script()
     hold_full_conversation(servers, sender)
@@ -384,7 +384,7 @@ def test_the_coach_asks_on_the_plans_day_how_it_went(servers, sender) -> None:
 def test_a_plan_that_did_not_work_out_gets_a_new_small_step(servers, sender) -> None:
     """"Nee" -> what got in the way -> a new small step with a day: that step is the plan
     asked about next time (with its own check-in), even when the student stops there."""
-    from bot.script import get_script
+    from bot.conversation.script import get_script
 
     script = get_script()
     hold_full_conversation(servers, sender)
@@ -419,7 +419,7 @@ def test_a_plan_that_did_not_work_out_gets_a_new_small_step(servers, sender) -> 
 def test_no_time_is_an_obstacle_not_a_pause(servers, sender) -> None:
     """'geen tijd' pauses a conversation, but to "Waar kun je tegenaan lopen?" it is the
     answer (the question's `ook_antwoord` in the script)."""
-    from bot.script import get_script
+    from bot.conversation.script import get_script
 
     script = get_script()
     begin(servers, sender)
@@ -434,8 +434,8 @@ def test_no_time_is_an_obstacle_not_a_pause(servers, sender) -> None:
 
 def test_a_message_the_coach_does_not_understand_is_counted(servers, sender) -> None:
     """The fallback reply, and a content-free count for the coordinator's figures."""
+    from bot.conversation.script import get_script
     from bot.devservers import http_json
-    from bot.script import get_script
 
     def understood(text: str) -> bool:
         parsed = http_json("POST", f"{servers.rasa_url}/model/parse?token={servers.token}",
@@ -462,8 +462,8 @@ def test_a_message_the_coach_does_not_understand_is_counted(servers, sender) -> 
 def test_a_conversation_left_midway_gets_one_reminder(servers, sender) -> None:
     """Paused in step 1 -> three days later the worker sends one reminder (not at night, not
     twice); the REST student sees it first, and "ja" goes on with the open question."""
-    from bot.followups import LOCAL, REMINDER_DAYS
-    from bot.script import get_script
+    from bot.conversation.followups import LOCAL, REMINDER_DAYS
+    from bot.conversation.script import get_script
 
     script = get_script()
     experience = "ik heb een meeloopdag gehad bij de brandweer"
@@ -616,7 +616,7 @@ def test_crisis_stops_the_steps_and_flags_urgently(servers, sender, mailbox) -> 
 def test_attention_flag_goes_into_the_daily_digest(servers, sender, mailbox) -> None:
     from datetime import timedelta
 
-    from bot import notify, worker
+    from bot.scheduled import notify, worker
     from bot.storage import db as dbmod
     from bot.storage.types import utcnow
 
@@ -754,7 +754,8 @@ def test_the_benchmark_conversation_goes_through(servers, sender) -> None:
 
 def test_a_long_greeting_and_a_long_yes_start_the_conversation(servers, sender) -> None:
     """What the coach asked decides: a first message that starts with a greeting gets the
-    offer, and a yes in many words to "Zullen we beginnen?" begins (bot.answer_first)."""
+    offer, and a yes in many words to "Zullen we beginnen?" begins
+    (bot.conversation.answer_first)."""
     script = get_script()
     offer = servers.say(sender, "Hallo! Mijn docent zei dat ik hier moest beginnen haha")
     assert offer[-1] == script.text("aanbod_nieuw", "mbo")[-1], offer

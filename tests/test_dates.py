@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from bot.dates import parse_when
+from bot.conversation.dates import parse_when
 
 MONDAY = date(2026, 11, 23)
 

@@ -57,8 +57,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def test_the_demo_reads_every_question_the_coach_can_ask() -> None:
     """Without servers: each question, follow-up and step summary of the script, as a student
     of each level reads it, is recognised; every prepared answer belongs to a question."""
+    from bot.conversation.script import get_script
     from bot.demo_talk import CHECK, Coach
-    from bot.script import get_script
     from bot.taxonomy import LEVELS
 
     script = get_script()

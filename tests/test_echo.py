@@ -1,8 +1,8 @@
-"""Echoing a student's words (bot.echo): short key words, in the second person."""
+"""Echoing a student's words (bot.conversation.echo): short key words, in the second person."""
 
 import pytest
 
-from bot.echo import MAX_WORDS, kern, key_words, second_person
+from bot.conversation.echo import MAX_WORDS, kern, key_words, second_person
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -9,9 +9,9 @@ import copy
 import pytest
 import yaml
 
+from bot.conversation.script import Script, get_script, parse
 from bot.eval_student import ROLES, SKIP, Student, load_conversations
 from bot.paths import DATA, SCRIPT_FILE
-from bot.script import Script, get_script, parse
 
 SET1 = DATA / "eval" / "gesprekken" / "set1.yml"
 
@@ -113,8 +113,8 @@ def test_questions_with_a_form_of_the_students_words_are_recognised() -> None:
 def test_the_student_says_no_to_a_safety_check_and_the_rubric_counts_it() -> None:
     """An evaluation conversation is an ordinary one: a safety check is a false alarm. The
     simulated student says no and goes on; the rubric counts the conversation as derailed."""
+    from bot.conversation.rubric import Transcript, Turn, not_derailed
     from bot.eval_student import NOT_UNSAFE
-    from bot.rubric import Transcript, Turn, not_derailed
 
     script = get_script()
     check = script.signal_reply("crisis_check")
@@ -127,7 +127,7 @@ def test_the_student_says_no_to_a_safety_check_and_the_rubric_counts_it() -> Non
 
 def test_the_student_names_their_level_when_asked() -> None:
     LEVEL_QUESTION = get_script().key_of("niveau")
-    from bot.script import load
+    from bot.conversation.script import load
 
     script = load()
     asked = script.render(script.question(LEVEL_QUESTION).text)

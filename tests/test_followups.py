@@ -1,5 +1,5 @@
-"""When the coach may write first (bot.followups): quiet hours, the check-in moment, one
-proactive message a day, and the reminders switch."""
+"""When the coach may write first (bot.conversation.followups): quiet hours, the check-in moment,
+one proactive message a day, and the reminders switch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from bot.followups import (
+from bot.conversation.followups import (
     LOCAL,
     checkin_due,
     is_quiet,
@@ -69,7 +69,7 @@ def test_the_reminders_switch(text: str, switch: bool | None) -> None:
 def test_a_school_sets_its_own_quiet_hours() -> None:
     from datetime import time
 
-    from bot.followups import QuietHours, parse_clock, quiet_hours_of
+    from bot.conversation.followups import QuietHours, parse_clock, quiet_hours_of
 
     late = QuietHours(time(22, 30), time(7, 0), sunday=False)
     assert not is_quiet(at("2026-12-01T22:00"), late)
@@ -97,7 +97,7 @@ def test_a_school_sets_its_own_quiet_hours() -> None:
 
 
 def test_reminder_days_default_bounds_and_off() -> None:
-    from bot.followups import REMINDER_DAYS, reminder_days_of
+    from bot.conversation.followups import REMINDER_DAYS, reminder_days_of
 
     class School:
         reminder_days = None

@@ -1,7 +1,7 @@
-"""The conversation as one Rasa form (bot.form_events): the validation action takes a reply
-and asks the next question of the script in the same call, says nothing when Rasa may still
+"""The conversation as one Rasa form (bot.conversation.form_events): the validation action takes a
+reply and asks the next question of the script in the same call, says nothing when Rasa may still
 reject the message, and ends the form after the last question; Rasa's form then leaves out
-its own ask call (bot.rasa_speed). No database: no conversation id is set."""
+its own ask call (bot.rasa_plugins.speed). No database: no conversation id is set."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.steps import AskQuestion, ValidateGesprek
-from bot import coaching
-from bot.form_events import (
+from bot.conversation import coaching
+from bot.conversation.form_events import (
     ANSWER_SLOT,
     ANSWERS_SLOT,
     ASKED_SLOT,
@@ -23,8 +23,8 @@ from bot.form_events import (
     REQUESTED_SLOT,
     answers_in,
 )
-from bot.rasa_speed import asked_in_this_turn
-from bot.script import get_script
+from bot.conversation.script import get_script
+from bot.rasa_plugins.speed import asked_in_this_turn
 
 LEVEL = {"niveau": "mbo"}  # the level is known: the conversation starts at the experience
 
@@ -100,7 +100,7 @@ def test_after_the_last_answer_the_form_ends() -> None:
 
 def test_a_question_added_to_the_script_is_asked_in_its_place() -> None:
     # A new question needs no slot in the domain: its key is enough.
-    from bot.script import parse
+    from bot.conversation.script import parse
 
     raw = get_script().raw
     import copy

@@ -1,9 +1,10 @@
-"""Every message's intake (bot.intake): signals plus intent flags, and the reply per severity."""
+"""Every message's intake (bot.conversation.intake): signals plus intent flags, and the reply per
+severity."""
 
 import pytest
 
-from bot import intake
-from bot.script import load
+from bot.conversation import intake
+from bot.conversation.script import load
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_a_question_may_leave_a_category_to_the_rules(script) -> None:
 # --- screened once: the findings of Rasa's NLU component travel with the message ---------
 
 def test_what_rasa_already_found_is_used_instead_of_screening_again() -> None:
-    from bot.signals import Signal
+    from bot.text.signals import Signal
 
     text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
     # A finding the detector itself would not make for this text: it can only come from
@@ -147,7 +148,7 @@ def test_what_rasa_already_found_is_used_instead_of_screening_again() -> None:
 
 
 def test_a_coordinators_rules_version_screens_the_message_again() -> None:
-    from bot import signals
+    from bot.text import signals
 
     text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
     rules = signals.get_detector().rules  # a version in use: the school's, not the file's

@@ -72,7 +72,7 @@ def test_run_starts_all_three_and_ctrl_c_stops_them(tmp_path) -> None:
         http_json("GET", f"http://127.0.0.1:{ports['RASA_PORT']}/conversations/x/tracker")
     http_json("GET", f"http://127.0.0.1:{ports['RASA_PORT']}/status?token={token}")
     # a crashed action server is restarted, and /health shows it
-    actions = next(pid for pid in children if "bot.action_server" in _cmdline(pid))
+    actions = next(pid for pid in children if "bot.rasa_plugins.action_server" in _cmdline(pid))
     os.kill(actions, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""Koppelcodes (bot.linking): making and recognising codes in students' messages."""
+"""Koppelcodes (bot.channels.linking): making and recognising codes in students' messages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.linking import ALPHABET, code_hash, find_code, new_code
+from bot.channels.linking import ALPHABET, code_hash, find_code, new_code
 
 
 def test_new_codes_are_readable_and_never_all_letters_or_all_digits() -> None:

@@ -1,4 +1,5 @@
-"""bot.log_privacy: Rasa's structured events and DEBUG lines never carry a student's words."""
+"""bot.rasa_plugins.log_privacy: Rasa's structured events and DEBUG lines never carry a student's
+words."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 import structlog
 
-from bot import log_privacy
+from bot.rasa_plugins import log_privacy
 
 
 def test_structlog_events_are_blanked_and_rasa_debug_is_dropped(caplog) -> None:

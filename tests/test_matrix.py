@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.conversation.script import get_script
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
-from bot.script import get_script
 from bot.storage import models as m
 from tests.matrix_support import SYNAPSE_PYTHON, Homeserver, Student
 from tests.test_conversation import FULL, db, jobs_runner, joined
@@ -62,10 +62,10 @@ def matrix_servers(tmp_path_factory: pytest.TempPathFactory, homeserver: Homeser
     if not MODEL.exists():
         pytest.fail(f"No trained model at {MODEL}: run `make test` (it trains one).")
     workdir = tmp_path_factory.mktemp("matrix-servers")
-    block = "bot.matrix_channel.MatrixInput:"
+    block = "bot.channels.matrix_channel.MatrixInput:"
     assert f"# {block}\n" in (ROOT / "credentials.yml").read_text(encoding="utf-8")
     credentials = Path(workdir) / "credentials.yml"  # as a school uncomments it
-    credentials.write_text(f"bot.rasa_channels.RestChannel:\n{block}\n")
+    credentials.write_text(f"bot.rasa_plugins.channels.RestChannel:\n{block}\n")
     env = isolated_env(workdir)
     env.update(MATRIX_HOMESERVER_URL=homeserver.url, MATRIX_USER_ID=coach,
                MATRIX_PASSWORD="coach-wachtwoord-123")
@@ -185,8 +185,8 @@ def test_the_coach_writes_first_on_the_plans_day(matrix_servers, homeserver, coa
     """The check-in goes through Rasa's trigger_intent (output channel of the student's last
     channel): it arrives in the student's Matrix room at once, nothing waits in the database,
     and the student's answer is the plan's follow-up."""
-    from bot.followups import LOCAL
-    from bot.script import get_script
+    from bot.conversation.followups import LOCAL
+    from bot.conversation.script import get_script
 
     script = get_script()
     student = Student(homeserver)
@@ -233,7 +233,7 @@ def test_group_rooms_and_encrypted_chats_are_declined(matrix_servers, homeserver
 def test_only_a_students_typed_text_is_an_answer() -> None:
     """Edits, notices, files and encrypted events are not answered; a reply's quoted
     fallback is not part of the answer."""
-    from bot.matrix_channel import message_text
+    from bot.channels.matrix_channel import message_text
 
     def event(**content: object) -> dict:
         return {"type": "m.room.message", "content": content}
@@ -249,7 +249,7 @@ def test_only_a_students_typed_text_is_an_answer() -> None:
 
 
 def test_the_state_file_survives_and_belongs_to_one_account(tmp_path: Path) -> None:
-    from bot.matrix_channel import MatrixState
+    from bot.channels.matrix_channel import MatrixState
 
     path = tmp_path / "matrix_state.json"
     first = MatrixState.load(path, "@coach:school.test")

@@ -3,7 +3,7 @@ against the real Rasa and action servers: a coordinator rewords a question and s
 optional question on, and the next conversation over REST shows both without retraining,
 while a conversation already under way finishes on its own version; putting an older version
 back restores the old wording; a flag-rule change that would lower crisis recall is refused.
-The texts come from the script (bot.script), never repeated here."""
+The texts come from the script (bot.conversation.script), never repeated here."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import yaml
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
-from bot import live_config, yaml_roundtrip
+from bot.conversation import live_config
+from bot.conversation.script import Script, get_script, parse
 from bot.paths import SCRIPT_FILE
-from bot.script import Script, get_script, parse
+from bot.portal import yaml_roundtrip
 from bot.storage import accounts
 from bot.storage import config_versions as versions
 from bot.storage import db as dbmod
@@ -367,7 +368,7 @@ async def test_a_csv_with_one_bad_row_imports_nothing_and_names_the_row(page: Pa
                                                                        site: Site) -> None:
     """A coordinator uploads mentors and students; row 3 has a level that does not exist:
     nothing is imported and the page names that row. Without the bad row it imports."""
-    from bot.school_import import MENTOR_COLUMNS, STUDENT_COLUMNS
+    from bot.portal.school_import import MENTOR_COLUMNS, STUDENT_COLUMNS
 
     mentors = ";".join(MENTOR_COLUMNS) + "\nMevrouw Import;import@editor.test\n"
     good = ";".join(STUDENT_COLUMNS) + "\nKievit;2C;vmbo;import@editor.test;;\n"

@@ -2,7 +2,7 @@
 
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa_components import SafetyOverride
+from bot.rasa_plugins.components import SafetyOverride
 
 
 def message(text: str, ranking: list[tuple[str, float]]) -> Message:
@@ -30,8 +30,8 @@ def test_other_intents_pass_through() -> None:
 
 
 def test_the_parse_of_the_nlu_pipeline_is_reused(monkeypatch) -> None:
-    from bot import signals
-    from bot.nlp import get_nlp
+    from bot.text import signals
+    from bot.text.nlp import get_nlp
 
     text = "ik wil niet meer leven"
     m = message(text, [("vertellen", 0.9)])
@@ -45,7 +45,7 @@ def test_the_parse_of_the_nlu_pipeline_is_reused(monkeypatch) -> None:
 
 
 def test_every_signal_travels_with_the_message_for_the_action_server() -> None:
-    from bot.signals import PARSE_DATA_KEY, Signal, detect
+    from bot.text.signals import PARSE_DATA_KEY, Signal, detect
 
     text = "mijn ouders willen dat ik dokter word maar ik wil kapper worden"
     (m,) = SafetyOverride().process([message(text, [("vertellen", 0.9)])])

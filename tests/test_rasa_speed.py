@@ -1,5 +1,5 @@
-"""Rasa's hot path without repeated work (bot.rasa_speed, bot.rasa_stores): the same results
-as Rasa's own code, computed once; and a tracker kept in memory only while the database
+"""Rasa's hot path without repeated work (bot.rasa_plugins.speed, bot.rasa_plugins.stores): the same
+results as Rasa's own code, computed once; and a tracker kept in memory only while the database
 agrees with it."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
-from bot import rasa_speed
 from bot.paths import ROOT
-from bot.rasa_stores import EnvSQLTrackerStore
+from bot.rasa_plugins import speed as rasa_speed
+from bot.rasa_plugins.stores import EnvSQLTrackerStore
 
 rasa_speed.install()
 
@@ -99,7 +99,7 @@ slots:
     type: text
     mappings: [{type: custom}]
 """)
-# The real domain, with the slots of the conversation's form (bot.form_events).
+# The real domain, with the slots of the conversation's form (bot.conversation.form_events).
 FORM_DOMAIN = Domain.from_path(str(ROOT / "domain.yml"))
 
 
@@ -197,8 +197,8 @@ def test_a_conversation_stored_with_the_old_step_forms_resumes_with_its_answers(
     such a tracker comes back with its form closed and its answers in `antwoorden`."""
     from rasa.shared.core.events import ActiveLoop
 
-    from bot.form_events import ANSWERS_SLOT
-    from bot.rasa_stores import _upgraded
+    from bot.conversation.form_events import ANSWERS_SLOT
+    from bot.rasa_plugins.stores import _upgraded
 
     tracker = DialogueStateTracker.from_events("old", [
         SessionStarted(), ActionExecuted("action_listen"), UserUttered("ja"),

@@ -1,5 +1,5 @@
-"""The conversation rubric (bot.rubric) on hand-made transcripts: every criterion can pass and
-fail, and coach texts are recognised through the script."""
+"""The conversation rubric (bot.conversation.rubric) on hand-made transcripts: every criterion can
+pass and fail, and coach texts are recognised through the script."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from bot import rubric
-from bot.rubric import Transcript, Turn
-from bot.script import load
+from bot.conversation import rubric
+from bot.conversation.rubric import Transcript, Turn
+from bot.conversation.script import load
 
 
 @pytest.fixture(scope="module")

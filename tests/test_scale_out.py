@@ -20,9 +20,9 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.conversation.script import Script, get_script
 from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
-from bot.script import Script, get_script
 from tests.conftest import service_missing
 from tests.support.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
 from tests.test_conversation import ROLE_QUESTION
@@ -131,7 +131,7 @@ def test_full_conversation_on_postgresql(cluster: Servers) -> None:
 
 
 def test_redis_lock_store_is_used(cluster: Servers) -> None:
-    from bot.rasa_stores import EnvLockStore
+    from bot.rasa_plugins.stores import EnvLockStore
 
     os.environ["REDIS_URL"] = REDIS
     try:
@@ -237,8 +237,9 @@ class Student:
 def _slots(script: Script, messages: list[str]) -> list[str]:
     """The slots a new student fills with `messages`, in order: each step's questions, then
     its check (when the step has one), as the forms ask them - which questions come depends on
-    the answers (a visit or work, a reason given or not: bot.coaching.answer_context)."""
-    from bot.coaching import answer_context, required_slots
+    the answers (a visit or work, a reason given or not:
+    bot.conversation.coaching.answer_context)."""
+    from bot.conversation.coaching import answer_context, required_slots
 
     filled: dict[str, str] = {}
     order: list[str] = []
@@ -264,7 +265,7 @@ def _prompt(script: Script, slot: str) -> str:
 
 
 def _replay_spool_as_the_jobs_do(env: dict[str, str]) -> int:
-    """What the scheduled jobs do (bot.jobs.run_due): store the spooled writes."""
+    """What the scheduled jobs do (bot.scheduled.jobs.run_due): store the spooled writes."""
     done = subprocess.run(
         [sys.executable, "-c", "from bot import service; print(service.replay_spool())"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True)

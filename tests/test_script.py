@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import script as script_mod
+from bot.conversation import script as script_mod
+from bot.conversation.script import ScriptError, get_script, load, validate
 from bot.paths import ROOT, SCRIPT_FILE
-from bot.script import ScriptError, get_script, load, validate
 
 
 def test_shipped_script_is_valid() -> None:
@@ -108,7 +108,7 @@ def test_validate_command(tmp_path: Path, capsys) -> None:
 
 
 def test_echoed_student_text_is_neutralised_for_markdown_and_html_channels() -> None:
-    from bot.script import neutralise
+    from bot.conversation.script import neutralise
 
     echoed = neutralise("<img src=x onerror=alert(1)> **vet** [klik](https://evil.nl) `x` # kop")
     for markup in ("<", ">", "**", "[", "](", "`", "https://", "# "):

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from bot import live_config, yaml_roundtrip
+from bot.conversation import live_config
+from bot.conversation.script import Script, get_script, parse
 from bot.paths import SCRIPT_FILE
-from bot.script import Script, get_script, parse
+from bot.portal import yaml_roundtrip
 from bot.storage import config_versions as versions
 from bot.storage import db as dbmod
 from bot.storage import repository as repo

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import coaching
+from bot.conversation import coaching
+from bot.conversation.script import REQUIRED_ROLES, get_script, parse, validate
 from bot.paths import SCRIPT_FILE
-from bot.script import REQUIRED_ROLES, get_script, parse, validate
 
 RAW = yaml.safe_load(SCRIPT_FILE.read_text(encoding="utf-8"))
 
@@ -99,8 +99,8 @@ def test_the_experience_stays_the_first_question_of_its_step() -> None:
 
 def test_every_condition_has_a_name_in_the_editor() -> None:
     """The coordinator's editor explains each `alleen_bij` in words (a KeyError otherwise)."""
-    from bot.script import CONDITIONS
-    from bot.script_form import CONDITION_NAMES
+    from bot.conversation.script import CONDITIONS
+    from bot.portal.script_form import CONDITION_NAMES
 
     assert set(CONDITION_NAMES) == set(CONDITIONS)
 

@@ -4,7 +4,7 @@ crisis reply), and two attention categories in one conversation each raise their
 their own acknowledgement, never the same one twice.
 
 Which messages fall in the unsure band depends on the trained detector, so the test picks
-them from candidates with bot.signals.detect (the same detector the servers use) and fails
+them from candidates with bot.text.signals.detect (the same detector the servers use) and fails
 when none qualifies."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot import intake
-from bot.script import get_script
-from bot.signals import detect
+from bot.conversation import intake
+from bot.conversation.script import get_script
 from bot.storage import models as m
+from bot.text.signals import detect
 
 pytestmark = pytest.mark.rasa
 SCRIPT = get_script()

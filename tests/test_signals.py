@@ -1,4 +1,4 @@
-"""Tests for the signal detector (bot.signals) and its evaluation (bot.signals_eval)."""
+"""Tests for the signal detector (bot.text.signals) and its evaluation (bot.text.signals_eval)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import signals
 from bot.paths import SIGNAL_RULES_FILE
-from bot.signals import Detector, RulesError, Signal, detect, load_rules
-from bot.signals_eval import (
+from bot.taxonomy import FLAG_BY_KEY, SEVERITIES
+from bot.text import signals
+from bot.text.signals import Detector, RulesError, Signal, detect, load_rules
+from bot.text.signals_eval import (
     DEV_FILE,
     EVAL_FILE,
     MIN_CRISIS_RECALL,
@@ -22,7 +23,6 @@ from bot.signals_eval import (
     load_examples,
     main,
 )
-from bot.taxonomy import FLAG_BY_KEY, SEVERITIES
 
 
 def categories(text: str) -> set[str]:
@@ -158,7 +158,7 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
     assert "crisis" in {s.category for s in Detector().detect(text)}, text
 
 
-# Known false alarms of the learned model (bot.signal_model), kept visible: strict, so the
+# Known false alarms of the learned model (bot.text.signal_model), kept visible: strict, so the
 # test fails as soon as one is fixed and the mark must go. (The three listed here before,
 # "ik wil niet dood", "ik heb gisteren met mijn mentor gepraat" and "mijn ouders steunen mijn
 # keuze", no longer raise anything since data/signals/train/breed.yml.)
@@ -217,14 +217,14 @@ def test_crisis_works_on_surface_forms_without_pipeline(rules_copy: Path) -> Non
 
 def test_pipeline_failure_falls_back_to_surface(rules_copy: Path, monkeypatch: pytest.MonkeyPatch,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    import bot.nlp
+    import bot.text.nlp
 
     def broken() -> None:
         raise RuntimeError("pipeline ontbreekt")
 
-    monkeypatch.setattr(bot.nlp, "get_nlp", broken)
+    monkeypatch.setattr(bot.text.nlp, "get_nlp", broken)
     det = Detector(rules_copy)
-    with caplog.at_level(logging.WARNING, logger="bot.signals"):
+    with caplog.at_level(logging.WARNING, logger="bot.text.signals"):
         assert [s.category for s in det.detect("ik wil er niet meer zijn")] == ["crisis"]
     assert any("nlp_unavailable" in r.getMessage() for r in caplog.records)
 
@@ -262,7 +262,7 @@ def test_invalid_rules_keep_previous_rules(rules_copy: Path, bad: str, message: 
     with pytest.raises(RulesError, match=message):
         load_rules(_write_tmp(rules_copy.parent / "bad.yml", bad))
     _rewrite(rules_copy, bad)
-    with caplog.at_level(logging.ERROR, logger="bot.signals"):
+    with caplog.at_level(logging.ERROR, logger="bot.text.signals"):
         assert "crisis" in {s.category for s in det.detect("ik wil dood")}
     assert det.last_error is not None and message in det.last_error
     assert any("vorige regels blijven actief" in r.getMessage() for r in caplog.records)
@@ -343,9 +343,9 @@ def test_not_safe_on_its_own_is_acute_danger(text: str, expected: list[str]) -> 
 
 @pytest.fixture()
 def small_model_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """bot.signal_model on a small training set in tmp_path, with no model fitted yet (the
+    """bot.text.signal_model on a small training set in tmp_path, with no model fitted yet (the
     real model and its key come back after the test)."""
-    from bot import signal_model
+    from bot.text import signal_model
 
     examples = {"crisis": ["ik wil dood", "ik snij mezelf"],
                 "discriminatie": ["ze noemen me een aap", "hij zegt rotop naar je land"],
@@ -386,7 +386,7 @@ def test_the_model_is_refitted_in_the_background_after_the_data_changes(
         small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from bot import signal_model
+    from bot.text import signal_model
 
     old = signal_model.get_model()  # the first fit: in the caller
     assert old is not None and signal_model._refit_thread is None
@@ -417,7 +417,7 @@ def test_the_model_is_refitted_in_the_background_after_the_data_changes(
 def test_a_failed_background_refit_keeps_the_old_model(
         small_model_data: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    from bot import signal_model
+    from bot.text import signal_model
 
     old = signal_model.get_model()
     assert old is not None
@@ -427,7 +427,7 @@ def test_a_failed_background_refit_keeps_the_old_model(
 
     monkeypatch.setattr(signal_model, "training_messages", broken)
     _add_training_message(small_model_data, "ik heb schulden bij de bank", "financien")
-    with caplog.at_level(logging.ERROR, logger="bot.signal_model"):
+    with caplog.at_level(logging.ERROR, logger="bot.text.signal_model"):
         assert signal_model.get_model() is old
         signal_model._refit_thread.join(60)
     failed = [r for r in caplog.records if r.getMessage() == "signal_model.refit_failed"]
@@ -441,7 +441,7 @@ def test_a_failed_background_refit_keeps_the_old_model(
 
 def test_a_fitted_model_is_kept_for_the_next_process_and_refitted_when_its_inputs_change(
         small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import signal_model
+    from bot.text import signal_model
 
     first = signal_model._fit()
     cached = list((small_model_data.parent / "cache").glob("*.joblib"))
@@ -467,7 +467,7 @@ def test_a_retired_blind_set_is_learned_from_and_no_longer_scored_as_blind(
     refits it; `bot eval signals --blind` then skips it, and still refuses a changed set."""
     import hashlib
 
-    from bot import signal_model, signals_eval
+    from bot.text import signal_model, signals_eval
 
     blind = small_model_data.parent / "blind"
     blind.mkdir()
@@ -507,7 +507,7 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
     """"binnenkort" to "Wanneer ga je dit doen?": however sure the learned model is about one or
     two words, it asks the check question rather than raising the alarm. From three words on,
     or when a rule matches, the alarm stands."""
-    from bot import signal_model
+    from bot.text import signal_model
 
     real = signal_model.get_model()
     assert real is not None
@@ -537,7 +537,7 @@ def test_the_crisis_reply_needs_one_clause_that_carries_it(monkeypatch: pytest.M
     """A long ordinary answer whose many small words add up to an alarm score for the whole
     ("hij had zijn pistool niet bij zich, en hij zit vooral op kantoor") gets the check
     question, not the crisis reply: the reply itself needs one clause that carries it."""
-    from bot import signal_model
+    from bot.text import signal_model
 
     real = signal_model.get_model()
     assert real is not None
@@ -573,7 +573,7 @@ def test_the_crisis_reply_needs_one_clause_that_carries_it(monkeypatch: pytest.M
 def test_the_clauses_of_ordinary_answers_are_learned_as_negatives() -> None:
     """Each clause of a long ordinary answer is a negative of its own for the model; a
     concern, a denial or an answer of one clause gives none."""
-    from bot.signal_model import LabelledMessage, ordinary_clauses
+    from bot.text.signal_model import LabelledMessage, ordinary_clauses
 
     answer = LabelledMessage("ik heb een eigen route bedacht, zodat ik niet steeds terug "
                              "hoef te lopen en ik kijk alvast naar de volgende order",
@@ -620,9 +620,9 @@ def test_a_negation_after_a_crisis_find_does_not_count(text: str) -> None:
 
 
 def test_the_clause_score_is_the_best_clause() -> None:
-    """The check question needs one clause that carries the concern (bot.signals): the
+    """The check question needs one clause that carries the concern (bot.text.signals): the
     clause score of a message is its best clause's score, of one clause its own score."""
-    from bot.signal_model import get_model
+    from bot.text.signal_model import get_model
 
     model = get_model()
     assert model is not None

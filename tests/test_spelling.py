@@ -1,8 +1,8 @@
-"""One letter off is a typo; a short or different word is not (bot.spelling)."""
+"""One letter off is a typo; a short or different word is not (bot.conversation.spelling)."""
 
 import pytest
 
-from bot.spelling import typo_of
+from bot.conversation.spelling import typo_of
 
 
 @pytest.mark.parametrize(("word", "expected"), [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from bot.conversation.student_status import StudentFacts, chips
 from bot.portal.charts import Series, cumulative, line_chart
-from bot.student_status import StudentFacts, chips
 
 TODAY = date(2026, 12, 1)
 

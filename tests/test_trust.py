@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.conversation.script import get_script
 from bot.devservers import MODEL, Servers, http_json, isolated_env, upgrade_database
-from bot.script import get_script
 from bot.storage import models as m
 
 LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)

@@ -1,6 +1,6 @@
-"""One turn of the conversation (bot.turn), without Rasa: scenario tables of the conversation
-as the tracker holds it and the student's message, against the question asked next, the slots
-that change and the writes. Question keys and the coach's texts come from the script."""
+"""One turn of the conversation (bot.conversation.turn), without Rasa: scenario tables of the
+conversation as the tracker holds it and the student's message, against the question asked next, the
+slots that change and the writes. Question keys and the coach's texts come from the script."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.coaching import CONFIRMED, SKIPPED, Mode, Reply, State, question_text
-from bot.form_events import (
+from bot.conversation.coaching import CONFIRMED, SKIPPED, Mode, Reply, State, question_text
+from bot.conversation.form_events import (
     ANSWER_SLOT,
     ANSWERS_SLOT,
     ASKED_SLOT,
@@ -21,8 +21,8 @@ from bot.form_events import (
     REQUESTED_SLOT,
     STEP_SLOT,
 )
-from bot.script import Role, load
-from bot.turn import (
+from bot.conversation.script import Role, load
+from bot.conversation.turn import (
     DONT_KNOW_SLOT,
     FOLLOWUP_STATUS_SLOT,
     LEVEL_SLOT,
@@ -405,7 +405,8 @@ def test_which_intents_raise_a_flag_by_themselves(question, text, intent, flags)
 
 
 def test_the_turn_needs_no_rasa_and_no_storage() -> None:
-    code = ("import sys, bot.turn; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+    code = ("import sys, bot.conversation.turn; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('rasa', 'rasa_sdk', 'sqlalchemy') or m.startswith(('bot.service', "
             "'bot.storage'))))")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Request
 
-from bot.devbrowser import chromium_page, find_chromium, type_and_send
+from bot.conversation.script import get_script
 from bot.devservers import ROOT, free_port, isolated_env
-from bot.script import get_script
 from tests.conftest import service_missing
 from tests.portal_helpers import running_portal
+from tests.support.browser import chromium_page, find_chromium, type_and_send
 from tests.test_conversation import ROLE_QUESTION
 
 LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
@@ -234,8 +234,8 @@ async def test_the_chat_shows_what_the_coach_wrote_while_it_was_closed(servers, 
     chat cannot receive it then); when the student opens the chat again, it is there, once."""
     from datetime import timedelta
 
-    from bot.followups import LOCAL, REMINDER_DAYS
-    from bot.script import get_script
+    from bot.conversation.followups import LOCAL, REMINDER_DAYS
+    from bot.conversation.script import get_script
     from tests.test_conversation import jobs_runner, student_rows
 
     script = get_script()

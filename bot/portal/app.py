@@ -32,7 +32,7 @@ async def _blocking(fn: Callable[[], Any]) -> Any:
 
 
 def _database_status() -> dict[str, Any]:
-    from bot import jobqueue, notify
+    from bot.scheduled import jobqueue, notify
     from bot.storage.db import session_scope
     from bot.storage.types import utcnow
 

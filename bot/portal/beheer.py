@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.followups import DEFAULT_QUIET, REMINDER_DAYS
+from bot.conversation.followups import DEFAULT_QUIET, REMINDER_DAYS
 from bot.portal import auth, html, mentor
 from bot.storage import accounts, schools
 from bot.storage.accounts import AccountRow, Principal

@@ -111,7 +111,7 @@ async def send(request: web.Request) -> web.Response:
     texts = [r["text"] for r in replies
              if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]]
     # The coach could not take the message in (a part of it was down): the page keeps the
-    # student's text so that it can be sent again (bot.rasa_resilience.RESEND).
+    # student's text so that it can be sent again (bot.rasa_plugins.resilience.RESEND).
     resend = any(isinstance(r, dict) and isinstance(r.get("custom"), dict)
                  and r["custom"].get("opnieuw_sturen") is True for r in replies)
     return web.json_response({"antwoorden": texts, "opnieuw_sturen": resend})
@@ -119,9 +119,9 @@ async def send(request: web.Request) -> web.Response:
 
 async def waiting(request: web.Request) -> web.Response:
     """What the coach wrote first while the page was closed (a check-in or a reminder, see
-    bot.checkins), shown when the student opens the chat again; delivered once."""
-    from bot.checkins import take_pending
+    bot.scheduled.checkins), shown when the student opens the chat again; delivered once."""
     from bot.portal import auth
+    from bot.scheduled.checkins import take_pending
     from bot.storage.types import utcnow
 
     try:

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.conversation.script import get_script
 from bot.portal import auth, beheer, html, mentor
 from bot.portal.charts import Series, bar_chart, line_chart
-from bot.script import get_script
 from bot.storage.audit import audit
 from bot.storage.figures import MIN_GROUP, GroupFigures, figures
 from bot.storage.models import School

@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import dossier as dossier_mod
+from bot.conversation import dossier as dossier_mod
+from bot.conversation.summaries import FOLLOWUP_TEXT, LOCAL_TZ, SessionSummary, truncate_words
 from bot.portal import auth, html
 from bot.portal.html import e
 from bot.portal.mentor import ID, _api_user, _student_id, _visible
@@ -21,7 +22,6 @@ from bot.storage import access
 from bot.storage.access import StudentDossier
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
-from bot.summaries import FOLLOWUP_TEXT, LOCAL_TZ, SessionSummary, truncate_words
 from bot.taxonomy import FLAG_BY_KEY
 
 CARD_CONVERSATIONS = 3  # the last conversations on the card

@@ -1,9 +1,9 @@
 """The conversation editor (/beheer/gesprek): the wording of the four steps, their questions
 (per level, with follow-up questions, explanation and example), switching optional questions
 on or off, the summaries, the closing, the privacy text and the crisis text, as a form.
-Checked by bot.script's validator before saving; a preview shows a step as a student of a
-chosen level reads it; every save is a version (bot.portal.versies) that the running
-assistant uses within seconds (bot.live_config)."""
+Checked by bot.conversation.script's validator before saving; a preview shows a step as a student of
+a chosen level reads it; every save is a version (bot.portal.versies) that the running
+assistant uses within seconds (bot.conversation.live_config)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from bot import coaching, script_form
-from bot import script as script_mod
+from bot.conversation import coaching
+from bot.conversation import script as script_mod
+from bot.conversation.script import ALTERNATIVES
 from bot.paths import SCRIPT_FILE
-from bot.portal import auth, beheer, html, mentor, versies
-from bot.script import ALTERNATIVES
-from bot.script_form import ALL_VARIANTS, BASE_VARIANTS, QuestionFields, StepFields, TextField
+from bot.portal import auth, beheer, html, mentor, script_form, versies
+from bot.portal.script_form import (
+    ALL_VARIANTS,
+    BASE_VARIANTS,
+    QuestionFields,
+    StepFields,
+    TextField,
+)
 from bot.storage import config_versions as versions
 from bot.taxonomy import LEVELS, STEPS
 

@@ -9,12 +9,8 @@ from html import escape
 
 from aiohttp import web
 
-from bot.portal.charts import Series, cumulative, line_chart
-from bot.storage.access import NOTE_MAX_CHARS, StudentRow, StudentStory
-from bot.storage.accounts import Principal
-from bot.storage.models import Flag
-from bot.student_status import chips
-from bot.summaries import (
+from bot.conversation.student_status import chips
+from bot.conversation.summaries import (
     FOLLOWUP_TEXT,
     MONTHS_NL,
     CompetencySection,
@@ -22,6 +18,10 @@ from bot.summaries import (
     TimelineEntry,
     reason_label,
 )
+from bot.portal.charts import Series, cumulative, line_chart
+from bot.storage.access import NOTE_MAX_CHARS, StudentRow, StudentStory
+from bot.storage.accounts import Principal
+from bot.storage.models import Flag
 from bot.taxonomy import FLAG_BY_KEY
 
 SEVERITY_LABELS = {"urgent": "Urgent", "attention": "Aandacht", "info": "Ter info"}

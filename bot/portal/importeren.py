@@ -1,5 +1,5 @@
 """The coordinator's CSV import of mentors, classes and students: check first (every problem
-per row, in Dutch), then import all or nothing (bot.school_import)."""
+per row, in Dutch), then import all or nothing (bot.portal.school_import)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bot import school_import
-from bot.portal import auth, beheer, html, mentor
-from bot.school_import import MENTOR_COLUMNS, STUDENT_COLUMNS, Plan, Result
+from bot.portal import auth, beheer, html, mentor, school_import
+from bot.portal.school_import import MENTOR_COLUMNS, STUDENT_COLUMNS, Plan, Result
 
 MAX_FILE = 2 * 1024 * 1024  # a school's CSV is far smaller; the app's 64 KB limit is for forms
 FILES = {"mentoren": "Mentoren", "studenten": "Studenten"}

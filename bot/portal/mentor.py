@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.conversation.summaries import as_dict, today_local
 from bot.portal import auth, html, openapi, security
 from bot.storage import access, accounts
 from bot.storage.access import NoAccess, StudentRow, StudentStory
 from bot.storage.accounts import Principal
 from bot.storage.models import Flag
-from bot.summaries import as_dict, today_local
 from bot.taxonomy import FLAG_BY_KEY, FLAG_STATUSES
 
 STATIC = Path(__file__).parent / "static"

@@ -2,7 +2,7 @@
 signal rules. Before a change is saved the coordinator sees what it does on the project's
 evaluation sets (which messages start or stop raising a flag, recall and precision before and
 after); a change that lowers crisis recall is refused. Every save is a version
-(bot.portal.versies) the running detector uses within seconds (bot.live_config)."""
+(bot.portal.versies) the running detector uses within seconds (bot.conversation.live_config)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import rules_form, signals
 from bot.paths import SIGNAL_RULES_FILE
-from bot.portal import auth, beheer, html, mentor, versies
-from bot.rules_form import Impact
+from bot.portal import auth, beheer, html, mentor, rules_form, versies
+from bot.portal.rules_form import Impact
 from bot.storage import config_versions as versions
 from bot.storage.audit import audit
 from bot.taxonomy import FLAG_BY_KEY
+from bot.text import signals
 
 MAX_SHOWN = 60  # changed messages listed
 

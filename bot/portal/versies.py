@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import yaml_roundtrip
-from bot.portal import auth, beheer, html, mentor
+from bot.portal import auth, beheer, html, mentor, yaml_roundtrip
 from bot.storage import config_versions as versions
 from bot.storage.accounts import Principal
 

@@ -14,6 +14,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql import ColumnElement
 
+from bot.conversation.student_status import StudentFacts
+from bot.conversation.summaries import (
+    CompetencySection,
+    SessionSummary,
+    TimelineEntry,
+    local_date,
+    session_summary,
+    student_overview,
+)
 from bot.storage.accounts import Principal
 from bot.storage.audit import audit
 from bot.storage.models import (
@@ -26,15 +35,6 @@ from bot.storage.models import (
     Student,
 )
 from bot.storage.portal import sessions_for_student, set_flag_status
-from bot.student_status import StudentFacts
-from bot.summaries import (
-    CompetencySection,
-    SessionSummary,
-    TimelineEntry,
-    local_date,
-    session_summary,
-    student_overview,
-)
 from bot.taxonomy import SEVERITIES
 
 
@@ -356,7 +356,7 @@ class StudentStory:
 
 def story_for(db: DbSession, principal: Principal, student_id: int,
               limit: int = MAX_CONVERSATIONS) -> StudentStory:
-    """A visible student's conversations and insights (bot.summaries); audited as
+    """A visible student's conversations and insights (bot.conversation.summaries); audited as
     `student.conversations.view`, else NoAccess."""
     student = student_for(db, principal, student_id, "student.conversations.view")
     sessions = sessions_for_student(db, student)

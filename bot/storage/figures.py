@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from bot.conversation.summaries import local_date
 from bot.storage.models import (
     ActionPlan,
     Answer,
@@ -24,7 +25,6 @@ from bot.storage.models import (
     SchoolClass,
     Student,
 )
-from bot.summaries import local_date
 from bot.taxonomy import FLAG_BY_KEY, STEPS
 
 MIN_GROUP = 5

@@ -1,4 +1,4 @@
-"""Linking chat identities to students with a koppelcode (bot.linking): making codes, and
+"""Linking chat identities to students with a koppelcode (bot.channels.linking): making codes, and
 redeeming one, which attaches the identity and everything said through it to the school's
 student (one student across channels). Rate-limited against guessing."""
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from bot.linking import code_hash, new_code
+from bot.channels.linking import code_hash, new_code
 from bot.storage.audit import audit
 from bot.storage.models import Base, ChannelIdentity, LinkCode, LinkFailure, Student
 from bot.storage.types import utcnow

@@ -70,7 +70,7 @@ class School(Base):
     default_level = Column(String(20))  # for students whose level the school did not set
     notify_email = Column(String(320))  # e.g. the zorgcoördinator: flags of students without mentor
     retention_months = Column(Integer)  # conversations older than this are removed (None: kept)
-    # When the coach may write first (bot.followups.QuietHours); None: the default.
+    # When the coach may write first (bot.conversation.followups.QuietHours); None: the default.
     quiet_from = Column(String(5))  # "21:00"
     quiet_until = Column(String(5))  # "08:00"
     quiet_sunday = Column(Boolean)
@@ -183,7 +183,7 @@ class Conversation(Base):
     started_at = _created()
     updated_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     ended_at = Column(UTCDateTime())
-    reminded_at = Column(UTCDateTime())  # the one reminder to go on (bot.reminders)
+    reminded_at = Column(UTCDateTime())  # the one reminder to go on (bot.scheduled.reminders)
     script_version = Column(Integer)  # the script version it started with (None: the file)
 
     student = relationship("Student")
@@ -485,7 +485,7 @@ JOB_STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
 
 
 class Job(Base):
-    """One background job, run by `bot worker` (bot.worker). The payload holds ids and
+    """One background job, run by `bot worker` (bot.scheduled.worker). The payload holds ids and
     settings only, never student text. `locked_by`/`locked_until` are a lease: a job whose
     worker died is claimed again once the lease has expired. Scheduling the same
     `dedupe_key` twice makes one job."""

@@ -1,7 +1,7 @@
 """Everything a conversation reads and writes (called by bot.service), one function per thing.
 
 Every function takes the open database session `db` (from session_scope) and never commits:
-the caller's transaction does. Writes that can be replayed from the spool (bot.spool) are
+the caller's transaction does. Writes that can be replayed from the spool (bot.scheduled.spool) are
 idempotent: answers by (session, message id, question, kind), flags by (message id,
 category), insights by answer, action plans by session."""
 

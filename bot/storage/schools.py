@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from bot.followups import MAX_REMINDER_DAYS, parse_clock
+from bot.conversation.followups import MAX_REMINDER_DAYS, parse_clock
 from bot.storage.accounts import Principal, normalise_email
 from bot.storage.audit import audit
 from bot.storage.models import ChannelIdentity, Conversation, School, Student, TrackerDeletion
@@ -26,7 +26,7 @@ class Settings:
     default_level: str | None
     notify_email: str | None
     retention_months: int | None
-    quiet_from: str | None = None  # "21:00"; None: bot.followups' default
+    quiet_from: str | None = None  # "21:00"; None: bot.conversation.followups' default
     quiet_until: str | None = None
     quiet_sunday: bool | None = None
     reminder_days: int | None = None  # 0: no reminders

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from actions.conversation import ActionAanbod, ActionAfronden, ActionStartGesprek
 from actions.steps import ValidateGesprek
-from bot import echo
-from bot.coaching import SKIPPED
-from bot.form_events import ANSWER_SLOT, ANSWERS_SLOT, FORM, QUESTION_SLOT
-from bot.script import get_script
+from bot.conversation import echo
+from bot.conversation.coaching import SKIPPED
+from bot.conversation.form_events import ANSWER_SLOT, ANSWERS_SLOT, FORM, QUESTION_SLOT
+from bot.conversation.script import get_script
 from bot.storage import db as dbmod
 from bot.storage.models import ActionPlan, Answer, Conversation, Flag, Insight
 
@@ -100,7 +100,7 @@ def test_reflection_answer_becomes_an_insight_with_competency(storage) -> None:
     texts, slots = run(ValidateGesprek(), tracker(
         "s3", "ik bleef rustig toen het druk was", slots={"sessie_id": session_id},
         requested="goed_gedaan"))
-    # Specific praise: the student's own words, turned to the second person (bot.echo).
+    # Specific praise: the student's own words, turned to the second person (bot.conversation.echo).
     assert any(echo.kern("ik bleef rustig toen het druk was") in t for t in texts)
     insights = rows(Insight)
     assert insights and insights[0].competency == "kwaliteiten" and insights[0].method

@@ -1,4 +1,4 @@
-"""Check-ins on the plan's day (bot.checkins) on SQLite and PostgreSQL: scheduled once per
+"""Check-ins on the plan's day (bot.scheduled.checkins) on SQLite and PostgreSQL: scheduled once per
 plan when a conversation ends, and not sent when the student already told how it went,
 switched reminders off, is in a conversation, in quiet hours or was written to today."""
 
@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import checkins, service
-from bot.followups import LOCAL
+from bot import service
+from bot.conversation.followups import LOCAL
+from bot.scheduled import checkins
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import ActionPlan, ChannelIdentity, Job, PendingMessage
@@ -168,7 +169,7 @@ def _left_midway(sender: str, status: str, idle: timedelta) -> int:
 
 
 def test_one_reminder_for_a_conversation_left_midway(storage: str) -> None:
-    from bot import reminders
+    from bot.scheduled import reminders
     from bot.storage.models import Conversation, School, Student
     from bot.storage.types import utcnow
 

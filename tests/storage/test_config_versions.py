@@ -1,8 +1,8 @@
 """The version store of the coordinator's editors (conversation script, flag rules), on SQLite
 and PostgreSQL: numbering per kind and school, rollback as a new version, audit rows without
-content; what the running assistant uses (bot.live_config: the newest version of the student's
-school, a conversation pinned to the version it started with, the file as fallback); and the
-conversation editor over HTTP (coordinators only, CSRF, Dutch validation, versions, diff,
+content; what the running assistant uses (bot.conversation.live_config: the newest version of the
+student's school, a conversation pinned to the version it started with, the file as fallback); and
+the conversation editor over HTTP (coordinators only, CSRF, Dutch validation, versions, diff,
 rollback, a school sees only its own versions)."""
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ import yaml
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot import live_config, rules_form, script_form, service, signals, yaml_roundtrip
-from bot import script as script_mod
+from bot import service
+from bot.conversation import live_config
+from bot.conversation import script as script_mod
 from bot.paths import SCRIPT_FILE, SIGNAL_RULES_FILE
+from bot.portal import rules_form, script_form, yaml_roundtrip
 from bot.storage import accounts
 from bot.storage import config_versions as versions
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import AuditLog, Conversation, School, Student
+from bot.text import signals
 from tests.storage.test_mentor_portal import (  # noqa: F401
     Seed,
     _csrf,
@@ -482,7 +485,7 @@ def test_every_shipped_rule_survives_the_form_unchanged() -> None:
 def test_a_coordinator_edits_the_word_lists_that_choose_the_questions() -> None:
     """`verdieping`: one word or phrase per line; empty lines and doubles dropped; the coach
     then asks a visit what struck the student for the new word too."""
-    from bot.coaching import answer_context
+    from bot.conversation.coaching import answer_context
 
     form = _form_of(FILE_TEXT)
     assert "musea" not in form["verdieping.bezoek|standaard"]

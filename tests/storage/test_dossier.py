@@ -17,14 +17,20 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot import dossier
+from bot.conversation import dossier
+from bot.conversation.summaries import (
+    CompetencySection,
+    FollowUp,
+    InsightEntry,
+    NextStep,
+    SessionSummary,
+)
 from bot.portal import dossier as portal_dossier
 from bot.portal.app import create_app
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import AuditLog, Student
 from bot.storage.types import utcnow
-from bot.summaries import CompetencySection, FollowUp, InsightEntry, NextStep, SessionSummary
 from bot.taxonomy import FLAG_BY_KEY
 from bot.users import token_main
 from tests.storage import test_mentor_portal as base

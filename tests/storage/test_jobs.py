@@ -1,6 +1,6 @@
-"""The job queue and the worker (bot.jobqueue, bot.worker) on real SQLite and PostgreSQL:
-scheduling is idempotent, every job runs once with two workers claiming at the same time,
-a dead worker's lease expires and another finishes its job, failures are retried with
+"""The job queue and the worker (bot.scheduled.jobqueue, bot.scheduled.worker) on real SQLite and
+PostgreSQL: scheduling is idempotent, every job runs once with two workers claiming at the same
+time, a dead worker's lease expires and another finishes its job, failures are retried with
 back-off and then `failed`, and /health shows the counts."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot import jobqueue, notify, worker
 from bot.portal.app import create_app
+from bot.scheduled import jobqueue, notify, worker
 from bot.storage import db as dbmod
 from bot.storage.models import Job
 from bot.storage.types import utcnow

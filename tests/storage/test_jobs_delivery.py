@@ -25,9 +25,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import event, select
 from sqlalchemy.orm import sessionmaker
 
-from bot import jobs, notify, worker
 from bot.devservers import free_port
 from bot.paths import ROOT
+from bot.scheduled import jobs, notify, worker
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import Job, Mentor, Notification

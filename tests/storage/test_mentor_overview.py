@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
 
+from bot.conversation.summaries import today_local
 from bot.storage import db as dbmod
 from bot.storage.models import ActionPlan, Conversation, Insight, SchoolClass, Student
 from bot.storage.types import utcnow
-from bot.summaries import today_local
 from tests.storage.test_mentor_portal import Seed, login, portal, seed  # noqa: F401
 
 PLAN_WORDS = "mijn stagebegeleider mailen over de planning"

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from bot import notify, worker
 from bot.devservers import free_port
+from bot.scheduled import notify, worker
 from bot.storage import repository as repo
 from bot.storage.models import Mentor
 from bot.storage.types import utcnow

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from bot import notify
+from bot.scheduled import notify
 from bot.storage import repository as repo
 from bot.storage.models import (
     ActionPlan,

@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot import school_import
+from bot.portal import school_import
 from bot.storage import accounts, links
 from bot.storage import db as dbmod
 from bot.storage import repository as repo

@@ -9,7 +9,8 @@ from datetime import timedelta
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot import notify, service
+from bot import service
+from bot.scheduled import notify
 from bot.storage import db as dbmod
 from bot.storage import repository as repo
 from bot.storage.models import (
@@ -55,8 +56,8 @@ async def test_quiet_hours_and_reminders_are_a_schools_setting(portal: TestClien
                                                                seed: Seed) -> None:  # noqa: F811
     from datetime import datetime
 
-    from bot import checkins
-    from bot.followups import LOCAL, quiet_hours_of, reminder_days_of
+    from bot.conversation.followups import LOCAL, quiet_hours_of, reminder_days_of
+    from bot.scheduled import checkins
 
     await login(portal, "c1@school.test")
     csrf = await _csrf(portal, "/beheer/instellingen")
@@ -104,7 +105,8 @@ def test_default_level_and_the_schools_own_address_are_used(storage: str) -> Non
 
 
 def test_the_level_comes_from_the_student_then_the_class_then_the_school(storage: str) -> None:
-    """Only when none of the three has one is the student asked (bot.coaching.LEVEL_QUESTION)."""
+    """Only when none of the three has one is the student asked
+    (bot.conversation.coaching.LEVEL_QUESTION)."""
     with dbmod.session_scope() as db:
         school = School(name="Niveauschool", default_level="mbo-bol")
         klas = SchoolClass(school=school, name="3K", level="vmbo")

@@ -1,14 +1,14 @@
-"""Conversation summaries and the LOB-cv (bot.summaries), on SQLite and PostgreSQL."""
+"""Conversation summaries and the LOB-cv (bot.conversation.summaries), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
 
-from bot import summaries
+from bot.conversation import summaries
+from bot.conversation.summaries import as_dict, render_text, session_summary, student_overview
 from bot.storage import repository as repo
 from bot.storage.models import Conversation, Insight, Student
-from bot.summaries import as_dict, render_text, session_summary, student_overview
 from bot.taxonomy import COMPETENCY_KEYS, FLAG_BY_KEY, FLAG_CATEGORIES
 
 MARCH = datetime(2025, 3, 14, 9, 30, tzinfo=timezone.utc)

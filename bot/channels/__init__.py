@@ -1,0 +1,1 @@
+"""Messaging channels: Matrix, Teams/Rocket.Chat/Mattermost, what a channel receives."""

@@ -1,0 +1,1 @@
+"""The conversation: its script, one turn, coaching, what is kept of it."""

@@ -1,0 +1,1 @@
+"""Notifications and scheduled work: mail to mentors, jobs, the worker, check-ins."""

@@ -1,0 +1,1 @@
+"""Text analysis: signals (rules and a learned model), competencies, the Dutch pipeline."""
