@@ -162,14 +162,16 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # test fails as soon as one is fixed and the mark must go. (The three listed here before,
 # "ik wil niet dood", "ik heb gisteren met mijn mentor gepraat" and "mijn ouders steunen mijn
 # keuze", no longer raise anything since data/signals/train/breed.yml.)
-# "ik wil niet dood" got the check question from the 2026-12-06 re-tune on; since the clauses
-# of ordinary answers are learned as negatives (2026-12-07) it no longer raises anything.
+# "ik wil niet dood" got the check question from the 2026-12-06 re-tune on; with the clauses of
+# ordinary answers learned as negatives it was quiet (detector of 2026-12-07 measured by v16),
+# and with the check question from 0.44 (the re-tune after v16) it is asked again (0.47).
+# "mijn stagebegeleider is gestopt met roken" is quiet since that re-tune.
 # "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
 # the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
 # the latter, and an example of what issue 10 still has to fix.
 # "op stage snij ik brood" no longer raises anything since the retired blind sets joined the
 # training data (data/signals/blind/RETIRED).
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"mijn stagebegeleider is gestopt met roken"}
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
 
 
 @pytest.mark.parametrize("text", [
