@@ -219,17 +219,18 @@ def build_pipeline():  # noqa: ANN201 - an sklearn estimator
     return make_pipeline(features, classifier)
 
 
-# The clauses of the ordinary answers are learned once more, each as a negative of its own:
-# a long ordinary answer then no longer adds up small weights of its words to a crisis score.
-# Held out one writers' set at a time (v12, v13, v14), this halved the check questions on the
-# 5,348 ordinary answers of the conversation sets (54 -> 27) at the same crisis recall.
-CLAUSE_NEGATIVES = True
-CLAUSE_NEGATIVE_KINDS = frozenset({"gewoon", "werk"})
+# Messages without a concern that are ordinary answers (not a denial, a story about someone
+# else or a figure of speech). Their clauses are learned once more, each as a negative of its
+# own: a long ordinary answer then no longer adds up small weights of its words to a crisis
+# score. Held out one writers' set at a time (v12, v13, v14), this halved the check questions on
+# the ordinary answers of the conversation sets (54 -> 27) at the same crisis recall. The tuning
+# counts them among the everyday messages.
+ORDINARY_KINDS = frozenset({"gewoon", "werk"})
 
 
 def ordinary_clauses(message: LabelledMessage) -> list[str]:
     """The clauses (two words or more) of an ordinary answer; none for anything else."""
-    if message.labels or message.kind not in CLAUSE_NEGATIVE_KINDS:
+    if message.labels or message.kind not in ORDINARY_KINDS:
         return []
     parts = [(part or "").strip() for part in _CLAUSE_SPLIT.split(message.text)]
     parts = [part for part in parts if len(part.split()) >= 2]
@@ -255,8 +256,7 @@ class SignalModel:
         self.categories = list(categories)
         self.thresholds = thresholds
         self.pipeline = build_pipeline()
-        if CLAUSE_NEGATIVES:
-            messages = [*messages, *_clause_negatives(messages)]
+        messages = [*messages, *_clause_negatives(messages)]
         y = np.array([[c in m.labels for c in self.categories] for m in messages], dtype=int)
         self.pipeline.fit([prepare(m.text) for m in messages], y)
         self.denial = self._fit_denial(messages)

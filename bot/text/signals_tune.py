@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from bot.text.signal_model import (
-    CLAUSE_NEGATIVES,
+    ORDINARY_KINDS,
     THRESHOLDS_FILE,
     build_pipeline,
     data_hash,
@@ -37,7 +37,6 @@ EVERYDAY_CHECK_RATE = 0.01
 # alarm precision alone let 15 of 5,348 ordinary conversation answers get the crisis reply once
 # the training data held crises hidden in ordinary answers.
 EVERYDAY_ALARM_RATE = 0.001
-ORDINARY_KINDS = frozenset({"gewoon", "werk"})
 ATTENTION_PRECISION = 0.85  # attention flags: the best F1 among thresholds this precise
 FOLDS = 5
 # Out-of-fold probabilities are averaged over this many differently shuffled 5-fold splits:
@@ -152,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     rules = np.array([[c in {s.category for s in found} for c in categories]
                       for found, _, _ in views], dtype=int)
     vetoed = np.array([[c in veto for c in categories] for _, veto, _ in views], dtype=bool)
-    clauses = ([[prepare(c) for c in ordinary_clauses(m)] for m in messages]
-               if CLAUSE_NEGATIVES else None)
+    clauses = [[prepare(c) for c in ordinary_clauses(m)] for m in messages]
     oof = out_of_fold(texts, y, scored=[prepare(masked) if masked else ""
                                         for _, _, masked in views], clauses=clauses)
     oof[vetoed] = 0.0  # the rules judged the explicit phrase: the model may not overrule
