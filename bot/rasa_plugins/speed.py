@@ -5,8 +5,11 @@ replacement computes the same result as Rasa's own code:
 - `RemoteAction._validate_action_result` calls `jsonschema.validate` on every action server
   response, which checks the constant response schema against the JSON Schema meta-schema
   and builds a new validator every call: about half of Rasa's CPU time per message. Here the
-  schema is checked and the validator built once; every response is still validated in
-  full, and an invalid one fails as in Rasa (a `ValidationError` with Rasa's hint).
+  schema is checked and the validators built once. Each event is checked against the one
+  alternative of the schema's `oneOf` whose `event` constant it names, instead of against
+  all 23 (the others fail on that constant, so `oneOf` passes exactly when that one does);
+  anything else, or any error, goes through the full schema, so an invalid response fails
+  as in Rasa (the same `ValidationError`, with Rasa's hint).
 - `GraphSchema.minimal_graph_schema` walks the NLU graph's dependencies recursively,
   without memory, for every message; the graph does not change while the model is loaded,
   so the result is kept per graph and target list.
@@ -16,6 +19,11 @@ replacement computes the same result as Rasa's own code:
   second
   HTTP call with the whole tracker). Without that mark, for instance when the form returns
   after a side track, the ask action runs as before.
+- `DialogueStateTracker.applied_events` replays the whole conversation, undoing every
+  earlier run of the form (one per answer, so quadratic in the conversation's length), and
+  Rasa asks for it several times per message (session expiry, the rule policy's states,
+  the last user message) while the events do not change: the result is kept per tracker
+  until an event is added.
 - `Event.resolve_by_type` lists every subclass of `Event` (recursively, with an
   `inspect.isabstract` test each) for every event read from the tracker store; the classes
   are looked up by name in a table, rebuilt when a name is missing."""
@@ -25,17 +33,46 @@ from __future__ import annotations
 from typing import Any
 
 _installed = False
+rasa_applied_events: Any = None  # Rasa's own, kept for the tests
 
 
-def response_validator() -> Any:
-    """A validator for Rasa's action server response schema (schema checked once)."""
-    from jsonschema.validators import validator_for
-    from rasa.core.actions.action import RemoteAction
+class ResponseValidator:
+    """Rasa's action server response schema, checked per event against the alternative its
+    `event` names (see the module's docstring); `iter_errors` is the full schema's."""
 
-    schema = RemoteAction.action_response_format_spec()
-    cls = validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    def __init__(self, schema: dict[str, Any]) -> None:
+        import copy
+
+        from jsonschema.validators import validator_for
+
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        self.full = cls(schema)
+        items = schema["properties"]["events"]["items"]
+        alternatives = items["oneOf"]
+        consts = [alt.get("properties", {}).get("event", {}).get("const")
+                  for alt in alternatives]
+        # Only a schema whose alternatives each name their own constant can be split.
+        self.by_event = ({const: cls(alt) for const, alt in zip(consts, alternatives, strict=True)}
+                         if None not in consts and len(set(consts)) == len(consts) else {})
+        outer = copy.deepcopy(schema)
+        del outer["properties"]["events"]["items"]["oneOf"]
+        self.outer = cls(outer)
+
+    def valid_fast(self, result: Any) -> bool:
+        if not self.by_event or not self.outer.is_valid(result):
+            return False
+        for event in result.get("events") or ():
+            name = event.get("event")
+            alternative = self.by_event.get(name) if isinstance(name, str) else None
+            if alternative is None or not alternative.is_valid(event):
+                return False
+        return True
+
+    def iter_errors(self, result: Any) -> Any:
+        if self.valid_fast(result):
+            return iter(())
+        return self.full.iter_errors(result)
 
 
 def install() -> None:
@@ -47,7 +84,7 @@ def install() -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.constants import DOCS_BASE_URL
 
-    validator = response_validator()
+    validator = ResponseValidator(RemoteAction.action_response_format_spec())
 
     def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         error = best_match(validator.iter_errors(result))
@@ -61,6 +98,7 @@ def install() -> None:
 
     RemoteAction._validate_action_result = validate_action_result
     _remember_minimal_graphs()
+    _applied_events_once()
     _event_classes_by_name()
     _skip_asks_already_made()
     _installed = True
@@ -111,6 +149,27 @@ def _remember_minimal_graphs() -> None:
         return memory[key]
 
     GraphSchema.minimal_graph_schema = minimal_graph_schema
+
+
+def _applied_events_once() -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    global rasa_applied_events
+    original = rasa_applied_events = DialogueStateTracker.applied_events
+
+    def applied_events(self: Any) -> list[Any]:
+        events = self.events
+        # The list itself and its last event are held (compared by identity, so an id cannot
+        # be reused); Rasa only appends to a tracker's events or replaces the list.
+        key = (events, len(events), events[-1] if events else None)
+        memo = self.__dict__.get("_applied_events")
+        if memo is None or memo[0][0] is not events or memo[0][1] != key[1] \
+                or memo[0][2] is not key[2]:
+            memo = (key, original(self))
+            self.__dict__["_applied_events"] = memo
+        return list(memo[1])
+
+    DialogueStateTracker.applied_events = applied_events
 
 
 def _event_classes_by_name() -> None:

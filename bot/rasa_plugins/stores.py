@@ -9,6 +9,7 @@ serves both the embedded default and a scaled-out deployment.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -42,6 +43,7 @@ class TrackerStoreUnavailable(BaseException):
     raised inside a channel turn (IN_TURN); Rasa's HTTP API gets its ordinary error."""
 
 
+_STORED_EVENTS = "_stored_events"  # on a warm tracker: how many of its events are stored
 WARM_TRACKERS = 300  # trackers kept in memory per Rasa process (a few hundred kB each)
 
 
@@ -57,7 +59,9 @@ class EnvSQLTrackerStore(SQLTrackerStore):
     (one indexed query), so an event written by another Rasa process, or a deletion,
     always sends the read to the database. A tracker is handed out once (taken from
     memory) and comes back only with the next save: a turn that fails halfway leaves
-    nothing half-done in memory."""
+    nothing half-done in memory. Such a tracker also knows how many of its events are
+    stored, so its save writes the rest without Rasa's count query (the conversation's lock
+    keeps every other writer out between the read and the save)."""
 
     def __init__(self, domain: Domain | None = None, host: str | None = None,
                  **kwargs: Any) -> None:
@@ -117,13 +121,21 @@ class EnvSQLTrackerStore(SQLTrackerStore):
                 raise TrackerStoreUnavailable("retrieve") from exc
             raise
 
+    def _additional_events(self, session: Any, tracker: Any) -> Any:
+        stored = tracker.__dict__.get(_STORED_EVENTS)
+        if stored is not None and _as_stored(tracker) and stored <= len(tracker.events):
+            return itertools.islice(tracker.events, stored, len(tracker.events))
+        return super()._additional_events(session, tracker)
+
     async def save(self, tracker):  # type: ignore[no-untyped-def]
         self._warm.pop(tracker.sender_id, None)
         try:
             await super().save(tracker)
+            tracker.__dict__.pop(_STORED_EVENTS, None)
             if _as_stored(tracker):
                 newest = self._newest_id(tracker.sender_id)
                 if newest is not None:
+                    tracker.__dict__[_STORED_EVENTS] = len(tracker.events)
                     self._warm[tracker.sender_id] = (newest, tracker)
                     while len(self._warm) > WARM_TRACKERS:
                         self._warm.popitem(last=False)
