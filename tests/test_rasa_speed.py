@@ -95,7 +95,12 @@ def test_events_checked_per_kind_pass_and_fail_as_the_full_schema(response: dict
 
 
 def test_applied_events_are_rasas_and_follow_every_new_event() -> None:
-    from rasa.shared.core.events import ActiveLoop
+    from rasa.shared.core.events import (
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        UserUtteranceReverted,
+    )
 
     original = rasa_speed.rasa_applied_events
     tracker = DialogueStateTracker.from_events("s1", [], FORM_DOMAIN.slots)
@@ -105,7 +110,10 @@ def test_applied_events_are_rasas_and_follow_every_new_event() -> None:
     for _ in range(3):
         turns += [UserUttered("een antwoord"), ActionExecuted("gesprek_form"),
                   SlotSet("vraag", "x"), ActionExecuted("action_listen")]
-    turns += [ActionExecuted("gesprek_form"), ActiveLoop(None), SessionStarted(),
+    turns += [UserUttered("nee"), UserUtteranceReverted(), ActionExecuted("gesprek_form"),
+              ActionReverted(), ActionExecuted("ander_form"), ActiveLoop("ander_form"),
+              ActionExecuted("ander_form"), ActionExecuted("gesprek_form"), ActiveLoop(None),
+              Restarted(), ActionExecuted("gesprek_form"), SessionStarted(),
               ActionExecuted("action_listen")]
     for event in turns:
         tracker.update(event)

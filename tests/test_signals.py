@@ -383,6 +383,39 @@ def _add_training_message(dev: Path, text: str, category: str) -> None:
              + f"- {{tekst: '{text}', verwacht: [{category}]}}\n")
 
 
+def test_the_fast_scorer_gives_sklearns_features_and_probabilities(
+        small_model_data: Path) -> None:
+    """signal_model.FastScorer (the character n-grams word by word, the classifiers as one
+    matrix product) computes what the fitted sklearn pipeline computes, for words it knows
+    and words it has never seen, and keeps no word that is not in the training data."""
+    import numpy as np
+    from scipy import sparse
+
+    from bot.text import signal_model
+
+    model = signal_model.get_model()
+    assert model is not None
+    fast = model._fast()
+    assert fast is not None
+    union, classifier = model.pipeline.steps[0][1], model.pipeline.steps[-1][1]
+    texts = ["ik word gepest op stage", "Ik wil er niet meer zijn.", "", "xq", "zzzonbekendwoord",
+             "ÉÉN raar bericht!! met hoofdletters", "nee ik word niet gepest, maar ik heb "
+             "schulden en mijn ouders willen dat ik stop " * 5]
+    for text in texts:
+        prepared = signal_model.prepare(text)
+        expected = sparse.hstack([part.transform([prepared])
+                                  for _, part in union.transformer_list], format="csr")
+        got = fast.transform([prepared])
+        assert got.shape == expected.shape
+        assert abs(got - expected).max() < 1e-12 if expected.nnz or got.nnz else True
+        assert np.allclose(fast.proba(got), classifier.predict_proba(expected), atol=1e-12)
+        if model.denial is not None:
+            assert abs(fast.denial_proba(got)[0]
+                       - model.denial.predict_proba(expected)[0, 1]) < 1e-12
+    kept = {word for part in fast.parts if hasattr(part, "words") for word in part.words}
+    assert "zzzonbekendwoord" not in kept and kept  # only words of the training data
+
+
 def test_the_model_is_refitted_in_the_background_after_the_data_changes(
         small_model_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading

@@ -22,8 +22,8 @@ replacement computes the same result as Rasa's own code:
 - `DialogueStateTracker.applied_events` replays the whole conversation, undoing every
   earlier run of the form (one per answer, so quadratic in the conversation's length), and
   Rasa asks for it several times per message (session expiry, the rule policy's states,
-  the last user message) while the events do not change: the result is kept per tracker
-  until an event is added.
+  the last user message): the result is kept per tracker, and new events continue it (the
+  same loop over only the new events) unless one names a loop not seen before.
 - `Event.resolve_by_type` lists every subclass of `Event` (recursively, with an
   `inspect.isabstract` test each) for every event read from the tracker store; the classes
   are looked up by name in a table, rebuilt when a name is missing."""
@@ -152,22 +152,65 @@ def _remember_minimal_graphs() -> None:
 
 
 def _applied_events_once() -> None:
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+        UserUttered,
+    )
     from rasa.shared.core.trackers import DialogueStateTracker
 
     global rasa_applied_events
     original = rasa_applied_events = DialogueStateTracker.applied_events
 
+    def step(tracker: Any, event: Any, loop_names: frozenset[str], applied: list[Any]) -> list:
+        """One event of Rasa 3.6's `applied_events` loop (kept word for word)."""
+        if isinstance(event, (Restarted, SessionStarted)):
+            return []
+        if isinstance(event, ActionReverted):
+            tracker._undo_till_previous(ActionExecuted, applied)
+        elif isinstance(event, UserUtteranceReverted):
+            tracker._undo_till_previous(UserUttered, applied)
+            tracker._undo_till_previous(ActionExecuted, applied)
+        elif (isinstance(event, ActionExecuted) and event.action_name in loop_names
+              and not tracker._first_loop_execution_or_unhappy_path(event.action_name,
+                                                                     applied)):
+            tracker._undo_till_previous_loop_execution(event.action_name, applied)
+        else:
+            applied.append(event)
+        return applied
+
+    def names(events: Any) -> frozenset[str]:
+        return frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
+
     def applied_events(self: Any) -> list[Any]:
         events = self.events
-        # The list itself and its last event are held (compared by identity, so an id cannot
-        # be reused); Rasa only appends to a tracker's events or replaces the list.
-        key = (events, len(events), events[-1] if events else None)
+        count = len(events)
         memo = self.__dict__.get("_applied_events")
-        if memo is None or memo[0][0] is not events or memo[0][1] != key[1] \
-                or memo[0][2] is not key[2]:
-            memo = (key, original(self))
-            self.__dict__["_applied_events"] = memo
-        return list(memo[1])
+        # The memo holds the events list and its last event seen (compared by identity, so
+        # an id cannot be reused); Rasa only appends to a tracker's events or replaces them.
+        if (memo is not None and memo[0] is events and memo[1] <= count
+                and (memo[1] == 0 or events[memo[1] - 1] is memo[2])):
+            _, seen, _, loop_names, applied = memo
+            if seen == count:
+                return list(applied)
+            new = [events[i] for i in range(seen, count)]
+            # An earlier event's fate depends on every loop name of the conversation: a new
+            # one means replaying from the start, as Rasa does.
+            if names(new) <= loop_names:
+                applied = list(applied)
+                for event in new:
+                    applied = step(self, event, loop_names, applied)
+                self.__dict__["_applied_events"] = (events, count, events[-1], loop_names,
+                                                    applied)
+                return list(applied)
+        applied = original(self)
+        self.__dict__["_applied_events"] = (events, count, events[-1] if count else None,
+                                            names(events), applied)
+        return list(applied)
 
     DialogueStateTracker.applied_events = applied_events
 
