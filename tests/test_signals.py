@@ -164,14 +164,15 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # keuze", no longer raise anything since data/signals/train/breed.yml.)
 # "ik wil niet dood" got the check question from the 2026-12-06 re-tune on; with the clauses of
 # ordinary answers learned as negatives it was quiet (detector of 2026-12-07 measured by v16),
-# and with the check question from 0.44 (the re-tune after v16) it is asked again (0.47).
+# and with the check question from 0.44 (the re-tune after v16) it is asked again (0.47); with
+# the check question from 0.47 (the re-tune after v17) it is quiet again.
 # "mijn stagebegeleider is gestopt met roken" is quiet since that re-tune.
 # "ik heb haren gewassen en handdoeken gevouwen" gets the check question (crisis 0.5-0.6 with
 # the evening's model; "ik waste haren en vouwde handdoeken" does not): why the demo now has
 # the latter, and an example of what issue 10 still has to fix.
 # "op stage snij ik brood" no longer raises anything since the retired blind sets joined the
 # training data (data/signals/blind/RETIRED).
-KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
+KNOWN_MODEL_FALSE_ALARMS: set[str] = set()
 
 
 @pytest.mark.parametrize("text", [
