@@ -204,6 +204,7 @@ def test_side_track_then_back_to_the_same_question(script, intent) -> None:
     ("kan iets moois maken", "buiten_bereik"),  # "(ik) kan ...", not "kan jij ..."
     ("gwn elke vraag lezen", "privacy_vraag"),
     ("vragen gesteld aan boer", "frustratie"),
+    ("dan spreek ik een bericht in", "mentor_gevraagd"),  # inspreken: leaves a voicemail
 ])
 def test_an_answer_that_sounds_like_a_side_request_is_the_answer(script, text, intent) -> None:
     outcome = handle_answer(script, script.question("verwachting"), answer(text, intent, 0.99),
@@ -258,6 +259,7 @@ def test_a_vague_answer_read_as_a_greeting_is_asked_about(script) -> None:
     ("wat bedoel je daarmee?", "uitleg_gevraagd", Mode.EXPLAIN),
     ("ik wil met mijn mentor praten over school", "mentor_gevraagd", Mode.BACK),
     ("kan ik iemand spreken", "mentor_gevraagd", Mode.BACK),
+    ("ik wil mijn loopbaanbegeleider spreken", "mentor_gevraagd", Mode.BACK),
     ("ik wil een gesprek met een echt mens", "mentor_gevraagd", Mode.BACK),
 ])
 def test_a_real_side_request_still_stands(script, text, intent, mode) -> None:

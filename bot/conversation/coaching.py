@@ -276,11 +276,13 @@ def _is_request(text: str, tokens: list[str], short: int = SHORT_REQUEST_WORDS,
 # A wish to talk to a person names one ("mentor", "iemand", "praten"); "ja allebei met mensen
 # mooi maken" read as a mentor request is the answer to the question.
 _PERSON_WORDS = frozenset(("mentor", "mentoren", "docent", "docente", "leraar", "lerares", "juf",
-                           "meester", "iemand", "persoon", "mens", "praten", "praat", "spreken",
-                           "spreek", "bellen",
+                           "meester", "iemand", "persoon", "mens", "praten", "praat", "bellen",
                            "hulp", "help", "helpen", "slb", "slber", "begeleider", "decaan",
                            "coach", "vertrouwenspersoon", "zorgcoordinator"))
-_PERSON_STEMS = ("mentor", "docent", "leraar", "begeleid", "vertrouwens", "zorgco", "gesprek")
+# "spreken" is not among them: a request to speak someone names them ("kan ik iemand spreken",
+# "ik wil de decaan spreken"), while "dan spreek ik een bericht in" answers the question.
+_PERSON_STEMS = ("mentor", "docent", "leraar", "begeleid", "loopbaanbegeleid", "vertrouwens",
+                 "zorgco", "gesprek")
 _EMBEDDED = frozenset(("of", "hoe", "wat", "waar", "wie", "wanneer", "waarom", "welke"))
 _CLAUSE_SUBJECTS = frozenset(("ik", "k", "ze", "zij", "hij", "we", "wij", "het", "dat", "mijn"))
 _ABOUT_THE_QUESTION = frozenset(("bedoel", "bedoelt", "vraag", "vragen", "snap", "moet", "zeggen",

@@ -50,6 +50,11 @@ def _setup_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # NORMAL syncing, as the tracker store (bot.rasa_plugins.stores): with WAL a commit no
+        # longer waits for the disk (a fifth of the action server's time per message); a
+        # power cut can lose the last moment's turns, in both stores alike, and never
+        # corrupts the file. PostgreSQL (the scaled-out set-up) keeps its own setting.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         # Deleted rows (a student's words after "verwijder mijn gegevens") are overwritten
         # on disk instead of lingering in free pages.
         cursor.execute("PRAGMA secure_delete = ON")

@@ -44,6 +44,8 @@ def test_sqlite_pragmas(tmp_path: Path, restore_config: None) -> None:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert s.execute(text("PRAGMA busy_timeout")).scalar() == dbmod.SQLITE_BUSY_TIMEOUT_MS
+        assert s.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL (with WAL)
+        assert s.execute(text("PRAGMA secure_delete")).scalar() == 1
 
 
 def test_session_scope_commits_and_rolls_back(db, storage: str) -> None:
