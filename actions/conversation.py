@@ -4,6 +4,7 @@ closing, deleting data and not understanding."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -22,6 +23,7 @@ from actions.common import (
 )
 from bot import service
 from bot.conversation import form_events
+from bot.conversation.closing import closing_lines
 from bot.conversation.coaching import (
     EARLIER_SLOT,
     SKIPPED,
@@ -269,8 +271,8 @@ class ActionAfronden(CoachAction):
             saved = service.complete_session(channel=turn.channel, sender_id=turn.sender_id,
                                              session_id=session_id, plan=plan)
         earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
-        closing = script.pick_text("afronden", level, earlier,
-                                   said=said_in_conversation(tracker))
+        closing = closing_lines(script, level, earlier, what=plan["what"], when_text=when_text,
+                                today=date.today(), said=said_in_conversation(tracker))
         plan_step = script.step_of_slot(script.key_of(Role.PLAN_WHAT) or "")
         if plan_step is not None and not plan_step.check:  # not summed up: say it here
             told = {key: value for key, value in answers.items()

@@ -7,6 +7,7 @@ import asyncio
 import tempfile
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,32 @@ STEPS_OF_CONVERSATION: list[tuple[str, str]] = [
     ("ik vind het spannend om te bellen", "oplossing"),
     ("ik schrijf eerst op wat ik wil zeggen", "wanneer"),
     ("vrijdag", "check:activeren"),
-    ("ja", "tekst:afronden"),
+    ("ja", "afronden"),
     ("doei", "tekst:afscheid_buiten_gesprek"),
 ]
 LEVEL = "mbo"
 
 
+def closing_line(script: Any, what: str, when: str, level: str | None = LEVEL) -> str:
+    """The closing a first conversation ends with, for a plan of `what` on `when`."""
+    from bot.conversation.closing import closing_lines
+
+    return closing_lines(script, level, 0, what=what, when_text=when, today=date.today())[-1]
+
+
+def _answer_to(key: str) -> str:
+    """The message of this conversation that answers the question `key`."""
+    keys = [k for _, k in STEPS_OF_CONVERSATION]
+    return STEPS_OF_CONVERSATION[keys.index(key) + 1][0]
+
+
 def asked_line(script: Any, key: str, level: str | None = LEVEL) -> str:
     """A line of what the coach says for `key`: a question's key (its first line),
-    "check:<step>" (the step's first summary question) or "tekst:<key>" (the text's last
-    line), as a first conversation reads it."""
+    "check:<step>" (the step's first summary question), "tekst:<key>" (the text's last
+    line) or "afronden" (the closing, with this conversation's plan), as a first conversation
+    reads it."""
+    if key == "afronden":
+        return closing_line(script, _answer_to("eerste_stap"), _answer_to("wanneer"), level)
     if key.startswith("tekst:"):
         return script.render(script.raw["teksten"][key.removeprefix("tekst:")], level)[-1]
     if key.startswith("check:"):

@@ -111,6 +111,8 @@ class Coach:
                              for form in script.text_forms(key, level) for line in form},
                             key=len, reverse=True)
         add(script.raw["teksten"]["afronden"], DONE)
+        if "afronden_met_plan" in script.raw["teksten"]:
+            add(script.raw["teksten"]["afronden_met_plan"], DONE)
         add(script.raw["teksten"]["pauze"], PAUSED)
         add(script.raw["signalen"]["crisis"], CRISIS)
         add(script.raw["signalen"]["crisis_check"], CRISIS_CHECK)

@@ -81,6 +81,16 @@ def asked_text(key: str, level: str = "mbo") -> str:
 
 
 FULL = [(text, asked_text(key)) for text, key in FULL_KEYS]
+
+
+def expected_closing() -> list[str]:
+    """The closing after FULL and "ja klopt": the script's closing with FULL's plan (its
+    first step and its day)."""
+    from bench.conversation import closing_line
+
+    keys = [key for _, key in FULL_KEYS]
+    what, when = (FULL_KEYS[keys.index(key) + 1][0] for key in ("eerste_stap", "wanneer"))
+    return [closing_line(get_script(), what, when)]
 ROLE_QUESTION = asked_text("rol")
 
 
@@ -114,7 +124,7 @@ def test_hoi_gets_a_dutch_reply(servers, sender) -> None:
 def test_full_conversation_is_stored(servers, sender) -> None:
     script = get_script()
     closing = hold_full_conversation(servers, sender)
-    assert closing == script.text("afronden")  # the plan was just summed up: not again
+    assert closing == expected_closing()  # one sentence; the plan's list was just summed up
     assert not any(line in closing for line in script.text("afronden_plan"))
     sessions, answers, insights, plans, _ = student_rows(servers, sender)
     assert [s.status for s in sessions] == ["completed"]

@@ -63,6 +63,9 @@ def test_key_words_are_short_and_cut_where_a_clause_ends() -> None:
     ("wat vind ik leuk? mensen helpen", "wat vind je leuk? mensen helpen"),
     ("we gingen met onze klas naar een garage", "jullie gingen met jullie klas naar een garage"),
     ("ik ga (misschien) bellen", "je gaat (misschien) bellen"),
+    # The verb of "wat ik ..." further than three words from the clause's end.
+    ("opschrijven wat ik nodig heb voor het gesprek",
+     "opschrijven wat je nodig hebt voor het gesprek"),
 ])
 def test_second_person(text, expected) -> None:
     assert second_person(text) == expected

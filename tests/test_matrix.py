@@ -20,7 +20,7 @@ from bot.devservers import MODEL, Servers, isolated_env, upgrade_database
 from bot.paths import ROOT
 from bot.storage import models as m
 from tests.matrix_support import SYNAPSE_PYTHON, Homeserver, Student
-from tests.test_conversation import FULL, db, jobs_runner, joined
+from tests.test_conversation import FULL, db, expected_closing, jobs_runner, joined
 
 LEVEL_QUESTION = get_script().key_of("niveau")  # the level question (its doel)
 
@@ -94,7 +94,7 @@ def opening(student: Student, coach: str) -> None:
 
 def finish(student: Student, coach: str) -> None:
     closing = student.say(coach, "ja klopt")
-    assert closing == get_script().text("afronden"), closing
+    assert closing == expected_closing(), closing
 
 
 def user_texts(servers: Servers, sender: str) -> list[str]:

@@ -96,8 +96,9 @@ def test_closing_and_derailing_come_from_the_script(script) -> None:
     closing = script.text("afronden", None)
     praised = ["Mooi hoe je dat bij de bakker aanpakte.", *closing]
     assert rubric.closing(_t(("ja klopt", praised)), script) is True
-    hookless = [line for line in praised if "vraag je" not in line.lower()]
-    assert rubric.closing(_t(("ja klopt", hookless)), script) is False
+    with_plan = script.text("afronden_met_plan", None, wat="ik app mijn oom", dag="morgen")
+    assert rubric.closing(_t(("ja klopt", with_plan)), script) is True
+    assert rubric.closing(_t(("ja klopt", praised[:1])), script) is False  # no closing
     assert rubric.closing(_t(("ja klopt", ["Dag!"])), script) is False
     paused = _t(("ik heb geen tijd", script.text("pauze", None)))
     assert rubric.not_derailed(paused, script) is False

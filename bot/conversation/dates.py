@@ -88,3 +88,19 @@ def parse_when(text: str, today: date | None = None) -> date | None:
     if next_week:
         return today + timedelta(days=7 - today.weekday())
     return None
+
+
+_MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+                "september", "oktober", "november", "december")
+
+
+def spoken_day(day: date, today: date) -> str:
+    """`day` as the coach says it in a sentence: "vandaag", "morgen", "overmorgen", "op vrijdag"
+    within the coming week, else "op vrijdag 18 december"."""
+    ahead = (day - today).days
+    if 0 <= ahead <= 2:
+        return ("vandaag", "morgen", "overmorgen")[ahead]
+    weekday = _FULL_DAYS[day.weekday()]
+    if 0 < ahead < 7:
+        return f"op {weekday}"
+    return f"op {weekday} {day.day} {_MONTH_NAMES[day.month - 1]}"

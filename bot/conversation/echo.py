@@ -269,7 +269,8 @@ def _subordinate_verbs(tokens: list[str], low: list[str]) -> set[int]:
             end += 1
         start = i + 1
         for j in [*(k for k in range(i + 1, end) if low[k] == "en"), end]:
-            verbs = [k for k in range(max(start, j - 3), j) if low[k] in _AFTER_JE]
+            verbs = [k for k in range(max(start, j - 3), j) if low[k] in _AFTER_JE] or [
+                k for k in range(start, j) if low[k] in _AFTER_JE][-1:]  # "wat ik nodig heb voor…"
             if verbs:
                 found.add(verbs[-1] if low[verbs[-1]] not in _DANGLING_AUX else verbs[0])
             start = j + 1

@@ -217,16 +217,26 @@ def complete_plan(t: Transcript, script: Script) -> bool:
     return bool(plan.get("what") and plan.get("who") and plan.get("when_date"))
 
 
+_MARK = "Zqxzqx"  # stands for the plan's words when the closing's forms become patterns
+
+
+def _closing_patterns(script: Script, level: str | None) -> list[re.Pattern[str]]:
+    """Every form of the closing as a pattern: `afronden` as it is, `afronden_met_plan` with
+    any words where the plan's step and day go."""
+    forms = script.text_forms("afronden", level)
+    if "afronden_met_plan" in script.raw["teksten"]:
+        forms += script.text_forms("afronden_met_plan", level, wat=_MARK, dag=_MARK)
+    return [re.compile(".+".join(re.escape(part) for part in line.split(_MARK)) + r"\Z")
+            for form in forms for line in form]
+
+
 def closing(t: Transcript, script: Script) -> bool | None:
-    """The last reply holds a compliment and the promise to ask how it went."""
+    """The last reply is the script's closing (a compliment and the promise to ask how it
+    went, with the plan's first step and day where the script names them)."""
     if not t.turns:
         return None
-    hook = [line for form in script.text_forms("afronden", t.level)
-            for line in form if "vraag je" in line.lower()]
-    last = t.turns[-1].bot
-    has_hook = any(line in last for line in hook) if hook else False
-    praised = any(_is_praise(line) or "goed" in line.lower() for line in last)
-    return has_hook and praised
+    patterns = _closing_patterns(script, t.level)
+    return any(p.match(line) for p in patterns for line in t.turns[-1].bot)
 
 
 def not_derailed(t: Transcript, script: Script) -> bool:

@@ -66,7 +66,9 @@ BEFORE_EXPERIENCE = frozenset({"niveau_onbekend", "vorig_plan", "vorige_stap_gel
 # Word lists of `verdieping`: what makes an experience a visit, what names an experience in a
 # first message, and what already says how or why.
 DEEPENING_LISTS = ("bezoek", "ervaring", "hoe", "reden")
-EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", *CONDITIONS}
+EXTRA_FIELDS = {"antwoord", "label", "tekst", "max_tekens", "wat", "dag", *CONDITIONS}
+# Texts the code uses when a school's script has them, and checks like the required ones.
+OPTIONAL_TEXTS = ("afronden_met_plan",)
 # What a question is for, where the code needs to know (`doel`); each at most once in a
 # script. Insights, summaries, plans and follow-ups find their question by its `doel`, never by
 # its key, so a school may rename, reword or add questions around them.
@@ -350,7 +352,7 @@ FORMS = {"kern": echo.kern, "jij": echo.second_person}
 ALTERNATIVES = "afwisselen"
 ALTERNATING_TEXTS = ("samenvatting_goed", "verder_zonder_druk", "terug_naar_vraag",
                      "al_bezig", "weet_niet_aanbod", "overgeslagen", "correctie_ontvangen",
-                     "afronden", "aanbod_terug")
+                     "afronden", "afronden_met_plan", "aanbod_terug")
 ALTERNATING_PARTS = (".reactie", ".intro", ".intro_later", ".samenvatting.kop",
                      ".samenvatting.vraag")
 
@@ -570,6 +572,9 @@ def validate(raw: Any) -> list[str]:
         if key not in teksten:
             errors.append(f"teksten.{key}: deze tekst ontbreekt.")
         else:
+            _check_text(teksten[key], f"teksten.{key}", allowed, errors)
+    for key in OPTIONAL_TEXTS:
+        if key in teksten:
             _check_text(teksten[key], f"teksten.{key}", allowed, errors)
     zijsporen = raw["zijsporen"] if isinstance(raw["zijsporen"], dict) else {}
     for intent in SIDE_TRACK_INTENTS:

@@ -61,7 +61,9 @@ WORD_LISTS = (
 )
 OTHER_TEXTS = (
     (("teksten", "privacy_eerste_keer"), "Privacy: wat de student bij het eerste gesprek leest"),
-    (("teksten", "afronden"), "Afronden: het einde van het gesprek"),
+    (("teksten", "afronden_met_plan"), "Afronden met het plan: de laatste zin, met {dag} (de dag "
+                                       "van het plan) en {wat} (de eerste stap)"),
+    (("teksten", "afronden"), "Afronden: het einde van het gesprek als er geen stap of dag is"),
     (("signalen", "crisis"), "Crisis: de tekst met hulpnummers (de nummers moeten blijven)"),
 )
 
