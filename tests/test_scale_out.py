@@ -101,7 +101,7 @@ def test_full_conversation_on_postgresql(cluster: Servers) -> None:
     from sqlalchemy.orm import Session as DbSession
 
     from bot.storage import models as m
-    from tests.test_conversation import FULL, assert_summary
+    from tests.test_conversation import FULL, assert_summary, expected_closing
 
     sender = f"scale-{uuid.uuid4().hex[:8]}"
     cluster.say(sender, "hoi", instance=0)
@@ -109,7 +109,7 @@ def test_full_conversation_on_postgresql(cluster: Servers) -> None:
     cluster.say(sender, "mbo", instance=0)  # the level: nobody set it
     for n, (message, expected) in enumerate(FULL):
         assert expected in "\n".join(cluster.say(sender, message, instance=n % 2)), message
-    assert "Je hebt een plan" in "\n".join(cluster.say(sender, "ja klopt", instance=0))
+    assert cluster.say(sender, "ja klopt", instance=0) == expected_closing()
     url = cluster.env["DATABASE_URL"]
     with DbSession(create_engine(url)) as s:
         identity = s.execute(select(m.ChannelIdentity)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from actions.conversation import ActionAanbod, ActionAfronden, ActionStartGesprek
 from actions.steps import ValidateGesprek
 from bot.conversation import echo
+from bot.conversation.closing import closing_lines
 from bot.conversation.coaching import SKIPPED
 from bot.conversation.form_events import ANSWER_SLOT, ANSWERS_SLOT, FORM, QUESTION_SLOT
 from bot.conversation.script import get_script
@@ -141,8 +143,11 @@ def test_closing_stores_the_plan_and_completes(storage) -> None:
         "hulp_contact": "mijn tante appen", "obstakel": "spannend",
         "oplossing": "eerst opschrijven", "wanneer": "morgen"}}
     texts, new_slots = run(ActionAfronden(), tracker("s6", "ja", "bevestigen", slots=slots))
-    # The plan's own summary ("Klopt dat?") just showed it: the closing does not repeat it.
-    assert texts == get_script().text("afronden")
+    # The plan's own summary ("Klopt dat?") just showed its list: the closing is one sentence
+    # with the first step and its day.
+    assert texts == closing_lines(get_script(), None, 0, what="meelopen in een ziekenhuis",
+                                  when_text="morgen", today=date.today())
+    assert len(texts) == 1 and "morgen" in texts[0]
     (plan,) = rows(ActionPlan)
     assert plan.what == "meelopen in een ziekenhuis" and plan.when_date is not None
     assert rows(Conversation, id=int(session_id))[0].status == "completed"
