@@ -272,7 +272,8 @@ class ActionAfronden(CoachAction):
                                              session_id=session_id, plan=plan)
         earlier = int(tracker.get_slot(EARLIER_SLOT) or 0)
         closing = closing_lines(script, level, earlier, what=plan["what"], when_text=when_text,
-                                today=date.today(), said=said_in_conversation(tracker))
+                                today=date.today(), when=when,
+                                said=said_in_conversation(tracker))
         plan_step = script.step_of_slot(script.key_of(Role.PLAN_WHAT) or "")
         if plan_step is not None and not plan_step.check:  # not summed up: say it here
             told = {key: value for key, value in answers.items()

@@ -18,22 +18,24 @@ WITH_PLAN = "afronden_met_plan"
 PLAIN = "afronden"
 
 
-def day_words(when_text: str | None, today: date) -> str | None:
+def day_words(when_text: str | None, today: date, when: date | None = None) -> str | None:
     """The day of the plan as the coach says it: the date the student named ("morgen",
-    "op vrijdag 18 december"), else the student's own words ("na de kerstvakantie")."""
+    "op vrijdag 18 december"), else the student's own words ("na de kerstvakantie").
+    `when`: that date when the caller has parsed it already."""
     if not when_text or not when_text.strip():
         return None
-    when = parse_when(when_text, today)
+    when = when or parse_when(when_text, today)
     if when is not None and when >= today:
         return spoken_day(when, today)
     return kern(when_text) or None
 
 
 def closing_lines(script: Script, level: str | None, choice: int, *, what: str | None,
-                  when_text: str | None, today: date,
+                  when_text: str | None, today: date, when: date | None = None,
                   said: Collection[str] = ()) -> list[str]:
-    """The closing, in one of its forms (`choice`, as the coach's recurring texts)."""
-    day = day_words(when_text, today)
+    """The closing, in one of its forms (`choice`, as the coach's recurring texts); `when`:
+    the plan's date when the caller has parsed it already."""
+    day = day_words(when_text, today, when)
     if what and what.strip() and day and WITH_PLAN in script.raw["teksten"]:
         return script.pick_text(WITH_PLAN, level, choice, said=said, wat=what.strip(), dag=day)
     return script.pick_text(PLAIN, level, choice, said=said)

@@ -429,10 +429,14 @@ class SignalModel:
         return fast
 
     def _proba(self, prepared: list[str]) -> np.ndarray:
+        return self._classify(self._transform(prepared))
+
+    def _classify(self, features: Any) -> np.ndarray:
+        """The categories' probabilities for rows of features (FastScorer when it applies)."""
         fast = self._fast()
         if fast is not None:
-            return fast.proba(self._transform(prepared))
-        return self.pipeline.steps[-1][1].predict_proba(self._transform(prepared))
+            return fast.proba(features)
+        return self.pipeline.steps[-1][1].predict_proba(features)
 
     def _features(self, text: str):  # noqa: ANN202 - a sparse matrix
         """The features of `text`, kept for the last text: the scores and the denial gate
@@ -445,10 +449,7 @@ class SignalModel:
         return features
 
     def scores(self, text: str) -> dict[str, float]:
-        fast = self._fast()
-        features = self._features(text)
-        probabilities = (fast.proba(features) if fast is not None
-                         else self.pipeline.steps[-1][1].predict_proba(features))[0]
+        probabilities = self._classify(self._features(text))[0]
         return dict(zip(self.categories, (float(p) for p in probabilities), strict=True))
 
     def clause_score(self, text: str, category: str, whole: float) -> float:
