@@ -58,10 +58,13 @@ def closing_line(script: Any, what: str, when: str, level: str | None = LEVEL) -
     return closing_lines(script, level, 0, what=what, when_text=when, today=date.today())[-1]
 
 
-def _answer_to(key: str) -> str:
-    """The message of this conversation that answers the question `key`."""
-    keys = [k for _, k in STEPS_OF_CONVERSATION]
-    return STEPS_OF_CONVERSATION[keys.index(key) + 1][0]
+def closing_for(script: Any, steps: list[tuple[str, str]], level: str | None = LEVEL) -> str:
+    """The closing after the conversation `steps` (each a message and the key of what the
+    coach asks next): the script's closing with the plan its messages make (the answers to
+    `eerste_stap` and `wanneer`)."""
+    keys = [key for _, key in steps]
+    what, when = (steps[keys.index(key) + 1][0] for key in ("eerste_stap", "wanneer"))
+    return closing_line(script, what, when, level)
 
 
 def asked_line(script: Any, key: str, level: str | None = LEVEL) -> str:
@@ -70,7 +73,7 @@ def asked_line(script: Any, key: str, level: str | None = LEVEL) -> str:
     line) or "afronden" (the closing, with this conversation's plan), as a first conversation
     reads it."""
     if key == "afronden":
-        return closing_line(script, _answer_to("eerste_stap"), _answer_to("wanneer"), level)
+        return closing_for(script, STEPS_OF_CONVERSATION, level)
     if key.startswith("tekst:"):
         return script.render(script.raw["teksten"][key.removeprefix("tekst:")], level)[-1]
     if key.startswith("check:"):

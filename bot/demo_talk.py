@@ -16,8 +16,6 @@ from typing import Any
 
 from bot.conversation.script import Role, Script
 
-# A placeholder in a script text ({ervaring}) stands for any words of the student.
-_HOLE = "\u2063"
 MAX_TURNS = 60  # a conversation has about 20 turns; more means the coach is going in circles
 
 # What the coach's last message can mean besides a question.
@@ -50,30 +48,8 @@ class DemoConversation:
     offer: str = "ja"
 
 
-def _plain_holes(value: Any) -> Any:
-    """The text with every {name:form} as a plain {name}: a form of the student's words is
-    still any words."""
-    if isinstance(value, str):
-        return re.sub(r"\{(\w+):\w+\}", r"{\1}", value)
-    if isinstance(value, list):
-        return [_plain_holes(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain_holes(v) for k, v in value.items()}
-    return value
-
-
-def _form_patterns(script: Script, value: Any, level: str | None
-                   ) -> list[list[re.Pattern[str]]]:
-    """Per form of the text (`afwisselen`), a pattern per message."""
-    value = _plain_holes(value)
-    names = set(re.findall(r"\{(\w+)\}", repr(value)))
-    return [[re.compile(".*?".join(re.escape(part) for part in line.split(_HOLE)), re.S)
-             for line in lines]
-            for lines in script.forms(value, level, **{name: _HOLE for name in names})]
-
-
 def _patterns(script: Script, value: Any, level: str | None) -> list[re.Pattern[str]]:
-    return [p for form in _form_patterns(script, value, level) for p in form]
+    return [p for form in script.form_patterns(value, level) for p in form]
 
 
 class Coach:
@@ -85,7 +61,7 @@ class Coach:
         self.heads: list[tuple[re.Pattern[str], str]] = []
 
         def add(value: Any, meaning: str, only_last: bool = False) -> None:
-            for form in _form_patterns(script, value, level):
+            for form in script.form_patterns(value, level):
                 for pattern in form[-1:] if only_last else form:
                     self.meanings.append((pattern, meaning))
 

@@ -86,11 +86,9 @@ FULL = [(text, asked_text(key)) for text, key in FULL_KEYS]
 def expected_closing() -> list[str]:
     """The closing after FULL and "ja klopt": the script's closing with FULL's plan (its
     first step and its day)."""
-    from bench.conversation import closing_line
+    from bench.conversation import closing_for
 
-    keys = [key for _, key in FULL_KEYS]
-    what, when = (FULL_KEYS[keys.index(key) + 1][0] for key in ("eerste_stap", "wanneer"))
-    return [closing_line(get_script(), what, when)]
+    return [closing_for(get_script(), FULL_KEYS)]
 ROLE_QUESTION = asked_text("rol")
 
 

@@ -12,11 +12,11 @@ WEEKDAYS = {
     "donderdag": 3, "do": 3, "vrijdag": 4, "vr": 4, "vrijdg": 4, "zaterdag": 5, "za": 5,
     "zondag": 6, "zo": 6,
 }
-MONTHS = {
-    "januari": 1, "jan": 1, "februari": 2, "feb": 2, "maart": 3, "mrt": 3, "april": 4,
-    "apr": 4, "mei": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "augustus": 8, "aug": 8,
-    "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10, "november": 11, "nov": 11,
-    "december": 12, "dec": 12,
+MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+               "september", "oktober", "november", "december")
+MONTHS = {name: n for n, name in enumerate(MONTH_NAMES, start=1)} | {
+    "jan": 1, "feb": 2, "mrt": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
+    "okt": 10, "nov": 11, "dec": 12,
 }
 RELATIVE = {"vandaag": 0, "vanavond": 0, "vanmiddag": 0, "nu": 0, "straks": 0, "zometeen": 0,
             "morgen": 1, "morgn": 1, "mrgn": 1, "overmorgen": 2}
@@ -90,10 +90,6 @@ def parse_when(text: str, today: date | None = None) -> date | None:
     return None
 
 
-_MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-                "september", "oktober", "november", "december")
-
-
 def spoken_day(day: date, today: date) -> str:
     """`day` as the coach says it in a sentence: "vandaag", "morgen", "overmorgen", "op vrijdag"
     within the coming week, else "op vrijdag 18 december"."""
@@ -103,4 +99,4 @@ def spoken_day(day: date, today: date) -> str:
     weekday = _FULL_DAYS[day.weekday()]
     if 0 < ahead < 7:
         return f"op {weekday}"
-    return f"op {weekday} {day.day} {_MONTH_NAMES[day.month - 1]}"
+    return f"op {weekday} {day.day} {MONTH_NAMES[day.month - 1]}"

@@ -217,17 +217,12 @@ def complete_plan(t: Transcript, script: Script) -> bool:
     return bool(plan.get("what") and plan.get("who") and plan.get("when_date"))
 
 
-_MARK = "Zqxzqx"  # stands for the plan's words when the closing's forms become patterns
-
-
 def _closing_patterns(script: Script, level: str | None) -> list[re.Pattern[str]]:
-    """Every form of the closing as a pattern: `afronden` as it is, `afronden_met_plan` with
-    any words where the plan's step and day go."""
-    forms = script.text_forms("afronden", level)
-    if "afronden_met_plan" in script.raw["teksten"]:
-        forms += script.text_forms("afronden_met_plan", level, wat=_MARK, dag=_MARK)
-    return [re.compile(".+".join(re.escape(part) for part in line.split(_MARK)) + r"\Z")
-            for form in forms for line in form]
+    """Every form of the closing as a pattern: `afronden`, and `afronden_met_plan` with any
+    words where the plan's step and day go."""
+    texts = script.raw["teksten"]
+    return [pattern for key in ("afronden", "afronden_met_plan") if key in texts
+            for form in script.form_patterns(texts[key], level) for pattern in form]
 
 
 def closing(t: Transcript, script: Script) -> bool | None:
@@ -236,7 +231,7 @@ def closing(t: Transcript, script: Script) -> bool | None:
     if not t.turns:
         return None
     patterns = _closing_patterns(script, t.level)
-    return any(p.match(line) for p in patterns for line in t.turns[-1].bot)
+    return any(p.fullmatch(line) for p in patterns for line in t.turns[-1].bot)
 
 
 def not_derailed(t: Transcript, script: Script) -> bool:

@@ -129,6 +129,23 @@ class ScriptError(ValueError):
         self.errors = errors
 
 
+
+# A placeholder in a script text stands for any words of the student (Script.form_patterns).
+_HOLE = "\u2063"
+
+
+def _plain_holes(value: Any) -> Any:
+    """The text with every {name:form} as a plain {name}: a form of the student's words is
+    still any words."""
+    if isinstance(value, str):
+        return re.sub(r"\{(\w+):\w+\}", r"{\1}", value)
+    if isinstance(value, list):
+        return [_plain_holes(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_holes(v) for k, v in value.items()}
+    return value
+
+
 @dataclass(frozen=True)
 class Question:
     key: str
@@ -293,6 +310,17 @@ class Script:
         # "{x:kern}." after key words that were cut short ("…") ends in "…", not "….".
         return [line.format_map(ctx).strip().replace("….", "…") for line in lines
                 if line.strip()]
+
+    def form_patterns(self, value: Any, level: str | None = None) -> list[list[re.Pattern[str]]]:
+        """Per form of the text (`afwisselen`), a pattern per message in which every
+        placeholder ({name}, {name:kern}) stands for any words of the student; use with
+        `fullmatch`. This is how readers of a conversation (the demo, the rubric) recognise
+        what the coach said without repeating the script's wording."""
+        value = _plain_holes(value)
+        names = set(re.findall(r"\{(\w+)\}", repr(value)))
+        return [[re.compile(".*?".join(re.escape(part) for part in line.split(_HOLE)), re.S)
+                 for line in lines]
+                for lines in self.forms(value, level, **{name: _HOLE for name in names})]
 
     def text_forms(self, key: str, level: str | None = None, **context: Any) -> list[list[str]]:
         """`forms` of the text `key` under `teksten`."""

@@ -554,7 +554,8 @@ def student_overview(db: DbSession, student: Student) -> LobCv:
 _INSIGHT_WORDS = 60  # a very long answer is shortened in the printable overview
 
 
-def _month_label(month: str) -> str:
+def month_label(month: str) -> str:
+    """'2026-12' as 'dec 2026'."""
     return f"{MONTHS_NL[int(month[5:]) - 1]} {month[:4]}"
 
 
@@ -631,7 +632,7 @@ def render_text(item: LobCv | SessionSummary) -> str:
         out.append("  nog geen inzichten")
     else:
         width = max(len(s.label) for s in cv.competencies)
-        labels = [_month_label(m) for m in cv.months]
+        labels = [month_label(m) for m in cv.months]
         cols = [max(len(label), 3) for label in labels]
         header = "  ".join(lb.rjust(c) for lb, c in zip(labels, cols, strict=True))
         out.append(" " * (width + 2) + header)

@@ -12,10 +12,10 @@ from aiohttp import web
 from bot.conversation.student_status import chips
 from bot.conversation.summaries import (
     FOLLOWUP_TEXT,
-    MONTHS_NL,
     CompetencySection,
     SessionSummary,
     TimelineEntry,
+    month_label,
     reason_label,
 )
 from bot.portal.charts import Series, cumulative, line_chart
@@ -254,17 +254,13 @@ def _competency(section: CompetencySection) -> str:
             f'<ul class="inzichten">{items}</ul></section>')
 
 
-def _month_label(month: str) -> str:
-    return f"{MONTHS_NL[int(month[5:]) - 1]} {month[:4]}"
-
-
 def development_chart(story: StudentStory) -> str:
     """Insights per competency, counted up over the months (the student's development)."""
     if not story.months:
         return "<p>Nog geen inzichten om te tekenen.</p>"
     series = [Series(c.label, cumulative(c.counts)) for c in story.competencies]
     return line_chart("Inzichten per onderwerp, opgeteld per maand",
-                      [_month_label(m) for m in story.months], series, "aantal inzichten")
+                      [month_label(m) for m in story.months], series, "aantal inzichten")
 
 
 def _timeline_item(entry: TimelineEntry) -> str:
