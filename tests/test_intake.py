@@ -121,15 +121,26 @@ def test_doubt_about_the_study_is_offered_quitting_is_told(script) -> None:
 
 def test_a_question_may_leave_a_category_to_the_rules(script) -> None:
     """At "Wie kan je helpen?" the model alone raises no internship problem for a student who
-    names the stage supervisor as help; the rules, and a crisis, still count there."""
+    names the stage supervisor as help; the rules, and a crisis, still count there. (What the
+    model finds is handed in as Rasa's NLU component hands it, so the test does not depend on
+    whether this release of the model happens to find it.)"""
+    from bot.text.signals import Signal
+
     rules_only = script.question("hulp_contact").rules_only
     assert rules_only == ("stage_probleem",)
     helper = "chef mark vragen op stage, en mijn praktijk begeleider van school mailen"
-    assert "stage_probleem" in {f.category for f in intake.analyse(helper, "vertellen").findings}
-    assert intake.analyse(helper, "vertellen", rules_only).findings == []
+    by_model = [Signal("stage_probleem", "attention", "op stage", (15, 23),
+                       source="model").as_parse_data()]
+    by_rules = [Signal("stage_probleem", "attention", "op stage", (15, 23)).as_parse_data()]
+    found = intake.analyse(helper, "vertellen", screened=by_model)
+    assert [f.category for f in found.findings] == ["stage_probleem"]
+    assert intake.analyse(helper, "vertellen", rules_only, screened=by_model).findings == []
+    kept = intake.analyse(helper, "vertellen", rules_only, screened=by_rules)
+    assert [f.category for f in kept.findings] == ["stage_probleem"]
     crisis = intake.analyse("mijn stagebegeleider, maar ik wil er niet meer zijn", "vertellen",
                             rules_only)
     assert crisis.urgent
+    assert script.question("obstakel").rules_only == ("zelfvertrouwen",)
 
 
 # --- screened once: the findings of Rasa's NLU component travel with the message ---------
