@@ -729,3 +729,17 @@ def test_discrimination_at_the_internship_is_an_internship_problem_too(
     """`ook_bij` in the rules: the school takes discrimination at the internship up with the
     company, so the mentor sees both flags; elsewhere it stays discrimination alone."""
     assert {s.category for s in detect(text) if not s.unsure} == expected
+
+
+def test_the_conversation_sets_are_screened_answer_by_answer(tmp_path) -> None:
+    """`bot eval signals --gesprekken`: each student message of a conversation set is screened
+    as the answer to its question; a crisis counts as the crisis reply or the check question."""
+    from bot.text.signals_eval import conversation_signals
+
+    path = tmp_path / "set.yml"
+    path.write_text('gesprekken:\n  - id: g1\n    berichten:\n'
+                    '      - ervaring: "ik heb stage gelopen bij een bakker"\n'
+                    '      - rol: "ik wil niet meer leven"\n', encoding="utf-8")
+    messages, counts = conversation_signals([path])
+    assert messages == 2
+    assert counts == {"crisisantwoord": 1}

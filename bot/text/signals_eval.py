@@ -244,6 +244,34 @@ def frozen_sets() -> list[tuple[Path, str]]:
     return out
 
 
+def conversation_signals(paths: Sequence[Path]) -> tuple[int, Counter[str]]:
+    """What the coach raises on the student messages of the conversation-quality sets
+    (data/eval/gesprekken: ordinary conversations, written apart from the detector), each
+    screened as the answer to its question (that question's `alleen_regels` apply):
+    (messages, count per finding), a crisis split into "controlevraag" (the unsure band's
+    check question) and "crisisantwoord" (the crisis reply itself)."""
+    from bot.conversation import intake
+    from bot.conversation.script import get_script
+    from bot.rubric_eval import load_set
+
+    script = get_script()
+    questions = {q.key: q for step in script.steps.values() for q in step.questions}
+    counts: Counter[str] = Counter()
+    messages = 0
+    for path in paths:
+        for conversation in load_set(path):
+            for role, texts in conversation["rollen"].items():
+                rules_only = questions[role].rules_only if role in questions else ()
+                for text in texts:
+                    messages += 1
+                    for finding in intake.analyse(text, None, rules_only).findings:
+                        if finding.category == "crisis":
+                            counts["controlevraag" if finding.unsure else "crisisantwoord"] += 1
+                        else:
+                            counts[finding.category] += 1
+    return messages, counts
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -258,7 +286,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="de bevroren blinde toetssets (data/signals/blind) die nog niet "
                              "als trainingsdata zijn gebruikt (RETIRED)")
     parser.add_argument("--errors", action="store_true", help="toon elk fout herkend bericht")
+    parser.add_argument("--gesprekken", action="store_true",
+                        help="tel wat de coach opmerkt in de gewone antwoorden van de "
+                             "evaluatiegesprekken (data/eval/gesprekken), elk als antwoord op "
+                             "zijn vraag")
     args = parser.parse_args(argv)
+    if args.gesprekken:
+        from bot.rubric_eval import EVAL_DIR
+
+        try:
+            messages, counts = conversation_signals(sorted(EVAL_DIR.glob("*.yml")))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            print(f"fout: {exc}", file=sys.stderr)
+            return 2
+        found = ", ".join(f"{name} {n}" for name, n in counts.most_common()) or "niets"
+        print(f"evaluatiegesprekken: {messages} berichten van studenten; opgemerkt: {found}")
+        return 0
     files = list(args.file or [])
     if args.blind:
         for path, digest in frozen_sets():
