@@ -55,3 +55,25 @@ def test_every_signal_travels_with_the_message_for_the_action_server() -> None:
     assert PARSE_DATA_KEY in m.as_dict(only_output_properties=True)  # reaches the tracker
     (quiet,) = SafetyOverride().process([message("hoi", [("begroeten", 0.97)])])
     assert quiet.get(PARSE_DATA_KEY) == []
+
+
+def test_the_action_servers_pipeline_reads_as_rasas_and_as_the_full_one() -> None:
+    """Rasa's SpacyNLP and bot.text.nlp both leave out the dependency parser; the lemmas and
+    vectors the assistant uses are the full pipeline's."""
+    import numpy as np
+    import spacy
+    from rasa.nlu.utils.spacy_utils import SpacyNLP
+
+    from bot.text.nlp import get_nlp, pipeline_name
+
+    full = spacy.load(pipeline_name())
+    rasas = SpacyNLP.load_model(pipeline_name()).model
+    texts = ["Ik heb op mijn stage bij de bakker brood gesneden en klanten geholpen.",
+             "mn ouders willen dat ik dokter word. maar ik wil kapper worden!",
+             "ik zie het niet meer zitten"]
+    for text in texts:
+        docs = [full(text), rasas(text), get_nlp()(text)]
+        lemmas = [[token.lemma_ for token in doc] for doc in docs]
+        assert lemmas[0] == lemmas[1] == lemmas[2]
+        assert all(np.allclose(docs[0].tensor, doc.tensor) for doc in docs[1:])
+    assert "parser" not in get_nlp().pipe_names

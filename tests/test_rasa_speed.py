@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -281,3 +282,56 @@ def test_a_conversation_stored_with_the_old_step_forms_resumes_with_its_answers(
                                                "rol": "ik bakte brood"}
     assert upgraded.get_slot("stap") == "terugkijken"  # the offer to go on follows
     assert _upgraded(upgraded) is upgraded  # nothing left to upgrade
+
+
+def test_only_a_turn_that_carried_out_a_deletion_wakes_the_deletion_loop(monkeypatch) -> None:
+    """Rasa looks for pending tracker deletions after a turn only when the turn ran the
+    deletion action; every other turn costs no query (the poll still finds the rest)."""
+    from rasa.shared.core.events import BotUttered
+
+    from actions.conversation import ActionGegevensVerwijderen
+    from bot.rasa_plugins import deletions
+
+    assert ActionGegevensVerwijderen().name() == deletions.DELETION_ACTION
+    assert deletions.DELETION_ACTION in Domain.load(ROOT / "domain.yml").action_names_or_texts
+    woken: list[bool] = []
+    monkeypatch.setattr(deletions, "wake", lambda: woken.append(True))
+    asked = [UserUttered("verwijder mijn gegevens"), ActionExecuted("action_verwijderen_vragen"),
+             BotUttered("Weet je het zeker?"), ActionExecuted("action_listen")]
+    carried_out = [UserUttered("ja"), ActionExecuted(deletions.DELETION_ACTION),
+                   BotUttered("Gewist."), ActionExecuted("action_listen")]
+    deletions.wake_if_asked(asked)
+    assert woken == []
+    deletions.wake_if_asked(asked + carried_out)
+    assert woken == [True]
+    deletions.wake_if_asked(asked + carried_out + [UserUttered("hoi"),
+                                                   ActionExecuted("action_listen")])
+    assert woken == [True]
+
+
+@pytest.mark.rasa
+def test_the_graphs_run_in_order_give_what_dask_gives(monkeypatch) -> None:
+    """The trained model's NLU graph and its action prediction, run node after node
+    (bot.rasa_plugins.speed), give exactly what Rasa's dask runner gives."""
+    from rasa.core.agent import load_agent
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    agent = asyncio.run(load_agent(model_path=str(ROOT / "models" / "loopbaancoach.tar.gz")))
+    texts = ["hoi", "ik heb stage gelopen bij een bakker en ik vond het leuk",
+             "ik wil niet meer leven", "verwijder mijn gegevens", "morgen", ""]
+
+    def hold() -> list[Any]:
+        parses = [asyncio.run(agent.parse_message(text)) for text in texts]
+        tracker = DialogueStateTracker.from_events("graph", [
+            ActionExecuted("action_listen"), UserUttered("hoi", parses[0]["intent"],
+                                                         parse_data=parses[0])],
+            agent.domain.slots)
+        prediction = agent.processor._predict_next_with_tracker(tracker)
+        return [parses, prediction.max_confidence_index, prediction.probabilities,
+                prediction.policy_name,
+                [{k: v for k, v in e.as_dict().items() if k != "timestamp"}
+                 for e in prediction.events]]
+
+    ours = hold()
+    monkeypatch.setattr(DaskGraphRunner, "run", rasa_speed.rasa_graph_run)
+    assert hold() == ours

@@ -38,7 +38,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_plugins import deletions as rasa_deletions
 from bot.rasa_plugins.channels import _waiting, handle
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ async def _turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
     for line in await _waiting(str(message.input_channel), message.sender_id):
         await message.output_channel.send_text_message(message.sender_id, line)
     await handle(on_new_message, message)
-    rasa_deletions.wake()
 
 
 class TeamsOutput(BotFramework):

@@ -43,7 +43,6 @@ from sanic.response import HTTPResponse
 from bot.channels.matrix_client import Login, MatrixClient, MatrixError, backoff, is_transient
 from bot.config import settings
 from bot.paths import VAR
-from bot.rasa_plugins import deletions as rasa_deletions
 from bot.rasa_plugins.channels import _say, _waiting, handle
 
 log = logging.getLogger(__name__)
@@ -350,7 +349,6 @@ class MatrixInput(InputChannel):
                 await output.send_text_message(sender, line)
             await handle(on_new_message, UserMessage(
                 text, output, sender, input_channel=CHANNEL, message_id=event["event_id"]))
-            rasa_deletions.wake()
         except Exception as exc:  # noqa: BLE001 - one failed answer must not stop the others
             log.error("matrix.answer_failed", extra={"error": type(exc).__name__})
         finally:

@@ -17,6 +17,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from bot.config import settings
+from bot.rasa_plugins.speed import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health"})
@@ -66,6 +67,10 @@ def create_app(secret: str, actions_package: str = "actions") -> Sanic:
 
     # An urgent flag's e-mail goes out at once from here, not at the worker's next tick.
     service.on_urgent_flag(jobs.dispatch_urgent)
+
+    @app.listener("after_server_start")
+    async def models_loaded(_app: Sanic, _loop: object) -> None:
+        freeze_startup_objects()  # main() warmed the models up before starting the server
 
     @app.listener("after_server_start")
     async def replay_spool(_app: Sanic, _loop: object) -> None:

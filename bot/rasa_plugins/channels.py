@@ -103,6 +103,11 @@ class RestChannel(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("loopbaancoach_rest", __name__)
         rasa_deletions.attach(bp)
+
+        @bp.listener("after_server_start")
+        async def models_loaded(_app: Any, _loop: Any) -> None:
+            # Rasa loads the model before the server starts (before_server_start).
+            rasa_speed.freeze_startup_objects()
         limit = settings().max_message_chars
 
         @bp.route("/", methods=["GET"])
@@ -124,7 +129,6 @@ class RestChannel(InputChannel):
             await handle(on_new_message, UserMessage(
                 incoming.text, collector, incoming.sender, input_channel=self.name(),
                 message_id=incoming.message_id or uuid.uuid4().hex))
-            rasa_deletions.wake()
             first = [{"recipient_id": incoming.sender, "text": text} for text in waiting]
             return response.json(first + collector.messages)
 

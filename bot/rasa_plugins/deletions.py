@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sanic import Blueprint
@@ -81,10 +82,29 @@ async def run_pending(lock_store: Any) -> int:
     return done
 
 
+# The action that carries out a student's "ja" to deleting their data (actions/conversation.py).
+DELETION_ACTION = "action_gegevens_verwijderen"
+
+
 def wake() -> None:
-    """A turn just ended: a deletion it asked for can run now instead of at the next poll."""
+    """A deletion was just asked for: carry it out now instead of at the next poll."""
     if _wake is not None:
         _wake.set()
+
+
+def wake_if_asked(events: Sequence[Any]) -> None:
+    """A turn was saved: when it carried out a student's deletion request, the job is in the
+    database and runs now (once the turn's lock is free). Any other turn costs no query;
+    requests from elsewhere (the portal, the retention purge) wait for the next poll."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    for turn_event in reversed(events):
+        if isinstance(turn_event, UserUttered):
+            return
+        if (isinstance(turn_event, ActionExecuted)
+                and turn_event.action_name == DELETION_ACTION):
+            wake()
+            return
 
 
 async def _loop(app: Any) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.engine.url import make_url
 
 from bot.config import settings
 from bot.paths import VAR
+from bot.rasa_plugins import deletions as rasa_deletions
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class EnvSQLTrackerStore(SQLTrackerStore):
         old.dispose()
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._warm: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        _note_inserted_ids(self.SQLEvent)
 
     def _newest_id(self, sender_id: str) -> int | None:
         import sqlalchemy as sa
@@ -129,11 +131,15 @@ class EnvSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker):  # type: ignore[no-untyped-def]
         self._warm.pop(tracker.sender_id, None)
+        _INSERTED.pop(tracker.sender_id, None)
         try:
             await super().save(tracker)
+            rasa_deletions.wake_if_asked(tracker.events)
             tracker.__dict__.pop(_STORED_EVENTS, None)
             if _as_stored(tracker):
-                newest = self._newest_id(tracker.sender_id)
+                newest = _INSERTED.pop(tracker.sender_id, None)
+                if newest is None:  # nothing new was stored
+                    newest = self._newest_id(tracker.sender_id)
                 if newest is not None:
                     tracker.__dict__[_STORED_EVENTS] = len(tracker.events)
                     self._warm[tracker.sender_id] = (newest, tracker)
@@ -143,6 +149,23 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             if IN_TURN.get():
                 raise TrackerStoreUnavailable("save") from exc
             raise
+
+
+# Sender -> id of the event row this process inserted last: the newest id a warm tracker is
+# checked against, known from the insert itself (the conversation's lock keeps other writers
+# out until the save is done) instead of a query after every save.
+_INSERTED: dict[str, int] = {}
+
+
+def _note_inserted_ids(sql_event: type) -> None:
+    import sqlalchemy as sa
+
+    if not sa.event.contains(sql_event, "after_insert", _after_insert):
+        sa.event.listen(sql_event, "after_insert", _after_insert)
+
+
+def _after_insert(_mapper: Any, _connection: Any, row: Any) -> None:
+    _INSERTED[row.sender_id] = row.id
 
 
 # The step forms of the conversation before it became one form (bot.conversation.form_events).

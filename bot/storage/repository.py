@@ -15,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql import Select
 
 from bot.storage.audit import audit
@@ -85,9 +85,10 @@ def _check(value: str | None, allowed: Sequence[str], what: str) -> None:
 
 
 def _identity(db: DbSession, channel: str, sender_id: str) -> ChannelIdentity | None:
+    # With its student in the same query: every turn asks for the student behind the identity.
     return db.execute(
-        select(ChannelIdentity).where(ChannelIdentity.channel == channel,
-                                      ChannelIdentity.sender_id == sender_id)
+        select(ChannelIdentity).options(joinedload(ChannelIdentity.student))
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
     ).scalar_one_or_none()
 
 

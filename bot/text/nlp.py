@@ -36,7 +36,9 @@ def get_nlp():  # -> spacy.language.Language (spaCy import kept lazy: it is slow
 
     name = pipeline_name()
     try:
-        return spacy.load(name)
+        # Without the dependency parser, as Rasa's SpacyNLP loads it: nothing here reads the
+        # parse, and lemmas and vectors do not depend on it (it is a third of a parse's time).
+        return spacy.load(name, disable=["parser"])
     except OSError as exc:
         raise RuntimeError(
             f"De Nederlandse spaCy-pipeline '{name}' is niet geïnstalleerd. "

@@ -151,6 +151,14 @@ def test_waiting_messages_are_delivered_once_in_order(storage: str) -> None:
         db.add(PendingMessage(channel="rest", sender_id="web-oud", text="hoe ging het?"))
     with dbmod.read_scope() as db:
         assert checkins.waiting_for(db, "rest", "web-nieuw")
+    # A message kept for a channel that pushes (Matrix) is sent there, not shown in the chat.
+    with dbmod.session_scope() as db:
+        student = repo.get_or_create_student(db, "rest", "s-push")
+        db.add(ChannelIdentity(channel="matrix", sender_id="@s:school.nl", student=student))
+        db.add(PendingMessage(channel="matrix", sender_id="@s:school.nl", text="alleen daar"))
+    with dbmod.read_scope() as db:
+        assert not checkins.waiting_for(db, "rest", "s-push")
+        assert checkins.waiting_for(db, "matrix", "@s:school.nl")
     with dbmod.session_scope() as db:
         assert checkins.take_pending(db, "rest", "ander", now) == ["niet voor jou"]
         assert checkins.take_pending(db, "rest", "web-nieuw", now) == ["hoe ging het?"]
