@@ -108,6 +108,7 @@ class RestChannel(InputChannel):
         async def models_loaded(_app: Any, _loop: Any) -> None:
             # Rasa loads the model before the server starts (before_server_start).
             rasa_speed.freeze_startup_objects()
+
         limit = settings().max_message_chars
 
         @bp.route("/", methods=["GET"])

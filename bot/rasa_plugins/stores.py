@@ -134,10 +134,11 @@ class EnvSQLTrackerStore(SQLTrackerStore):
         _INSERTED.pop(tracker.sender_id, None)
         try:
             await super().save(tracker)
+            inserted = _INSERTED.pop(tracker.sender_id, None)
             rasa_deletions.wake_if_asked(tracker.events)
             tracker.__dict__.pop(_STORED_EVENTS, None)
             if _as_stored(tracker):
-                newest = _INSERTED.pop(tracker.sender_id, None)
+                newest = inserted
                 if newest is None:  # nothing new was stored
                     newest = self._newest_id(tracker.sender_id)
                 if newest is not None:
