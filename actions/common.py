@@ -349,6 +349,10 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
             # answer in the same words would get the check again). The mentor keeps the
             # attention flag.
             result.events += _answer_before_check(tracker, dispatcher, script)
+        elif step not in STEPS:
+            # Outside a conversation (the check came before the first question, e.g. on a
+            # long yes to "Zullen we beginnen?"): say how to begin, or the talk stops here.
+            say(dispatcher, script.text("start_hint", level))
         return result
     evidence = f"antwoord op de controlevraag: {turn.text[:150]}"
     saved = service.save_flags(channel=turn.channel, sender_id=turn.sender_id,

@@ -143,6 +143,9 @@ def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
     ("nlu_fallback", "wat is dit", "nlu_fallback"),  # no experience, no greeting
     ("signaal_crisis", "ik wil dood na mijn stage", "signaal_crisis"),  # never changed
     ("gegevens_verwijderen", "verwijder alles van mijn stage", "gegevens_verwijderen"),
+    ("mentor_gevraagd", "wollah ik moet dit doen van mn mentor", "begroeten"),  # set9
+    ("mentor_gevraagd", "ik moet van mijn mentor met haar praten", "mentor_gevraagd"),
+    ("mentor_gevraagd", "ik wil mijn mentor spreken", "mentor_gevraagd"),
 ])
 def test_a_first_message_that_names_an_experience_opens_the_talk(intent: str, text: str,
                                                                  expected: str) -> None:

@@ -124,6 +124,18 @@ def test_unsure_then_nee_closes_the_check_and_keeps_an_attention_flag(servers) -
         ("crisis", "attention"), ("crisis", "attention")]
 
 
+def test_nee_to_a_check_before_the_first_question_shows_the_way_in(servers) -> None:
+    """Set9: a long yes to "Zullen we beginnen?" got the check question, and after "nee" the
+    coach said nothing more to go on with; now it says how to begin, and "start" begins."""
+    sender = f"twijfel-begin-{uuid.uuid4().hex[:8]}"
+    servers.say(sender, "hoi")
+    assert servers.say(sender, _unsure_messages()[0]) == SCRIPT.signal_reply("crisis_check")
+    closed = servers.say(sender, "nee")
+    assert closed == SCRIPT.signal_reply("crisis_check_nee") + SCRIPT.text("start_hint")
+    assert servers.say(sender, "start")[-1] == SCRIPT.render(
+        SCRIPT.question("schoolsoort").text)[-1]
+
+
 def _answer_to(servers, sender: str, key: str) -> str | None:
     engine = create_engine(servers.env["DATABASE_URL"])
     try:

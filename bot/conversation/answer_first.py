@@ -121,6 +121,8 @@ def meaning_at_offer(intent: str | None, text: str) -> str | None:
 # A wish to talk to the mentor names the talking; "ik moet dit doen van mijn mentor" does not.
 _TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen", "contact",
                         "afspraak", "hulp", "help", "helpen", "langs"))
+# "ik moet dit doen van mn mentor": the mentor sent the student (an obligation "van" someone).
+_SENT = frozenset(("moet", "moest", "moeten", "moeste"))
 
 
 def meaning_of_first_message(intent: str | None, text: str, script: Script) -> str | None:
@@ -132,6 +134,9 @@ def meaning_of_first_message(intent: str | None, text: str, script: Script) -> s
     words = _plain(text).split()
     if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
         return GREETING
+    if (intent == "mentor_gevraagd" and _SENT & set(words) and "van" in words
+            and not _TALK_WISH & set(words)):
+        return GREETING  # sent by the mentor, with or without a greeting (set9: "wollah ...")
     if not words or not is_greeting(words[0]):
         return intent
     if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):
