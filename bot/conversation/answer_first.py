@@ -134,12 +134,16 @@ def meaning_of_first_message(intent: str | None, text: str, script: Script) -> s
     words = _plain(text).split()
     if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
         return GREETING
-    if (intent == "mentor_gevraagd" and _SENT & set(words) and "van" in words
-            and not _TALK_WISH & set(words)):
-        return GREETING  # sent by the mentor, with or without a greeting (set9: "wollah ...")
-    if not words or not is_greeting(words[0]):
+    greeted = bool(words) and is_greeting(words[0])
+    # The mentor named without a wish to talk: after a greeting, or as who sent the student
+    # ("wollah ik moet dit doen van mn mentor", set9), the opening of the talk.
+    sent = bool(_SENT & set(words)) and "van" in words
+    if (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)
+            and (greeted or sent)):
+        return GREETING
+    if not greeted:
         return intent
-    if intent in _UNSURE_FIRST or (intent == "mentor_gevraagd" and not _TALK_WISH & set(words)):
+    if intent in _UNSURE_FIRST:
         return GREETING
     # "Hallo. Mijn mentor zegt ik moet dit chat doen" read as a privacy question: a side
     # request after a greeting says so in its own words (bot.conversation.coaching's request words).

@@ -172,29 +172,10 @@ def send(decision: Decision, now: datetime, intent: str) -> int:
     return len(texts)
 
 
-def _addressees(db: DbSession, channel: str, sender_id: str) -> list[tuple[str, str]]:
-    """This identity and the student's other identities in channels without push (a web
-    chat forgets its id; after a koppelcode the student is still the same student)."""
-    identity = db.execute(select(ChannelIdentity).where(
-        ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
-    ).scalar_one_or_none()
-    to = [(channel, sender_id)]
-    if identity is not None:
-        others = db.execute(select(ChannelIdentity.channel, ChannelIdentity.sender_id).where(
-            ChannelIdentity.student_id == identity.student_id)).all()
-        to += [(c, s) for c, s in others if c not in PUSH_CHANNELS and (c, s) not in to]
-    return to
-
-
-def _undelivered(to: list[tuple[str, str]]) -> Any:
-    return select(PendingMessage).where(
-        tuple_(PendingMessage.channel, PendingMessage.sender_id).in_(to),
-        PendingMessage.delivered_at.is_(None))
-
-
-def waiting_for(db: DbSession, channel: str, sender_id: str) -> bool:
-    """Whether a message waits for this student (a read, no lock): for `_addressees`, in one
-    query, because Rasa asks before every message of every student."""
+def _undelivered(channel: str, sender_id: str) -> Any:
+    """The undelivered messages for this identity and for the student's other identities in
+    channels without push (a web chat forgets its id; after a koppelcode the student is still
+    the same student), in one query: Rasa asks before every message of every student."""
     student = select(ChannelIdentity.student_id).where(
         ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id
     ).scalar_subquery()
@@ -202,16 +183,19 @@ def waiting_for(db: DbSession, channel: str, sender_id: str) -> bool:
         ChannelIdentity.student_id == student, ChannelIdentity.channel.not_in(PUSH_CHANNELS))
     to = or_(and_(PendingMessage.channel == channel, PendingMessage.sender_id == sender_id),
              tuple_(PendingMessage.channel, PendingMessage.sender_id).in_(others))
-    return db.execute(select(PendingMessage.id).where(
-        to, PendingMessage.delivered_at.is_(None)).limit(1)).first() is not None
+    return select(PendingMessage).where(to, PendingMessage.delivered_at.is_(None))
+
+
+def waiting_for(db: DbSession, channel: str, sender_id: str) -> bool:
+    """Whether a message waits for this student (a read, no lock)."""
+    return db.execute(_undelivered(channel, sender_id).limit(1)).first() is not None
 
 
 def take_pending(db: DbSession, channel: str, sender_id: str,
                  now: datetime) -> list[str]:
     """The waiting messages for this student (oldest first), marked as delivered: those
     kept for this identity and for the student's other identities in channels without push."""
-    to = _addressees(db, channel, sender_id)
-    rows = db.execute(_undelivered(to).order_by(PendingMessage.id)
+    rows = db.execute(_undelivered(channel, sender_id).order_by(PendingMessage.id)
                       .with_for_update()).scalars().all()
     for row in rows:
         row.delivered_at = now
