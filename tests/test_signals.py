@@ -376,6 +376,7 @@ def small_model_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(signal_model, "_model", None)
     monkeypatch.setattr(signal_model, "_model_key", None)
     monkeypatch.setattr(signal_model, "_refit_thread", None)
+    monkeypatch.setattr(signal_model, "CHECK_SECONDS", 0.0)  # every call looks at the files
     return dev
 
 

@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -503,6 +504,10 @@ _model_key: str | None = None
 # Held by the one fit at a time: the first fit (in the caller) or a refit (acquired by the
 # caller that starts it, released by the refit thread; a Lock may be released by any thread).
 _lock = threading.Lock()
+# The data files are looked at (stat) at most this often: a change is picked up within a
+# second, and a message no longer pays a dozen stat calls (~1 ms) for it.
+CHECK_SECONDS = 1.0
+_checked_at = float("-inf")
 _refit_thread: threading.Thread | None = None
 
 
@@ -606,11 +611,15 @@ def get_model() -> SignalModel | None:
     cannot be fitted (the rules still work). The first fit runs in the caller (there is
     nothing to serve yet; from the cache it takes a moment); after the data changes the refit
     runs in a background thread and callers get the previous model until it is done."""
-    global _model, _model_key, _refit_thread
+    global _model, _model_key, _refit_thread, _checked_at
+    now = time.monotonic()
+    if _model_key is not None and now - _checked_at < CHECK_SECONDS:
+        return _model
     try:
         key = _data_key()
     except OSError:
         return _model
+    _checked_at = now
     if key == _model_key:
         return _model
     if _model is None:
