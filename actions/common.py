@@ -90,25 +90,33 @@ def perform_writes(script: Script, turn: Turn, session_id: int | None,
     """Do a turn's writes (bot.conversation.turn) in order; `turn`: the message they are about.
     Without a conversation in the storage there is no reply or status to keep. Returns what the
     coach says about a failed write: the talk goes on."""
-    failed: list[str] = []
+    operations: list[tuple[str, dict[str, Any]]] = []
+    replies: list[bool] = []  # per operation: whether it keeps the student's reply
+    who = {"channel": turn.channel, "sender_id": turn.sender_id}
     for write in writes:
         if isinstance(write, SaveReply) and session_id:
-            if not service.save_reply(
-                    channel=turn.channel, sender_id=turn.sender_id, session_id=session_id,
-                    step=write.step, question_key=write.question_key, text=write.text,
-                    kind=write.kind, message_id=turn.message_id,
-                    competencies=(list(write.competencies)
-                                  if write.competencies is not None else None),
-                    method=write.method, headline=write.headline,
-                    followup_status=write.followup_status, followup_part=write.followup_part,
-                    when_date=write.when_date, experience=write.experience):
-                failed += script.text("opslaan_mislukt", level)
+            operations.append(("save_reply", dict(
+                who, session_id=session_id, step=write.step, question_key=write.question_key,
+                text=write.text, kind=write.kind, message_id=turn.message_id,
+                competencies=(list(write.competencies)
+                              if write.competencies is not None else None),
+                method=write.method, headline=write.headline,
+                followup_status=write.followup_status, followup_part=write.followup_part,
+                when_date=write.when_date, experience=write.experience)))
+            replies.append(True)
         elif isinstance(write, SetLevel):
-            service.set_level(channel=turn.channel, sender_id=turn.sender_id,
-                              session_id=session_id, level=write.level)
+            operations.append(("set_level", dict(who, session_id=session_id,
+                                                 level=write.level)))
+            replies.append(False)
         elif isinstance(write, SetStatus) and session_id:
-            service.set_status(channel=turn.channel, sender_id=turn.sender_id,
-                               session_id=session_id, status="active", step=write.step)
+            operations.append(("set_status", dict(who, session_id=session_id,
+                                                  status="active", step=write.step)))
+            replies.append(False)
+    saved = service.write_turn(operations)
+    failed: list[str] = []
+    for reply, ok in zip(replies, saved, strict=True):
+        if reply and not ok:
+            failed += script.text("opslaan_mislukt", level)
     return failed
 
 

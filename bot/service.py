@@ -6,7 +6,7 @@ spool file (bot.scheduled.spool) and replayed later, and the caller learns that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -41,20 +41,33 @@ class StudentView:
 def _write(name: str, **kwargs: Any) -> bool:
     """Run a write operation; spool it when the database is unavailable. True when saved.
     A write into another student's session is refused (logged, not stored, False)."""
+    return write_turn([(name, kwargs)])[0]
+
+
+def write_turn(operations: Sequence[tuple[str, dict[str, Any]]]) -> list[bool]:
+    """A turn's writes (name, arguments), in order and in one transaction: one commit and one
+    lookup of the student instead of one of each per write. Per write: True when saved. When
+    the database is unavailable all are spooled, in order; a write into another student's
+    session is refused alone (the others are then written one by one)."""
+    if not operations:
+        return []
     try:
         spool.replay(_apply)
-    except Exception:  # the database is still down: the new write is spooled after these
+    except Exception:  # the database is still down: the new writes are spooled after these
         log.warning("service.spool_replay_failed")
     try:
-        run_with_retry(lambda: _apply(name, kwargs))
-        return True
+        run_with_retry(lambda: _apply_all(operations))
+        return [True] * len(operations)
     except repo.ForeignSession:
-        log.error("service.foreign_session_refused", extra={"operation": name})
-        return False
+        if len(operations) > 1:
+            return [write_turn([operation])[0] for operation in operations]
+        log.error("service.foreign_session_refused", extra={"operation": operations[0][0]})
+        return [False]
     except StorageUnavailable:
-        spool.append(name, kwargs)
-        log.error("service.write_spooled", extra={"operation": name})
-        return False
+        for name, kwargs in operations:
+            spool.append(name, kwargs)
+            log.error("service.write_spooled", extra={"operation": name})
+        return [False] * len(operations)
 
 
 def replay_spool() -> int:
@@ -68,8 +81,19 @@ def _apply(name: str, kwargs: dict[str, Any]) -> Any:
         return _OPERATIONS[name](db, **kwargs)
 
 
+def _apply_all(operations: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    with session_scope() as db:
+        for name, kwargs in operations:
+            _OPERATIONS[name](db, **kwargs)
+
+
 def _student(db, channel: str, sender_id: str):
-    return repo.get_or_create_student(db, channel, sender_id)
+    """The student behind the identity, looked up once per transaction."""
+    known = db.info.setdefault("students", {})
+    key = (channel, sender_id)
+    if key not in known:
+        known[key] = repo.get_or_create_student(db, channel, sender_id)
+    return known[key]
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -137,3 +137,65 @@ def test_writes_are_spooled_while_the_database_is_down(svc: str, monkeypatch) ->
     with dbmod.session_scope() as db:
         texts = db.execute(select(Answer.text).order_by(Answer.id)).scalars().all()
     assert texts == ["ik liep stage bij de bakker", "brood bakken"]
+
+
+def _operation(session_id: int, key: str, text: str, message_id: str,
+               sender_id: str = "u1") -> tuple[str, dict]:
+    return ("save_reply", dict(channel="rest", sender_id=sender_id, session_id=session_id,
+                               step="terugkijken", question_key=key, text=text, kind="answer",
+                               message_id=message_id))
+
+
+def test_a_turns_writes_are_one_transaction(svc: str) -> None:
+    """service.write_turn: the writes in order, in one commit, the student looked up once."""
+    from sqlalchemy import event
+
+    sid = service.start_session("rest", "u1", "vmbo")
+    commits: list[int] = []
+
+    def committed(connection) -> None:  # the database's COMMIT, not a savepoint's release
+        commits.append(1)
+
+    event.listen(dbmod.get_engine(), "commit", committed)
+    try:
+        assert service.write_turn([
+            _operation(sid, "ervaring", "ik liep stage bij de bakker", "m1"),
+            ("set_status", dict(channel="rest", sender_id="u1", session_id=sid,
+                                status="active", step="reflecteren")),
+            _operation(sid, "taak", "brood bakken", "m2")]) == [True, True, True]
+    finally:
+        event.remove(dbmod.get_engine(), "commit", committed)
+    assert len(commits) == 1
+    with dbmod.session_scope() as db:
+        texts = db.execute(select(Answer.text).order_by(Answer.id)).scalars().all()
+        step = db.get(Conversation, sid).step_reached
+    assert texts == ["ik liep stage bij de bakker", "brood bakken"]
+    assert step == "reflecteren"
+    assert service.write_turn([]) == []
+
+
+def test_a_write_into_another_students_session_is_refused_alone(svc: str) -> None:
+    mine = service.start_session("rest", "u1", "vmbo")
+    theirs = service.start_session("rest", "u2", "vmbo")
+    assert service.write_turn([
+        _operation(mine, "ervaring", "mijn eigen antwoord", "m1"),
+        _operation(theirs, "taak", "in het gesprek van een ander", "m2"),  # sender u1
+        _operation(mine, "taak", "nog een eigen antwoord", "m3")]) == [True, False, True]
+    with dbmod.session_scope() as db:
+        texts = db.execute(select(Answer.text).order_by(Answer.id)).scalars().all()
+    assert texts == ["mijn eigen antwoord", "nog een eigen antwoord"]
+
+
+def test_a_turns_writes_are_spooled_together_and_replayed_in_order(svc: str,
+                                                                  monkeypatch) -> None:
+    sid = service.start_session("rest", "u1", "vmbo")
+    monkeypatch.setattr(service, "run_with_retry",
+                        lambda fn, attempts=3, delay=0.2: repo.run_with_retry(fn, 1, 0))
+    dbmod.configure("postgresql://postgres@127.0.0.1:1/x")
+    assert service.write_turn([_operation(sid, "ervaring", "eerst dit", "m1"),
+                               _operation(sid, "taak", "dan dat", "m2")]) == [False, False]
+    dbmod.configure(svc)
+    assert service.replay_spool() == 2
+    with dbmod.session_scope() as db:
+        texts = db.execute(select(Answer.text).order_by(Answer.id)).scalars().all()
+    assert texts == ["eerst dit", "dan dat"]
