@@ -137,3 +137,19 @@ def test_eval_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "top-1 accuracy" in out and "confusion" in out
     assert main(["--min-accuracy", "1.01"]) == 1
+
+
+def test_one_answer_is_scored_as_sklearn_scores_it() -> None:
+    """CompetencyClassifier._one (an answer in a conversation, without sklearn's checks per
+    call) gives the probabilities of the fitted vectorizers and regression."""
+    import numpy as np
+
+    classifier = competencies.get_classifier()
+    texts = ["ik ben goed in samenwerken", "ik wil later de zorg in, omdat ik mensen wil helpen",
+             "zzzonbekendwoord", "!!", "Ik heb mijn stagebegeleider gebeld en gevraagd hoe "
+             "het werk eruitziet " * 4, "ÉÉN Raar Bericht met hoofdletters"]
+    for text in texts:
+        expected = classifier.model.predict_proba(classifier._features([text]))[0]
+        assert np.allclose(classifier._one(text), expected, atol=1e-12), text
+        assert classifier.probabilities([text]) == [
+            dict(zip(classifier.classes, classifier._one(text), strict=True))]
