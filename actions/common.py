@@ -120,8 +120,17 @@ def perform_writes(script: Script, turn: Turn, session_id: int | None,
     return failed
 
 
-def slot_events(slots: Mapping[str, Any]) -> list[EventType]:
-    return [SlotSet(name, value) for name, value in slots.items()]
+def slot_events(slots: Mapping[str, Any], tracker: Tracker | None = None) -> list[EventType]:
+    """SlotSet events for `slots`; with `tracker`, only for the slots whose value changes
+    (every event is sent back and forth with the tracker and stored as a row: a turn set
+    eight slots, most of them to the value they had). The form's marks are always set: Rasa
+    reads them from this turn's events (bot.rasa_plugins.speed.asked_in_this_turn)."""
+    return [SlotSet(name, value) for name, value in slots.items()
+            if tracker is None or name in _ALWAYS_SET or tracker.get_slot(name) != value]
+
+
+_ALWAYS_SET = frozenset((form_events.ASKED_SLOT, form_events.REQUESTED_SLOT,
+                         form_events.ANSWER_SLOT))
 
 
 def said_in_conversation(tracker: Tracker) -> frozenset[str]:

@@ -80,7 +80,7 @@ def _carry_out(dispatcher: CollectingDispatcher, tracker: Tracker, script: Scrip
     say(dispatcher, perform_writes(script, turn_of(tracker), session_id_of(tracker),
                                    result.writes, level_of(tracker)))
     say(dispatcher, result.lines)
-    return slot_events(result.slots)
+    return slot_events(result.slots, tracker)
 
 
 class AskQuestion(Action):

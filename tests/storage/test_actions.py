@@ -160,3 +160,21 @@ def test_date_question_inside_activeren(storage) -> None:
     _, slots = run(ValidateGesprek(), tracker("s7", "ooit", slots={"sessie_id": session_id},
                                                 requested="wanneer"))
     assert answer_in(slots, "wanneer") is None and slots["vraag_modus"] == "doorvragen"
+
+
+def test_a_turn_sets_only_the_slots_it_changes_and_always_the_forms_marks() -> None:
+    """actions.common.slot_events with the tracker: a slot set to the value it has is left
+    out (every event travels with the tracker and is stored as a row); the form's marks are
+    always set, since Rasa reads them from this turn's events."""
+    from actions.common import slot_events
+    from bot.conversation import form_events
+    from bot.conversation.turn import MODE_SLOT, PROBES_SLOT
+
+    slots = {MODE_SLOT: "open", PROBES_SLOT: 0.0, "vraag": "taak",
+             form_events.ASKED_SLOT: "taak", form_events.REQUESTED_SLOT: "antwoord",
+             form_events.ANSWER_SLOT: None}
+    tracker = Tracker("s1", dict(slots, vraag="ervaring"), {}, [], False, None, {}, "")
+    got = [(e["name"], e["value"]) for e in slot_events(slots, tracker)]
+    assert got == [("vraag", "taak"), (form_events.ASKED_SLOT, "taak"),
+                   (form_events.REQUESTED_SLOT, "antwoord"), (form_events.ANSWER_SLOT, None)]
+    assert len(slot_events(slots)) == len(slots)  # without a tracker: every slot
