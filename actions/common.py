@@ -31,7 +31,6 @@ from bot.conversation.turn import (
     Write,
     answer_before_check,
 )
-from bot.taxonomy import STEPS
 from bot.text.signals import PARSE_DATA_KEY
 
 log = logging.getLogger(__name__)
@@ -358,17 +357,11 @@ def _check_answered(tracker: Tracker, dispatcher: CollectingDispatcher, script: 
     result = IntakeResult([SlotSet(LAST_SIGNAL_SLOT, f"{key}|")], spoke=True, consumed=True)
     if intake.check_answer(turn.text, turn.intent) == "nee":
         say(dispatcher, script.signal_reply("crisis_check_nee", level))
-        step = tracker.get_slot(form_events.STEP_SLOT)
-        if step in STEPS and not (tracker.active_loop or {}).get("name"):
-            # Most checks follow an ordinary answer the detector was unsure about: that
-            # message answers the open question, and the conversation goes on by itself
-            # (not waiting for "ga door", and not asking the same question again, whose
-            # answer in the same words would get the check again). The mentor keeps the
-            # attention flag.
+        after = intake.after_check_no(tracker.get_slot(form_events.STEP_SLOT),
+                                      form_active=bool((tracker.active_loop or {}).get("name")))
+        if after == intake.GO_ON_WITH_ANSWER:
             result.events += _answer_before_check(tracker, dispatcher, script)
-        elif step not in STEPS:
-            # Outside a conversation (the check came before the first question, e.g. on a
-            # long yes to "Zullen we beginnen?"): say how to begin, or the talk stops here.
+        elif after == intake.START_HINT:
             say(dispatcher, script.text("start_hint", level))
         return result
     evidence = f"antwoord op de controlevraag: {turn.text[:150]}"

@@ -180,3 +180,14 @@ def test_a_coordinators_rules_version_screens_the_message_again() -> None:
 def test_malformed_parse_data_is_screened_again(handed: list) -> None:
     found = intake.analyse("ik wil er niet meer zijn", "vertellen", screened=handed)
     assert found.urgent
+
+
+@pytest.mark.parametrize(("step", "form_active", "expected"), [
+    ("reflecteren", False, intake.GO_ON_WITH_ANSWER),  # the check interrupted the form
+    ("terugkijken", True, intake.NOTHING_MORE),  # the form asks its question itself
+    (None, False, intake.START_HINT),  # before the first question: say how to begin
+    (None, True, intake.START_HINT),
+])
+def test_what_follows_a_no_to_the_check_question(step: str | None, form_active: bool,
+                                                   expected: str) -> None:
+    assert intake.after_check_no(step, form_active) == expected

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.conversation.coaching import has_words
 from bot.conversation.script import Script
-from bot.taxonomy import FLAG_BY_KEY, SEVERITIES
+from bot.taxonomy import FLAG_BY_KEY, SEVERITIES, STEPS
 
 # Intents that raise a flag by themselves (the NLU recognised them, the detector may not).
 INTENT_FLAGS = {"mentor_gevraagd": "mentor_gevraagd", "signaal_crisis": "crisis"}
@@ -95,6 +95,29 @@ def check_answer(text: str, intent: str | None) -> str:
         return "nee"
     return "ja"
 
+
+
+# What follows a "nee" to the check question (after_check_no).
+GO_ON_WITH_ANSWER = "go_on_with_answer"
+START_HINT = "start_hint"
+NOTHING_MORE = "nothing_more"
+
+
+def after_check_no(step: str | None, form_active: bool) -> str:
+    """What the coach does after the student's "nee" to the check question, besides its reply:
+    - inside a step, between questions (the check interrupted the form): most checks follow
+      an ordinary answer the detector was unsure about, so that message answers the open
+      question and the conversation goes on by itself (not waiting for "ga door", and not
+      asking the same question again, whose answer in the same words would get the check
+      again);
+    - outside a conversation (the check came before the first question, e.g. on a long yes to
+      "Zullen we beginnen?"): say how to begin, or the talk stops there;
+    - otherwise (the form still runs): the form asks its question itself."""
+    if step in STEPS and not form_active:
+        return GO_ON_WITH_ANSWER
+    if step not in STEPS:
+        return START_HINT
+    return NOTHING_MORE
 
 _ACCEPT = re.compile(
     r"^\s*(ja+|jep|jup|yes|graag|ja\s*graag|graag\s*ja|is\s*goed|ja\s*is\s*goed|oke+|ok|oké|"
