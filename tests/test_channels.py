@@ -110,9 +110,10 @@ def chat_api() -> Iterator[ChatApi]:
 
 
 def external_blocks(chat_url: str) -> str:
-    """The REST channel and credentials.yml's commented blocks of the three channels,
-    uncommented as a school would, with the chat servers' addresses on loopback."""
-    lines, taking = ["bot.rasa_plugins.channels.RestChannel:"], False
+    """credentials.yml's commented blocks of the three channels, uncommented as a school would
+    (without the REST channel: a school that uses only these), with the chat servers'
+    addresses on loopback."""
+    lines, taking = [], False
     for line in (ROOT / "credentials.yml").read_text(encoding="utf-8").splitlines():
         if line.startswith("# bot.channels.external_channels."):
             taking = True
@@ -223,6 +224,33 @@ def test_rocketchat_message_is_answered_through_the_rest_api(channel_servers,
     post(channel_servers, "/webhooks/rocketchat/webhook",
          dict(webhook, user_name="loopbaancoach", text="Hoi! Ik ben de Loopbaancoach"))
     assert len(chat_api.received) == before
+
+
+def test_a_deletion_is_carried_out_without_the_rest_channel(channel_servers,
+                                                            chat_api) -> None:
+    """The loop that empties the tracker store after a deletion starts with any of our
+    channels, not only with the REST channel (bot.rasa_plugins.channels.attach_server_work)."""
+    import time
+
+    room = f"rc-room-{uuid.uuid4().hex[:8]}"
+
+    def say(text: str) -> None:
+        webhook = {"token": RC_WEBHOOK_TOKEN, "bot": False, "channel_id": room,
+                   "message_id": uuid.uuid4().hex, "user_id": "rc-leerling",
+                   "user_name": "leerling1", "text": text}
+        status, body = post(channel_servers, "/webhooks/rocketchat/webhook", webhook)
+        assert status == 200, body
+
+    for text in ("hoi", "ik heb stage gelopen bij een bakker", "verwijder al mijn gegevens",
+                 "ja"):
+        say(text)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        texts = [e.get("text") for e in channel_servers.tracker(room)["events"]]
+        if "ik heb stage gelopen bij een bakker" not in texts:
+            break
+        time.sleep(1)
+    assert "ik heb stage gelopen bij een bakker" not in texts
 
 
 def test_mattermost_message_is_answered_through_the_api(channel_servers, chat_api) -> None:

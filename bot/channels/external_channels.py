@@ -38,7 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_plugins.channels import _waiting, handle
+from bot.rasa_plugins.channels import _waiting, attach_server_work, handle
 
 log = logging.getLogger(__name__)
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
@@ -132,6 +132,7 @@ class TeamsInput(BotFrameworkInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("loopbaancoach_botframework", __name__)
+        attach_server_work(bp)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -199,7 +200,9 @@ class _TokenChecked:
         async def guarded(message: UserMessage) -> None:
             await _turn(on_new_message, message)
 
-        return _with_webhook_token(super().blueprint(guarded), self.webhook_token)
+        bp = _with_webhook_token(super().blueprint(guarded), self.webhook_token)
+        attach_server_work(bp)
+        return bp
 
 
 class RocketChatInput(_TokenChecked, RasaRocketChatInput):

@@ -43,7 +43,7 @@ from sanic.response import HTTPResponse
 from bot.channels.matrix_client import Login, MatrixClient, MatrixError, backoff, is_transient
 from bot.config import settings
 from bot.paths import VAR
-from bot.rasa_plugins.channels import _say, _waiting, handle
+from bot.rasa_plugins.channels import _say, _waiting, attach_server_work, handle
 
 log = logging.getLogger(__name__)
 CHANNEL = "matrix"  # bot.scheduled.checkins.PUSH_CHANNELS
@@ -192,6 +192,7 @@ class MatrixInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("loopbaancoach_matrix", __name__)
+        attach_server_work(bp)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

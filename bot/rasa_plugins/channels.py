@@ -95,6 +95,21 @@ async def _say(output: Any, recipient: str, key: str, **context: Any) -> None:
         await output.send_text_message(recipient, line)
 
 
+def attach_server_work(bp: Blueprint) -> None:
+    """What the Rasa process does once it serves, whichever of our channels credentials.yml
+    names: the loop that carries out tracker deletions, and moving the loaded models out of the
+    garbage collector's reach (Rasa loads the model before the server starts). Each of our
+    channels attaches it to its blueprint; it runs once per server."""
+
+    @bp.listener("after_server_start")
+    async def started(app: Any, _loop: Any) -> None:
+        if getattr(app.ctx, "loopbaancoach_started", False):
+            return
+        app.ctx.loopbaancoach_started = True
+        rasa_deletions.start(app)
+        rasa_speed.freeze_startup_objects()
+
+
 class RestChannel(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -102,12 +117,7 @@ class RestChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("loopbaancoach_rest", __name__)
-        rasa_deletions.attach(bp)
-
-        @bp.listener("after_server_start")
-        async def models_loaded(_app: Any, _loop: Any) -> None:
-            # Rasa loads the model before the server starts (before_server_start).
-            rasa_speed.freeze_startup_objects()
+        attach_server_work(bp)
 
         limit = settings().max_message_chars
 

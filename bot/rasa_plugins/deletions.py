@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sanic import Blueprint
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -122,9 +121,9 @@ async def _loop(app: Any) -> None:
             log.warning("tracker.deletions_unavailable", extra={"error": type(exc).__name__})
 
 
-def attach(bp: Blueprint) -> None:
-    @bp.listener("after_server_start")
-    async def start(app: Any, _loop_: Any) -> None:
-        global _wake
-        _wake = asyncio.Event()
-        app.add_task(_loop(app))
+def start(app: Any) -> None:
+    """Start the loop that carries out requested deletions (once per server: see
+    bot.rasa_plugins.channels.attach_server_work)."""
+    global _wake
+    _wake = asyncio.Event()
+    app.add_task(_loop(app))
