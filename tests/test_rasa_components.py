@@ -77,3 +77,35 @@ def test_the_action_servers_pipeline_reads_as_rasas_and_as_the_full_one() -> Non
         assert lemmas[0] == lemmas[1] == lemmas[2]
         assert all(np.allclose(docs[0].tensor, doc.tensor) for doc in docs[1:])
     assert "parser" not in get_nlp().pipe_names
+
+
+def test_rasas_spacy_without_the_unread_tags_gives_the_same_features() -> None:
+    """bot.rasa_plugins.speed leaves the morphologizer out of Rasa's SpacyNLP when Rasa hands
+    spaCy lowercased text (config.yml): the dense features (the tok2vec tensor), the lemmas
+    and the tokens the featurizers read are those of the pipeline with it; with
+    case_sensitive the pipe stays."""
+    import numpy as np
+    import spacy
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.utils.spacy_utils import SpacyNLP
+
+    from bot.rasa_plugins import speed
+    from bot.text.nlp import pipeline_name
+
+    speed.install()
+    config = {"model": pipeline_name(), "case_sensitive": False}
+    lowered = SpacyNLP.create(config, None, Resource("nlp"), None)
+    kept = SpacyNLP.create({**config, "case_sensitive": True}, None, Resource("nlp"), None)
+    assert set(speed.UNREAD_WITH_LOWERCASE) <= set(kept.provide().model.pipe_names)
+    assert not set(speed.UNREAD_WITH_LOWERCASE) & set(lowered.provide().model.pipe_names)
+    with_tags = spacy.load(pipeline_name(), disable=["parser"])
+    texts = ["Ik heb op mijn stage bij de bakker brood gesneden en klanten geholpen.",
+             "mn ouders willen dat ik dokter word. maar ik wil kapper worden in Amsterdam!",
+             "ik zie het niet meer zitten", "Jan en Fatima hielpen mij bij Albert Heijn"]
+    for text in texts:
+        text = lowered._preprocess_text(text)
+        got, want = lowered.provide().model(text), with_tags(text)
+        assert [t.text for t in got] == [t.text for t in want]
+        assert [t.lemma_ for t in got] == [t.lemma_ for t in want]
+        assert np.allclose(got.tensor, want.tensor)
+        assert all(np.allclose(a.vector, b.vector) for a, b in zip(got, want, strict=True))
