@@ -150,3 +150,16 @@ def test_a_first_message_with_a_greeting_is_a_greeting(intent: str, text: str,
 def test_a_first_message_that_names_an_experience_opens_the_talk(intent: str, text: str,
                                                                  expected: str) -> None:
     assert answer_first.meaning_of_first_message(intent, text, get_script()) == expected
+
+
+@pytest.mark.parametrize(("intent", "text", "expected"), [
+    ("afscheid", "yo ff snel want ik heb pauze", "begroeten"),  # set9: time, not a goodbye
+    ("pauzeren", "hoi ik doe dit in mijn pauze", "begroeten"),
+    ("pauzeren", "hoi ik heb nu geen tijd, straks in de pauze", "pauzeren"),  # not now
+    ("pauzeren", "kunnen we pauze nemen", "pauzeren"),
+    ("afscheid", "doei", "afscheid"),
+])
+def test_a_first_message_that_says_the_student_has_a_break_opens_the_talk(
+        intent: str, text: str, expected: str) -> None:
+    """Before a conversation there is nothing to pause: "ik heb pauze" says there is time."""
+    assert answer_first.meaning_of_first_message(intent, text, get_script()) == expected

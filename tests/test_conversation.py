@@ -770,6 +770,13 @@ def test_a_long_greeting_and_a_long_yes_start_the_conversation(servers, sender) 
     assert servers.say(sender, "Ja prima, laten we het maar doen.")[-1] == ask(LEVEL_QUESTION)
 
 
+def test_a_first_message_on_a_break_gets_the_offer(servers, sender) -> None:
+    """Set9: "yo ff snel want ik heb pauze" was read as a goodbye and the talk ended there;
+    before a conversation a break is time for it (bot.conversation.answer_first)."""
+    offer = servers.say(sender, "yo ff snel want ik heb pauze")
+    assert offer[-1] == get_script().text("aanbod_nieuw", "mbo")[-1], offer
+
+
 def test_a_question_about_the_coach_first_shows_the_way_in(servers, sender) -> None:
     """Set8: a student whose first message was read as a privacy question got the answer and
     nothing to go on with; now the answer ends with how to begin, and 'start' begins."""

@@ -125,6 +125,13 @@ _TALK_WISH = frozenset(("praten", "praat", "spreken", "spreek", "bel", "bellen",
 _SENT = frozenset(("moet", "moest", "moeten", "moeste"))
 
 
+# "yo ff snel want ik heb pauze" (set9) was read as a goodbye: before a conversation there is
+# nothing to pause, and a student who says they have a break now has time for it.
+_ON_BREAK = re.compile(r"\b(heb|hebben|hebt|is|nu|in|tijdens)\s+"
+                       r"((de|mijn|mn|me|ff|even|nu|net|een)\s+)*pauze\b")
+_BREAK_READ_AS = frozenset(("pauzeren", "afscheid", "nlu_fallback"))
+
+
 def meaning_of_first_message(intent: str | None, text: str, script: Script) -> str | None:
     """Outside a conversation, a message the classifier did not understand that starts with a
     greeting is a greeting (the coach answers with its offer); so is one that names the
@@ -133,6 +140,9 @@ def meaning_of_first_message(intent: str | None, text: str, script: Script) -> s
     the offer then takes the experience from it."""
     words = _plain(text).split()
     if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
+        return GREETING
+    if intent in _BREAK_READ_AS and _ON_BREAK.search(_plain(text)) and not (
+            _NOT_NOW - {"pauze"}) & set(words):
         return GREETING
     greeted = bool(words) and is_greeting(words[0])
     # The mentor named without a wish to talk: after a greeting, or as who sent the student
