@@ -90,7 +90,6 @@ def perform_writes(script: Script, turn: Turn, session_id: int | None,
     Without a conversation in the storage there is no reply or status to keep. Returns what the
     coach says about a failed write: the talk goes on."""
     operations: list[tuple[str, dict[str, Any]]] = []
-    replies: list[bool] = []  # per operation: whether it keeps the student's reply
     who = {"channel": turn.channel, "sender_id": turn.sender_id}
     for write in writes:
         if isinstance(write, SaveReply) and session_id:
@@ -102,21 +101,23 @@ def perform_writes(script: Script, turn: Turn, session_id: int | None,
                 method=write.method, headline=write.headline,
                 followup_status=write.followup_status, followup_part=write.followup_part,
                 when_date=write.when_date, experience=write.experience)))
-            replies.append(True)
         elif isinstance(write, SetLevel):
             operations.append(("set_level", dict(who, session_id=session_id,
                                                  level=write.level)))
-            replies.append(False)
         elif isinstance(write, SetStatus) and session_id:
             operations.append(("set_status", dict(who, session_id=session_id,
                                                   status="active", step=write.step)))
-            replies.append(False)
     saved = service.write_turn(operations)
     failed: list[str] = []
-    for reply, ok in zip(replies, saved, strict=True):
-        if reply and not ok:
+    for (name, _), ok in zip(operations, saved, strict=True):
+        if name == "save_reply" and not ok:  # the student's words were not kept
             failed += script.text("opslaan_mislukt", level)
     return failed
+
+
+# The form's marks: set every turn, changed or not (see slot_events).
+_ALWAYS_SET = frozenset((form_events.ASKED_SLOT, form_events.REQUESTED_SLOT,
+                         form_events.ANSWER_SLOT))
 
 
 def slot_events(slots: Mapping[str, Any], tracker: Tracker | None = None) -> list[EventType]:
@@ -126,10 +127,6 @@ def slot_events(slots: Mapping[str, Any], tracker: Tracker | None = None) -> lis
     reads them from this turn's events (bot.rasa_plugins.speed.asked_in_this_turn)."""
     return [SlotSet(name, value) for name, value in slots.items()
             if tracker is None or name in _ALWAYS_SET or tracker.get_slot(name) != value]
-
-
-_ALWAYS_SET = frozenset((form_events.ASKED_SLOT, form_events.REQUESTED_SLOT,
-                         form_events.ANSWER_SLOT))
 
 
 def said_in_conversation(tracker: Tracker) -> frozenset[str]:

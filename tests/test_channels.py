@@ -230,7 +230,7 @@ def test_a_deletion_is_carried_out_without_the_rest_channel(channel_servers,
                                                             chat_api) -> None:
     """The loop that empties the tracker store after a deletion starts with any of our
     channels, not only with the REST channel (bot.rasa_plugins.channels.attach_server_work)."""
-    import time
+    from tests.support.trackers import wait_until_forgotten
 
     room = f"rc-room-{uuid.uuid4().hex[:8]}"
 
@@ -244,12 +244,8 @@ def test_a_deletion_is_carried_out_without_the_rest_channel(channel_servers,
     for text in ("hoi", "ik heb stage gelopen bij een bakker", "verwijder al mijn gegevens",
                  "ja"):
         say(text)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        texts = [e.get("text") for e in channel_servers.tracker(room)["events"]]
-        if "ik heb stage gelopen bij een bakker" not in texts:
-            break
-        time.sleep(1)
+    texts = wait_until_forgotten(lambda: channel_servers.tracker(room),
+                                 "ik heb stage gelopen bij een bakker")
     assert "ik heb stage gelopen bij een bakker" not in texts
 
 

@@ -735,18 +735,14 @@ def test_delete_my_data(servers, sender) -> None:
 
 
 def test_deletion_also_empties_the_tracker_store(servers, sender) -> None:
-    import time
+    from tests.support.trackers import wait_until_forgotten
 
     begin(servers, sender)
     servers.say(sender, "ik heb stage gelopen bij een bakker")
     servers.say(sender, "verwijder al mijn gegevens")
     servers.say(sender, "ja")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        texts = [e.get("text") for e in servers.tracker(sender)["events"]]
-        if "ik heb stage gelopen bij een bakker" not in texts:
-            break
-        time.sleep(1)
+    texts = wait_until_forgotten(lambda: servers.tracker(sender),
+                                 "ik heb stage gelopen bij een bakker")
     assert "ik heb stage gelopen bij een bakker" not in texts
 
 

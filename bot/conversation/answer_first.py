@@ -138,10 +138,11 @@ def meaning_of_first_message(intent: str | None, text: str, script: Script) -> s
     mentor only as who sent the student ("hooi ik moet dit doen van mentor"), and one that
     names an experience ("wollah ik heb die beroepentest gedaan en nu moet ik hier praten"):
     the offer then takes the experience from it."""
-    words = _plain(text).split()
+    plain = _plain(text)
+    words = plain.split()
     if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
         return GREETING
-    if intent in _BREAK_READ_AS and _ON_BREAK.search(_plain(text)) and not (
+    if intent in _BREAK_READ_AS and _ON_BREAK.search(plain) and not (
             _NOT_NOW - {"pauze"}) & set(words):
         return GREETING
     greeted = bool(words) and is_greeting(words[0])

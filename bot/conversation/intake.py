@@ -96,7 +96,6 @@ def check_answer(text: str, intent: str | None) -> str:
     return "ja"
 
 
-
 # What follows a "nee" to the check question (after_check_no).
 GO_ON_WITH_ANSWER = "go_on_with_answer"
 START_HINT = "start_hint"
@@ -118,6 +117,7 @@ def after_check_no(step: str | None, form_active: bool) -> str:
     if step not in STEPS:
         return START_HINT
     return NOTHING_MORE
+
 
 _ACCEPT = re.compile(
     r"^\s*(ja+|jep|jup|yes|graag|ja\s*graag|graag\s*ja|is\s*goed|ja\s*is\s*goed|oke+|ok|oké|"

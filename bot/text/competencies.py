@@ -34,6 +34,7 @@ import yaml
 
 from bot.paths import COMPETENCY_DATA_DIR
 from bot.taxonomy import COMPETENCY_KEYS
+from bot.text.tfidf import TfidfRow
 
 log = logging.getLogger(__name__)
 
@@ -160,37 +161,6 @@ class _Analyzer:
                 for tokens, doc in zip(surfaces, docs, strict=True)]
 
 
-class _TfidfRow:
-    """One document's row of a fitted TfidfVectorizer (sublinear tf or not, idf, L2 norm), as
-    (column, value) pairs; the column is shifted by `offset` (its place in the hstack)."""
-
-    def __init__(self, vectorizer: Any, offset: int) -> None:
-        if vectorizer.norm != "l2" or not vectorizer.use_idf or vectorizer.binary:
-            raise ValueError("only l2-normalised idf weighting is computed here")
-        self.analyze = vectorizer.build_analyzer()
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = vectorizer.idf_
-        self.sublinear = bool(vectorizer.sublinear_tf)
-        self.offset = offset
-
-    def add(self, doc: str, columns: list[int], values: list[float]) -> None:
-        import math
-
-        counts: dict[int, int] = {}
-        for term in self.analyze(doc):
-            column = self.vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        if not counts:
-            return
-        weighted = {c: (1.0 + math.log(n) if self.sublinear else float(n)) * self.idf[c]
-                    for c, n in counts.items()}
-        norm = math.sqrt(sum(v * v for v in weighted.values()))
-        for column in sorted(weighted):
-            columns.append(self.offset + column)
-            values.append(weighted[column] / norm)
-
-
 class CompetencyClassifier:
     """Word and character n-grams (+ lemmas) and lexicon cues -> multinomial logistic
     regression over the competencies plus "none"."""
@@ -277,14 +247,15 @@ class CompetencyClassifier:
         """sklearn's figures for one text without its checks and sparse matrices per call
         (those took ~1 ms of the action server's time per answer): each TF-IDF part as
         TfidfVectorizer.transform computes it (counts, 1 + log tf, idf, L2 norm), then the
-        multinomial regression's softmax. tests/test_competencies.py holds it to sklearn's."""
+        multinomial regression's softmax (bot.text.tfidf). tests/test_competencies.py holds it
+        to sklearn's."""
         import numpy as np
 
         fast = self.__dict__.get("_fast")
         if fast is None:
             offset = len(self.word_vec.vocabulary_)
-            fast = self.__dict__["_fast"] = (_TfidfRow(self.word_vec, 0),
-                                              _TfidfRow(self.char_vec, offset))
+            fast = self.__dict__["_fast"] = (TfidfRow(self.word_vec, 0),
+                                              TfidfRow(self.char_vec, offset))
         words, surfaces = self._docs([text])
         columns: list[int] = []
         values: list[float] = []

@@ -36,6 +36,7 @@ import yaml
 
 from bot.config import settings
 from bot.paths import DATA, SIGNAL_RULES_FILE
+from bot.text.tfidf import weigh
 
 log = logging.getLogger(__name__)
 SIGNAL_DATA = DATA / "signals"
@@ -291,14 +292,9 @@ class _CharWbTfidf:
             for word in text.split():
                 for index, count in self._word(word).items():
                     counts[index] = counts.get(index, 0) + count
-            columns = sorted(counts)
-            row = np.log(np.array([counts[c] for c in columns], dtype=np.float64)) + 1.0
-            row *= self.idf[columns]
-            norm = np.sqrt(np.dot(row, row))
-            if norm > 0:
-                row /= norm
+            columns, row = weigh(counts, self.idf, sublinear=True)  # applies(): sublinear
             indices.extend(columns)
-            values.extend(row.tolist())
+            values.extend(row)
             indptr.append(len(indices))
         return sparse.csr_matrix(
             (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int32),
