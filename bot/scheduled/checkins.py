@@ -10,6 +10,7 @@ student's next message (PendingMessage)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import urllib.parse
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from bot.conversation import followups
@@ -188,7 +189,15 @@ def _undelivered(channel: str, sender_id: str) -> Any:
 
 def waiting_for(db: DbSession, channel: str, sender_id: str) -> bool:
     """Whether a message waits for this student (a read, no lock)."""
-    return db.execute(_undelivered(channel, sender_id).limit(1)).first() is not None
+    return bool(db.execute(_waiting_query(), {"channel": channel, "sender_id": sender_id})
+                .scalar())
+
+
+@functools.cache
+def _waiting_query() -> Any:
+    # Asked before every message of every student: built once, with the identity as
+    # parameters (building it each time was two thirds of the check's cost).
+    return select(_undelivered(bindparam("channel"), bindparam("sender_id")).limit(1).exists())
 
 
 def take_pending(db: DbSession, channel: str, sender_id: str,

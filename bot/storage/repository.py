@@ -7,12 +7,13 @@ category), insights by answer, action plans by session."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -84,12 +85,18 @@ def _check(value: str | None, allowed: Sequence[str], what: str) -> None:
 # --- students --------------------------------------------------------------------------------
 
 
+@functools.cache
+def _identity_query() -> Select:
+    # With its student in the same query: every turn asks for the student behind the identity
+    # (built once: building the statement took longer than running it).
+    return (select(ChannelIdentity).options(joinedload(ChannelIdentity.student))
+            .where(ChannelIdentity.channel == bindparam("channel"),
+                   ChannelIdentity.sender_id == bindparam("sender_id")))
+
+
 def _identity(db: DbSession, channel: str, sender_id: str) -> ChannelIdentity | None:
-    # With its student in the same query: every turn asks for the student behind the identity.
-    return db.execute(
-        select(ChannelIdentity).options(joinedload(ChannelIdentity.student))
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
-    ).scalar_one_or_none()
+    return db.execute(_identity_query(),
+                      {"channel": channel, "sender_id": sender_id}).scalar_one_or_none()
 
 
 def get_or_create_student(db: DbSession, channel: str, sender_id: str) -> Student:
@@ -217,12 +224,19 @@ def mark_abandoned(db: DbSession, older_than: timedelta,
 # --- answers, insights, plans ----------------------------------------------------------------
 
 
+@functools.cache
+def _answer_query() -> Select:
+    return select(Answer).where(  # built once: asked for every answer
+        Answer.session_id == bindparam("session_id"),
+        Answer.message_id == bindparam("message_id"),
+        Answer.question_key == bindparam("question_key"), Answer.kind == bindparam("kind"))
+
+
 def _answer(db: DbSession, session: Conversation, question_key: str, kind: str,
             message_id: str) -> Answer | None:
-    return db.execute(select(Answer).where(
-        Answer.session_id == session.id, Answer.message_id == message_id,
-        Answer.question_key == question_key, Answer.kind == kind,
-    )).scalar_one_or_none()
+    return db.execute(_answer_query(), {
+        "session_id": session.id, "message_id": message_id, "question_key": question_key,
+        "kind": kind}).scalar_one_or_none()
 
 
 def save_answer(db: DbSession, session: Conversation, step: str | None, question_key: str,

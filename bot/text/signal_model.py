@@ -36,7 +36,7 @@ import yaml
 
 from bot.config import settings
 from bot.paths import DATA, SIGNAL_RULES_FILE
-from bot.text.tfidf import weigh
+from bot.text.tfidf import TfidfRow, weigh
 
 log = logging.getLogger(__name__)
 SIGNAL_DATA = DATA / "signals"
@@ -256,8 +256,9 @@ class _CharWbTfidf:
     counts of the words of the training data are kept (never other words: no student's own
     words stay in memory). Sublinear tf, idf and l2 norm as sklearn applies them."""
 
-    def __init__(self, vectorizer: Any, known_words: frozenset[str]) -> None:
+    def __init__(self, vectorizer: Any, known_words: frozenset[str], offset: int = 0) -> None:
         self.vectorizer = vectorizer
+        self.offset = offset  # the vectorizer's first column in the feature union
         self.vocabulary = vectorizer.vocabulary_
         self.idf = vectorizer.idf_
         self.preprocess = vectorizer.build_preprocessor()
@@ -282,35 +283,29 @@ class _CharWbTfidf:
                 self.words[word] = counts
         return counts
 
-    def transform(self, docs: list[str]) -> Any:
-        from scipy import sparse
-
-        indptr, indices, values = [0], [], []
-        for doc in docs:
-            counts: dict[int, int] = {}
-            text = self.vectorizer._white_spaces.sub(" ", self.preprocess(doc))
-            for word in text.split():
-                for index, count in self._word(word).items():
-                    counts[index] = counts.get(index, 0) + count
-            columns, row = weigh(counts, self.idf, sublinear=True)  # applies(): sublinear
-            indices.extend(columns)
-            values.extend(row)
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int32),
-             np.array(indptr, dtype=np.int32)),
-            shape=(len(docs), len(self.vocabulary)))
+    def add(self, doc: str, columns: list[int], values: list[float]) -> None:
+        """Append the row of `doc` to `columns` and `values` (as `TfidfRow.add`)."""
+        counts: dict[int, int] = {}
+        text = self.vectorizer._white_spaces.sub(" ", self.preprocess(doc))
+        for word in text.split():
+            for index, count in self._word(word).items():
+                counts[index] = counts.get(index, 0) + count
+        found, weights = weigh(counts, self.idf, sublinear=True)  # applies(): sublinear
+        columns.extend(self.offset + c for c in found)
+        values.extend(weights)
 
 
 class FastScorer:
     """The fitted pipeline's features and probabilities, computed as sklearn computes them
-    without its checks per call (about half of a message's model time): the character
-    n-grams word by word (`_CharWbTfidf`), and the one-vs-rest logistic regressions as one
-    matrix product, sigmoid(X W + b). `tests/test_signals.py` holds it to sklearn's figures."""
+    without its checks per call (about half of a message's model time): each vectorizer's
+    row appended to one sparse row (the character n-grams word by word, `_CharWbTfidf`; the
+    words through `TfidfRow`), and the one-vs-rest logistic regressions as one matrix
+    product, sigmoid(X W + b). `tests/test_signals.py` holds it to sklearn's figures."""
 
-    def __init__(self, parts: list[Any], coef: np.ndarray, intercept: np.ndarray,
-                 denial: tuple[np.ndarray, float] | None) -> None:
+    def __init__(self, parts: list[Any], width: int, coef: np.ndarray,
+                 intercept: np.ndarray, denial: tuple[np.ndarray, float] | None) -> None:
         self.parts = parts
+        self.width = width
         self.coef = coef
         self.intercept = intercept
         self.denial = denial
@@ -318,33 +313,48 @@ class FastScorer:
     @classmethod
     def of(cls, pipeline: Any, denial: Any) -> FastScorer | None:
         """The scorer for a fitted pipeline; None when it is not of the kind this knows."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         union, classifier = pipeline.steps[0][1], pipeline.steps[-1][1]
         estimators = getattr(classifier, "estimators_", [])
+        vectorizers = [part for _, part in union.transformer_list]
         if (len(pipeline.steps) != 2 or not getattr(classifier, "multilabel_", False)
                 or not estimators
                 or not all(isinstance(e, LogisticRegression) and e.coef_.shape[0] == 1
                            for e in estimators)
-                or union.transformer_weights):
+                or union.transformer_weights
+                or not all(isinstance(v, TfidfVectorizer) and v.input == "content"
+                           and v.norm == "l2" and v.use_idf and not v.binary
+                           for v in vectorizers)):
             return None
-        vectorizers = [part for _, part in union.transformer_list]
         words = next((v for v in vectorizers if v.analyzer is word_features), None)
         known = frozenset(w for w in (words.vocabulary_ if words is not None else ())
                           if " " not in w and not w.startswith("NOT_"))
-        parts = [_CharWbTfidf(v, known) if _CharWbTfidf.applies(v) else v
-                 for v in vectorizers]
+        parts: list[Any] = []
+        offset = 0
+        for v in vectorizers:
+            parts.append(_CharWbTfidf(v, known, offset) if _CharWbTfidf.applies(v)
+                         else TfidfRow(v, offset))
+            offset += len(v.vocabulary_)
         coef = np.ascontiguousarray(np.vstack([e.coef_[0] for e in estimators]).T)
         intercept = np.array([float(e.intercept_[0]) for e in estimators])
         gate = None
         if isinstance(denial, LogisticRegression) and denial.coef_.shape[0] == 1:
             gate = (np.ascontiguousarray(denial.coef_[0]), float(denial.intercept_[0]))
-        return cls(parts, coef, intercept, gate)
+        return cls(parts, offset, coef, intercept, gate)
 
     def transform(self, prepared: list[str]) -> Any:
         from scipy import sparse
 
-        return sparse.hstack([part.transform(prepared) for part in self.parts], format="csr")
+        indptr, columns, values = [0], [], []
+        for doc in prepared:
+            for part in self.parts:
+                part.add(doc, columns, values)
+            indptr.append(len(columns))
+        return sparse.csr_matrix(
+            (np.array(values, dtype=np.float64), np.array(columns, dtype=np.int32),
+             np.array(indptr, dtype=np.int32)), shape=(len(prepared), self.width))
 
     def proba(self, features: Any) -> np.ndarray:
         from scipy.special import expit
