@@ -335,3 +335,50 @@ def test_the_graphs_run_in_order_give_what_dask_gives(monkeypatch) -> None:
     ours = hold()
     monkeypatch.setattr(DaskGraphRunner, "run", rasa_speed.rasa_graph_run)
     assert hold() == ours
+
+
+def test_action_calls_keep_one_connection_open_and_survive_a_restart() -> None:
+    """EndpointConfig.request (speed: one session per endpoint and loop) sends Rasa's headers,
+    reuses its connection, and opens a new one when the action server was restarted."""
+    import socket
+
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    seen: list[tuple[Any, str | None]] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        seen.append((request.transport.get_extra_info("peername"),
+                     request.headers.get("Authorization")))
+        return web.json_response({"events": [], "n": (await request.json())["n"]})
+
+    async def serve(port: int) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    async def main() -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook",
+                                  headers={"Authorization": "Bearer geheim"})
+        runner = await serve(port)
+        try:
+            assert (await endpoint.request(json={"n": 1}))["n"] == 1
+            assert (await endpoint.request(json={"n": 2}))["n"] == 2
+            assert seen[0] == seen[1]  # the same connection, with Rasa's header
+            assert seen[0][1] == "Bearer geheim"
+            await runner.cleanup()  # the action server restarts: its connections close
+            runner = await serve(port)
+            assert (await endpoint.request(json={"n": 3}))["n"] == 3
+            assert seen[2][0] != seen[0][0]
+        finally:
+            await runner.cleanup()
+            for session in endpoint.__dict__["_sessions"].values():
+                await session.close()
+
+    asyncio.run(main())
