@@ -172,7 +172,10 @@ def test_crisis_when_the_student_is_in_it(text: str) -> None:
 # the latter, and an example of what issue 10 still has to fix.
 # "op stage snij ik brood" no longer raises anything since the retired blind sets joined the
 # training data (data/signals/blind/RETIRED).
-KNOWN_MODEL_FALSE_ALARMS: set[str] = set()
+# "ik wil niet dood" gets the check question again after the re-tune with v19 retired (crisis
+# 0.57, check question from 0.50; "ik wil niet dood hoor" is quiet): a check question, never
+# the crisis reply, on a sentence about dying.
+KNOWN_MODEL_FALSE_ALARMS: set[str] = {"ik wil niet dood"}
 
 
 @pytest.mark.parametrize("text", [
