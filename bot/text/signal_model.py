@@ -36,7 +36,7 @@ import yaml
 
 from bot.config import settings
 from bot.paths import DATA, SIGNAL_RULES_FILE
-from bot.text.tfidf import TfidfRow, weigh
+from bot.text.tfidf import TfidfRow, append_row
 
 log = logging.getLogger(__name__)
 SIGNAL_DATA = DATA / "signals"
@@ -290,9 +290,7 @@ class _CharWbTfidf:
         for word in text.split():
             for index, count in self._word(word).items():
                 counts[index] = counts.get(index, 0) + count
-        found, weights = weigh(counts, self.idf, sublinear=True)  # applies(): sublinear
-        columns.extend(self.offset + c for c in found)
-        values.extend(weights)
+        append_row(counts, self.idf, True, self.offset, columns, values)  # applies(): sublinear
 
 
 class FastScorer:

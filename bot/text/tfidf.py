@@ -44,6 +44,12 @@ class TfidfRow:
             column = self.vocabulary.get(term)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
-        found, weights = weigh(counts, self.idf, self.sublinear)
-        columns.extend(self.offset + c for c in found)
-        values.extend(weights)
+        append_row(counts, self.idf, self.sublinear, self.offset, columns, values)
+
+
+def append_row(counts: Mapping[int, int], idf: Any, sublinear: bool, offset: int,
+               columns: list[int], values: list[float]) -> None:
+    """Append the weighted row of these term counts, its columns shifted by `offset`."""
+    found, weights = weigh(counts, idf, sublinear)
+    columns.extend(offset + c for c in found)
+    values.extend(weights)
