@@ -26,6 +26,7 @@ from rasa.shared.utils.common import all_subclasses
 from bot.paths import ROOT
 from bot.rasa_plugins import speed as rasa_speed
 from bot.rasa_plugins.stores import EnvSQLTrackerStore
+from tests.support.trackers import one_slot_domain
 
 rasa_speed.install()
 
@@ -155,14 +156,7 @@ def test_the_minimal_graph_is_the_same_and_computed_once() -> None:
 
 # --- warm trackers ---------------------------------------------------------------------------
 
-DOMAIN = Domain.from_yaml("""
-version: "3.1"
-intents: [begroeten]
-slots:
-  stap:
-    type: text
-    mappings: [{type: custom}]
-""")
+DOMAIN = one_slot_domain()
 # The real domain, with the slots of the conversation's form (bot.conversation.form_events).
 FORM_DOMAIN = Domain.from_path(str(ROOT / "domain.yml"))
 

@@ -8,21 +8,14 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
 from bot.rasa_plugins.stores import _STORED_EVENTS, EnvSQLTrackerStore
+from tests.support.trackers import one_slot_domain
 
-DOMAIN = Domain.from_yaml("""
-version: "3.1"
-intents: [begroeten]
-slots:
-  stap:
-    type: text
-    mappings: [{type: custom}]
-""")
+DOMAIN = one_slot_domain()
 
 
 def _tracker(sender: str) -> DialogueStateTracker:
