@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 
+import yaml
+
 from bot.conversation import summaries
+from bot.conversation.script import ACTIVE, Script, get_script, parse
 from bot.conversation.summaries import as_dict, render_text, session_summary, student_overview
+from bot.paths import SCRIPT_FILE
+from bot.portal import yaml_roundtrip
 from bot.storage import repository as repo
 from bot.storage.models import Conversation, Insight, Student
 from bot.taxonomy import COMPETENCY_KEYS, FLAG_BY_KEY, FLAG_CATEGORIES
@@ -50,30 +57,31 @@ def say(db, session: Conversation, step: str | None, key: str, text: str,
 def full_session(db, student: Student, started: datetime = MARCH, *,
                  experience: str = EXPERIENCE, role: str = ROLE, went_well: str = WENT_WELL,
                  headline: str = HEADLINE, explore: str = EXPLORE,
-                 help_contact: str = HELP) -> Conversation:
-    """A completed conversation, stored the way bot.service stores one."""
+                 help_contact: str = HELP, key: Callable[[str], str] = str) -> Conversation:
+    """A completed conversation, stored the way bot.service stores one (`key`: the key the
+    script gives each question)."""
     s = new_session(db, student, started)
-    say(db, s, "terugkijken", "ervaring", experience)
+    say(db, s, "terugkijken", key("ervaring"), experience)
     s.experience = experience[:500]
-    say(db, s, "terugkijken", "rol", role)
-    say(db, s, "terugkijken", "verwachting", "op tijd komen")
-    say(db, s, "terugkijken", "terugkijken_check", "het was een kapsalon voor mannen",
+    say(db, s, "terugkijken", key("rol"), role)
+    say(db, s, "terugkijken", key("verwachting"), "op tijd komen")
+    say(db, s, "terugkijken", key("terugkijken_check"), "het was een kapsalon voor mannen",
         "correction")
-    say(db, s, "reflecteren", "goed_gedaan", "gewoon", "probe")
-    say(db, s, "reflecteren", "goed_gedaan", went_well)
-    repo.save_insight(db, student, s, "reflecteren", "goed_gedaan", went_well,
+    say(db, s, "reflecteren", key("goed_gedaan"), "gewoon", "probe")
+    say(db, s, "reflecteren", key("goed_gedaan"), went_well)
+    repo.save_insight(db, student, s, "reflecteren", key("goed_gedaan"), went_well,
                       ["kwaliteiten"], "vraag:goed_gedaan")
-    say(db, s, "reflecteren", "leuk_niet_leuk", "klanten helpen want ze waren blij")
-    say(db, s, "reflecteren", "inzicht_naam", headline)
-    repo.save_insight(db, student, s, "reflecteren", "inzicht_naam", headline,
+    say(db, s, "reflecteren", key("leuk_niet_leuk"), "klanten helpen want ze waren blij")
+    say(db, s, "reflecteren", key("inzicht_naam"), headline)
+    repo.save_insight(db, student, s, "reflecteren", key("inzicht_naam"), headline,
                       ["kwaliteiten", "motieven"], "classifier", headline=headline)
-    say(db, s, "vooruitkijken", "uitproberen", explore)
-    say(db, s, "vooruitkijken", "nodig_voor_keuze", "weet ik niet", "probe")
-    say(db, s, "vooruitkijken", "nodig_voor_keuze", "weet ik echt niet", "skip")
-    say(db, s, "activeren", "hulp_contact", help_contact)
-    say(db, s, "activeren", "obstakel", "spannend")
-    say(db, s, "activeren", "oplossing", "eerst opschrijven wat ik zeg")
-    say(db, s, "activeren", "wanneer", "vrijdag")
+    say(db, s, "vooruitkijken", key("uitproberen"), explore)
+    say(db, s, "vooruitkijken", key("nodig_voor_keuze"), "weet ik niet", "probe")
+    say(db, s, "vooruitkijken", key("nodig_voor_keuze"), "weet ik echt niet", "skip")
+    say(db, s, "activeren", key("hulp_contact"), help_contact)
+    say(db, s, "activeren", key("obstakel"), "spannend")
+    say(db, s, "activeren", key("oplossing"), "eerst opschrijven wat ik zeg")
+    say(db, s, "activeren", key("wanneer"), "vrijdag")
     repo.save_action_plan(db, student, s, what=explore, who=help_contact, how=help_contact,
                           when_text="vrijdag", when_date=date(2025, 3, 21),
                           obstacle="spannend", solution="eerst opschrijven wat ik zeg")
@@ -110,6 +118,42 @@ def test_full_session_summary_is_exact_and_in_the_students_words(db) -> None:
     assert [(f.category, f.declined) for f in summary.flags] == [("druk_omgeving", True)]
     assert summary.previous_step is None
     assert session_summary(db, s).text == summary.text  # deterministic
+
+
+def _with_role_keys_renamed() -> Script:
+    """The shipped script with every question that has a `doel` under another key (and its
+    summary lines and placeholders with it): what a school may do in its version."""
+    roled = {q.key for step in get_script().steps.values() for q in step.questions if q.role}
+    doc = yaml_roundtrip.load(SCRIPT_FILE.read_text(encoding="utf-8"))
+    for step in doc["stappen"].values():
+        for question in step.get("vragen") or []:
+            if question["key"] in roled:
+                question["key"] = f"x_{question['key']}"
+        lines = (step.get("samenvatting") or {}).get("regels") or {}
+        for k in [k for k in lines if k in roled]:
+            lines[f"x_{k}"] = lines.pop(k)
+    text = yaml_roundtrip.dump(doc)
+    for k in roled:
+        text = re.sub(rf"\{{{k}([:}}])", rf"{{x_{k}\1", text)
+    return parse(yaml.safe_load(text))
+
+
+def test_the_summary_and_the_lobcv_find_questions_by_their_doel_not_their_key(db) -> None:
+    script = _with_role_keys_renamed()
+    renamed = {q.key for step in script.steps.values() for q in step.questions}
+    token = ACTIVE.set(script)
+    try:
+        st = student(db)
+        s = full_session(db, st, key=lambda k: f"x_{k}" if f"x_{k}" in renamed else k)
+        repo.save_flag(db, st, s, "druk_omgeving", "mijn vader wil",
+                       "mijn vader wil dat ik stop", "m1")
+        repo.mark_declined_contact(db, st, "m2")
+        summary = session_summary(db, s)
+        cv = student_overview(db, st)
+    finally:
+        ACTIVE.reset(token)
+    assert summary.text == FULL_SUMMARY
+    assert [(e.experience, e.headline) for e in cv.timeline] == [(EXPERIENCE, HEADLINE)]
 
 
 def test_skipped_questions_are_left_out(db) -> None:
