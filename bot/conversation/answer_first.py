@@ -130,6 +130,7 @@ _SENT = frozenset(("moet", "moest", "moeten", "moeste"))
 _ON_BREAK = re.compile(r"\b(heb|hebben|hebt|is|nu|in|tijdens)\s+"
                        r"((de|mijn|mn|me|ff|even|nu|net|een)\s+)*pauze\b")
 _BREAK_READ_AS = frozenset(("pauzeren", "afscheid", "nlu_fallback"))
+_NOT_NOW_BUT_BREAK = _NOT_NOW - {"pauze"}  # "pauze" is the break itself there
 
 
 def meaning_of_first_message(intent: str | None, text: str, script: Script) -> str | None:
@@ -142,8 +143,7 @@ def meaning_of_first_message(intent: str | None, text: str, script: Script) -> s
     words = plain.split()
     if intent in _UNSURE_FIRST and experience_in_opening(script, text) is not None:
         return GREETING
-    if intent in _BREAK_READ_AS and _ON_BREAK.search(plain) and not (
-            _NOT_NOW - {"pauze"}) & set(words):
+    if intent in _BREAK_READ_AS and _ON_BREAK.search(plain) and not _NOT_NOW_BUT_BREAK & set(words):
         return GREETING
     greeted = bool(words) and is_greeting(words[0])
     # The mentor named without a wish to talk: after a greeting, or as who sent the student

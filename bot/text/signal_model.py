@@ -322,8 +322,7 @@ class FastScorer:
                 or not all(isinstance(e, LogisticRegression) and e.coef_.shape[0] == 1
                            for e in estimators)
                 or union.transformer_weights
-                or not all(isinstance(v, TfidfVectorizer) and v.input == "content"
-                           and v.norm == "l2" and v.use_idf and not v.binary
+                or not all(isinstance(v, TfidfVectorizer) and TfidfRow.applies(v)
                            for v in vectorizers)):
             return None
         words = next((v for v in vectorizers if v.analyzer is word_features), None)

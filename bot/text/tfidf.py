@@ -29,13 +29,19 @@ class TfidfRow:
     analyzer; columns shifted by `offset` (the vectorizer's place in an hstack)."""
 
     def __init__(self, vectorizer: Any, offset: int = 0) -> None:
-        if vectorizer.norm != "l2" or not vectorizer.use_idf or vectorizer.binary:
-            raise ValueError("only l2-normalised idf weighting is computed here")
+        if not self.applies(vectorizer):
+            raise ValueError("only l2-normalised idf weighting of text is computed here")
         self.analyze = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf = vectorizer.idf_
         self.sublinear = bool(vectorizer.sublinear_tf)
         self.offset = offset
+
+    @staticmethod
+    def applies(vectorizer: Any) -> bool:
+        """Whether this computes `vectorizer`'s rows as sklearn does."""
+        return (vectorizer.input == "content" and vectorizer.norm == "l2"
+                and vectorizer.use_idf and not vectorizer.binary)
 
     def add(self, doc: str, columns: list[int], values: list[float]) -> None:
         """Append the row of `doc` to `columns` and `values`."""
