@@ -352,7 +352,7 @@ def small_model_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     real model and its key come back after the test)."""
     from bot.text import signal_model
 
-    examples = {"crisis": ["ik wil dood", "ik snij mezelf"],
+    examples = {"crisis": ["ik wil dood", "ik snij mezelf", "ik wil echt dood"],
                 "discriminatie": ["ze noemen me een aap", "hij zegt rotop naar je land"],
                 "druk_omgeving": ["mijn ouders willen dat ik dokter word",
                                   "mijn vader bepaalt mijn opleiding"],
@@ -388,6 +388,41 @@ def _add_training_message(dev: Path, text: str, category: str) -> None:
              + f"- {{tekst: '{text}', verwacht: [{category}]}}\n")
 
 
+def test_skip_pairs_join_words_across_the_filler_between_them() -> None:
+    """The model's skip pairs: words two to four places apart, punctuation skipped; the
+    neighbours are the bigrams' (word features), not the skip pairs'."""
+    from bot.text.signal_model import prepare, skip_features, word_features
+
+    pairs = skip_features(prepare("Ik zie het echt niet meer zitten."))
+    assert "zie~echt" in pairs and "niet~zitten" in pairs and "ik~niet" in pairs
+    assert "ik~meer" not in pairs  # five places apart
+    assert "niet~meer" not in pairs and "niet NOT_meer" in word_features(prepare("niet meer"))
+    # The student's different filler words give the same pair: what generalises.
+    assert "wil~dood" in skip_features(prepare("ik wil gewoon dood")) and \
+        "wil~dood" in skip_features(prepare("ik wil echt zo dood"))
+    assert skip_features(prepare("ik, wil")) == [] and skip_features("") == []
+    assert "wil~dood" in skip_features(prepare("ik wil, gewoon dood"))  # commas skipped
+
+
+def test_a_training_set_without_a_repeated_skip_pair_is_fitted_without_skip_pairs() -> None:
+    """sklearn refuses a vectorizer whose min_df leaves nothing: a tiny training set still
+    gives a model (without skip pairs) instead of none."""
+    from bot.text.signal_model import LabelledMessage, SignalModel, Thresholds, prepare
+    from bot.text.signal_model import repeated_skip_pair as repeated
+
+    assert not repeated([prepare("ik wil dood"), prepare("ik snij mezelf"), "hoi"])
+    assert repeated([prepare("ik wil dood"), prepare("ik wil echt dood")])  # ik~dood twice
+    messages = [LabelledMessage("ik wil dood", frozenset({"crisis"})),
+                LabelledMessage("geen geld voor de reis", frozenset({"financien"})),
+                LabelledMessage("ik vind koken leuk", frozenset())]
+    model = SignalModel(["crisis", "financien"], messages,
+                        Thresholds({"crisis": 0.5, "financien": 0.5}, 0.5))
+    assert [name for name, _ in model.pipeline.steps[0][1].transformer_list] == [
+        "chars", "words"]
+    scores = model.scores("ik wil dood")
+    assert scores["crisis"] > model.scores("ik vind koken leuk")["crisis"]
+
+
 def test_the_fast_scorer_gives_sklearns_features_and_probabilities(
         small_model_data: Path) -> None:
     """signal_model.FastScorer (the character n-grams word by word, the classifiers as one
@@ -403,6 +438,7 @@ def test_the_fast_scorer_gives_sklearns_features_and_probabilities(
     fast = model._fast()
     assert fast is not None
     union, classifier = model.pipeline.steps[0][1], model.pipeline.steps[-1][1]
+    assert [name for name, _ in union.transformer_list] == ["chars", "words", "skips"]
     texts = ["ik word gepest op stage", "Ik wil er niet meer zijn.", "", "xq", "zzzonbekendwoord",
              "ÉÉN raar bericht!! met hoofdletters", "nee ik word niet gepest, maar ik heb "
              "schulden en mijn ouders willen dat ik stop " * 5]

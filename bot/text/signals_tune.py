@@ -23,6 +23,7 @@ from bot.text.signal_model import (
     data_hash,
     ordinary_clauses,
     prepare,
+    repeated_skip_pair,
     training_files,
     training_messages,
 )
@@ -66,10 +67,11 @@ def out_of_fold(texts: list[str], y: np.ndarray, folds: int = FOLDS,
     probabilities = np.zeros(y.shape, dtype=float)
     for repeat in range(repeats):
         for train, test in KFold(folds, shuffle=True, random_state=7 + repeat).split(texts):
-            pipeline = build_pipeline()
             extra = [c for i in train for c in (clauses[i] if clauses else [])]
             negatives = np.zeros((len(extra), y.shape[1]), dtype=y.dtype)
-            pipeline.fit([texts[i] for i in train] + extra, np.vstack([y[train], negatives]))
+            fold = [texts[i] for i in train] + extra
+            pipeline = build_pipeline(repeated_skip_pair(fold))
+            pipeline.fit(fold, np.vstack([y[train], negatives]))
             keep = [i for i in test if scored[i].strip()]
             if keep:
                 probabilities[keep] += pipeline.predict_proba([scored[i] for i in keep])
