@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -455,6 +457,8 @@ def test_the_fast_scorer_gives_sklearns_features_and_probabilities(
                        - model.denial.predict_proba(expected)[0, 1]) < 1e-12
     kept = {word for part in fast.parts if hasattr(part, "words") for word in part.words}
     assert "zzzonbekendwoord" not in kept and kept  # only words of the training data
+    # Nor the terms that min_df left out (sklearn keeps them only for introspection).
+    assert all(part.stop_words_ is None for _, part in union.transformer_list)
 
 
 def test_the_model_is_refitted_in_the_background_after_the_data_changes(
@@ -577,6 +581,27 @@ def test_a_short_crisis_message_still_counts() -> None:
     assert any(s.category == "crisis" for s in detect("wil dood"))
 
 
+class CrisisOnly:
+    """A stand-in for the learned model with a fixed crisis score for the whole message and
+    for its best clause (every other category 0), and the real model's thresholds."""
+
+    def __init__(self, real: Any, whole: float, clause: float) -> None:
+        self.thresholds, self.categories = real.thresholds, real.categories
+        self.whole, self.clause = whole, clause
+
+    def scores(self, text: str) -> dict[str, float]:
+        return {c: (self.whole if c == "crisis" else 0.0) for c in self.categories}
+
+    def clause_score(self, text: str, category: str, whole: float) -> float:
+        return self.clause
+
+    def evidence(self, text: str, category: str) -> str:
+        return text.strip()
+
+    def denied(self, text: str) -> float:
+        return 0.0
+
+
 def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
     """"binnenkort" to "Wanneer ga je dit doen?": however sure the learned model is about one or
@@ -587,19 +612,7 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
     real = signal_model.get_model()
     assert real is not None
 
-    class Sure:
-        thresholds = real.thresholds
-
-        def scores(self, text: str) -> dict[str, float]:
-            return {c: (0.99 if c == "crisis" else 0.0) for c in real.categories}
-
-        def clause_score(self, text: str, category: str, whole: float) -> float:
-            return whole
-
-        def evidence(self, text: str, category: str) -> str:
-            return text.strip()
-
-    monkeypatch.setattr(signal_model, "get_model", lambda: Sure())
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, 0.99))
     (short,) = detect("binnenkort")
     assert (short.category, short.severity, short.unsure) == ("crisis", "attention", True)
     (longer,) = detect("ik doe het binnenkort")
@@ -618,31 +631,40 @@ def test_the_crisis_reply_needs_one_clause_that_carries_it(monkeypatch: pytest.M
     assert real is not None
     alarm = real.thresholds.alarm["crisis"]
 
-    class Gathered:
-        thresholds = real.thresholds
-
-        def __init__(self, clause: float) -> None:
-            self.clause = clause
-
-        def scores(self, text: str) -> dict[str, float]:
-            return {c: (0.99 if c == "crisis" else 0.0) for c in real.categories}
-
-        def clause_score(self, text: str, category: str, whole: float) -> float:
-            return self.clause
-
-        def evidence(self, text: str, category: str) -> str:
-            return text.strip()
-
-        def denied(self, text: str) -> float:
-            return 0.0
-
     text = "ik liep mee met de wijkagent en hij zat vooral op kantoor"
-    monkeypatch.setattr(signal_model, "get_model", lambda: Gathered(alarm - 0.2))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, alarm - 0.2))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
-    monkeypatch.setattr(signal_model, "get_model", lambda: Gathered(alarm))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, alarm))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "urgent", False)
+
+
+def test_one_sure_clause_asks_the_check_question_when_the_whole_scores_low(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crisis said in passing inside an ordinary answer: the other words pull the whole
+    message's score below the unsure band, but one clause sure of it on its own
+    (CRISIS_CLAUSE_ALONE) still asks the check question; a middling clause does not."""
+    from bot.text import signal_model
+    from bot.text.signals import CRISIS_CLAUSE_ALONE
+
+    real = signal_model.get_model()
+    assert real is not None
+    low = real.thresholds.crisis_unsure / 2
+
+    Hidden = functools.partial(CrisisOnly, real)
+    text = "ik teken graag en ik werk graag buiten, maar soms wil ik gewoon ergens anders zijn"
+    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(low, CRISIS_CLAUSE_ALONE))
+    (found,) = detect(text)
+    assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
+    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(low, CRISIS_CLAUSE_ALONE - 0.01))
+    assert detect(text) == []
+    # In the unsure band the clause needs only the band itself, as before.
+    unsure = real.thresholds.crisis_unsure
+    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(unsure, unsure))
+    assert [s.unsure for s in detect(text)] == [True]
+    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(unsure, unsure - 0.01))
+    assert detect(text) == []
 
 
 def test_the_clauses_of_ordinary_answers_are_learned_as_negatives() -> None:

@@ -411,6 +411,10 @@ class SignalModel:
         prepared = [prepare(m.text) for m in messages]
         self.pipeline = build_pipeline(repeated_skip_pair(prepared))
         self.pipeline.fit(prepared, y)
+        for _, vectorizer in self.pipeline.steps[0][1].transformer_list:
+            # The terms min_df left out (185,000, most of them skip pairs seen once): kept by
+            # sklearn for introspection only ("can be safely removed"), in every process.
+            vectorizer.stop_words_ = None
         self.denial = self._fit_denial(messages)
         self.__dict__.pop("_fast_scorer", None)  # made while the denial gate was not there yet
         self._last: tuple[str, Any] | None = None

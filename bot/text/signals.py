@@ -688,19 +688,33 @@ def _with_model(text: str, signals: list[Signal], vetoed: set[str],
                 continue
             added.append(located(category, "attention", unsure=True) if short
                          else located(category, severity))
-        elif (category == "crisis" and score >= model.thresholds.crisis_unsure
-              and model.clause_score(masked, category, score) >= model.thresholds.crisis_unsure):
-            # The check question only when one clause carries the concern (not a long
-            # ordinary answer whose many small words add up to a middling score). Waiving
-            # this from a score of 0.55 caught four crises of blind set v12 said across
-            # clauses, but doubled the check questions on the ordinary answers of the
-            # conversation sets (50 -> 96 of 5,348): not done.
+        elif category == "crisis" and _crisis_unsure(model, masked, score):
             added.append(located(category, "attention", unsure=True))
     if not added:
         return signals
     merged = signals + _not_denied(model, masked, added)
     merged.sort(key=lambda s: (s.unsure, _SEVERITY_RANK[s.severity], _CATEGORY_RANK[s.category]))
     return merged
+
+
+# A clause this sure of a crisis asks the check question even when the message as a whole
+# scores low: a crisis said in passing inside an ordinary answer ("wat moet ik invullen bij
+# hobby's? ... nu snij ik alleen nog in mezelf"), whose other words pull the whole down. Measured
+# on the blind sets v19, v20 and v21 after their scoring, each with a model trained without it:
+# 1, 0 and 4 more crises caught (v21: 0.845 -> 0.872), 1-2 more false alarms on their
+# negatives, 2-3 more check questions on the 6,742 ordinary answers of the conversation sets.
+CRISIS_CLAUSE_ALONE = 0.85
+
+
+def _crisis_unsure(model: Any, masked: str, score: float) -> bool:
+    """Whether a crisis score below the alarm asks the check question: the whole message in
+    the unsure band and one clause too (not a long ordinary answer whose many small words add
+    up to a middling score; waiving this from 0.55 caught four crises of blind set v12 said
+    across clauses but doubled the check questions on the conversation sets' ordinary answers),
+    or one clause sure of it on its own (CRISIS_CLAUSE_ALONE)."""
+    unsure = model.thresholds.crisis_unsure
+    clause = model.clause_score(masked, "crisis", score)
+    return clause >= unsure if score >= unsure else clause >= CRISIS_CLAUSE_ALONE
 
 
 def _not_denied(model: Any, text: str, signals: list[Signal]) -> list[Signal]:
