@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import shutil
@@ -652,18 +651,18 @@ def test_one_sure_clause_asks_the_check_question_when_the_whole_scores_low(
     assert real is not None
     low = real.thresholds.crisis_unsure / 2
 
-    Hidden = functools.partial(CrisisOnly, real)
+    sure = CRISIS_CLAUSE_ALONE
     text = "ik teken graag en ik werk graag buiten, maar soms wil ik gewoon ergens anders zijn"
-    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(low, CRISIS_CLAUSE_ALONE))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, low, sure))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
-    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(low, CRISIS_CLAUSE_ALONE - 0.01))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, low, sure - 0.01))
     assert detect(text) == []
     # In the unsure band the clause needs only the band itself, as before.
     unsure = real.thresholds.crisis_unsure
-    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(unsure, unsure))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, unsure, unsure))
     assert [s.unsure for s in detect(text)] == [True]
-    monkeypatch.setattr(signal_model, "get_model", lambda: Hidden(unsure, unsure - 0.01))
+    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, unsure, unsure - 0.01))
     assert detect(text) == []
 
 

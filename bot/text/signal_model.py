@@ -254,6 +254,16 @@ def build_pipeline(skip_pairs: bool = True):  # noqa: ANN201 - an sklearn estima
     return make_pipeline(features, classifier)
 
 
+def fit_pipeline(prepared: list[str], y: np.ndarray):  # noqa: ANN201 - an sklearn estimator
+    """build_pipeline() fitted on prepared texts: without skip pairs when none of them repeats
+    (a tiny training set), and without the terms min_df left out (185,000, most of them skip
+    pairs seen once), which sklearn keeps for introspection only ("can be safely removed")."""
+    pipeline = build_pipeline(repeated_skip_pair(prepared)).fit(prepared, y)
+    for _, vectorizer in pipeline.steps[0][1].transformer_list:
+        vectorizer.stop_words_ = None
+    return pipeline
+
+
 # Messages without a concern that are ordinary answers (not a denial, a story about someone
 # else or a figure of speech). Their clauses are learned once more, each as a negative of its
 # own: a long ordinary answer then no longer adds up small weights of its words to a crisis
@@ -408,13 +418,7 @@ class SignalModel:
         self.thresholds = thresholds
         messages = [*messages, *_clause_negatives(messages)]
         y = np.array([[c in m.labels for c in self.categories] for m in messages], dtype=int)
-        prepared = [prepare(m.text) for m in messages]
-        self.pipeline = build_pipeline(repeated_skip_pair(prepared))
-        self.pipeline.fit(prepared, y)
-        for _, vectorizer in self.pipeline.steps[0][1].transformer_list:
-            # The terms min_df left out (185,000, most of them skip pairs seen once): kept by
-            # sklearn for introspection only ("can be safely removed"), in every process.
-            vectorizer.stop_words_ = None
+        self.pipeline = fit_pipeline([prepare(m.text) for m in messages], y)
         self.denial = self._fit_denial(messages)
         self.__dict__.pop("_fast_scorer", None)  # made while the denial gate was not there yet
         self._last: tuple[str, Any] | None = None

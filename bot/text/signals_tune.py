@@ -19,11 +19,10 @@ import yaml
 from bot.text.signal_model import (
     ORDINARY_KINDS,
     THRESHOLDS_FILE,
-    build_pipeline,
     data_hash,
+    fit_pipeline,
     ordinary_clauses,
     prepare,
-    repeated_skip_pair,
     training_files,
     training_messages,
 )
@@ -69,9 +68,8 @@ def out_of_fold(texts: list[str], y: np.ndarray, folds: int = FOLDS,
         for train, test in KFold(folds, shuffle=True, random_state=7 + repeat).split(texts):
             extra = [c for i in train for c in (clauses[i] if clauses else [])]
             negatives = np.zeros((len(extra), y.shape[1]), dtype=y.dtype)
-            fold = [texts[i] for i in train] + extra
-            pipeline = build_pipeline(repeated_skip_pair(fold))
-            pipeline.fit(fold, np.vstack([y[train], negatives]))
+            pipeline = fit_pipeline([texts[i] for i in train] + extra,
+                                    np.vstack([y[train], negatives]))
             keep = [i for i in test if scored[i].strip()]
             if keep:
                 probabilities[keep] += pipeline.predict_proba([scored[i] for i in keep])
