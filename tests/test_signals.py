@@ -580,19 +580,26 @@ def test_a_short_crisis_message_still_counts() -> None:
     assert any(s.category == "crisis" for s in detect("wil dood"))
 
 
-class CrisisOnly:
-    """A stand-in for the learned model with a fixed crisis score for the whole message and
-    for its best clause (every other category 0), and the real model's thresholds."""
+class FixedModel:
+    """A stand-in for the learned model with fixed scores: the crisis score of the whole
+    message and of its best clause, optionally other categories' (every other score 0), and
+    the real model's thresholds."""
 
-    def __init__(self, real: Any, whole: float, clause: float) -> None:
+    def __init__(self, real: Any, whole: float, clause: float, *,
+                 wholes: dict[str, float] | None = None,
+                 clauses: dict[str, float] | None = None) -> None:
         self.thresholds, self.categories = real.thresholds, real.categories
-        self.whole, self.clause = whole, clause
+        self.wholes = {"crisis": whole, **(wholes or {})}
+        self.clauses = {"crisis": clause, **(clauses or {})}
 
     def scores(self, text: str) -> dict[str, float]:
-        return {c: (self.whole if c == "crisis" else 0.0) for c in self.categories}
+        return {c: self.wholes.get(c, 0.0) for c in self.categories}
 
     def clause_score(self, text: str, category: str, whole: float) -> float:
-        return self.clause
+        return self.clauses.get(category, 0.0)
+
+    def clause_scores(self, text: str) -> dict[str, float]:
+        return {c: self.clauses.get(c, 0.0) for c in self.categories}
 
     def evidence(self, text: str, category: str) -> str:
         return text.strip()
@@ -611,7 +618,7 @@ def test_the_model_alone_asks_first_on_one_or_two_words(monkeypatch: pytest.Monk
     real = signal_model.get_model()
     assert real is not None
 
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, 0.99))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, 0.99, 0.99))
     (short,) = detect("binnenkort")
     assert (short.category, short.severity, short.unsure) == ("crisis", "attention", True)
     (longer,) = detect("ik doe het binnenkort")
@@ -631,10 +638,10 @@ def test_the_crisis_reply_needs_one_clause_that_carries_it(monkeypatch: pytest.M
     alarm = real.thresholds.alarm["crisis"]
 
     text = "ik liep mee met de wijkagent en hij zat vooral op kantoor"
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, alarm - 0.2))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, 0.99, alarm - 0.2))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, 0.99, alarm))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, 0.99, alarm))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "urgent", False)
 
@@ -653,17 +660,68 @@ def test_one_sure_clause_asks_the_check_question_when_the_whole_scores_low(
 
     sure = CRISIS_CLAUSE_ALONE
     text = "ik teken graag en ik werk graag buiten, maar soms wil ik gewoon ergens anders zijn"
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, low, sure))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, low, sure))
     (found,) = detect(text)
     assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, low, sure - 0.01))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, low, sure - 0.01))
     assert detect(text) == []
     # In the unsure band the clause needs only the band itself, as before.
     unsure = real.thresholds.crisis_unsure
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, unsure, unsure))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, unsure, unsure))
     assert [s.unsure for s in detect(text)] == [True]
-    monkeypatch.setattr(signal_model, "get_model", lambda: CrisisOnly(real, unsure, unsure - 0.01))
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(real, unsure, unsure - 0.01))
     assert detect(text) == []
+
+
+def test_a_whole_message_sure_enough_asks_the_check_question_without_a_clause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit crisis told across clauses ("ik lag in het ziekenhuis, na een poging"):
+    no clause carries it, but from CRISIS_WHOLE_ALONE the whole message asks the check
+    question on its own; just below it the clause condition holds as before."""
+    from bot.text import signal_model
+    from bot.text.signals import CRISIS_WHOLE_ALONE
+
+    real = signal_model.get_model()
+    assert real is not None
+    assert real.thresholds.crisis_unsure < CRISIS_WHOLE_ALONE < real.thresholds.alarm["crisis"]
+    quiet = real.thresholds.crisis_unsure / 2
+
+    text = "vorige maand lag ik in het ziekenhuis, na een poging, en nu moet ik stage zoeken"
+    monkeypatch.setattr(signal_model, "get_model",
+                        lambda: FixedModel(real, CRISIS_WHOLE_ALONE, quiet))
+    (found,) = detect(text)
+    assert (found.category, found.severity, found.unsure) == ("crisis", "attention", True)
+    monkeypatch.setattr(signal_model, "get_model",
+                        lambda: FixedModel(real, CRISIS_WHOLE_ALONE - 0.01, quiet))
+    assert detect(text) == []
+
+
+def test_a_second_concern_said_in_passing_is_read_from_its_clause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message with one concern is read clause by clause for the others: "thuis willen ze
+    dat ik stop" scores low for the whole message about the internship, but its clause reaches
+    the alarm threshold. Without a first concern the same clause adds nothing (an ordinary
+    answer is not read clause by clause)."""
+    from bot.text import signal_model
+
+    real = signal_model.get_model()
+    assert real is not None
+    alarm = real.thresholds.alarm
+    text = "op mijn stage mag ik alleen de vloer vegen, en thuis willen ze dat ik stop"
+    low = {"druk_omgeving": alarm["druk_omgeving"] / 2}
+    passing = {"druk_omgeving": alarm["druk_omgeving"]}
+
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(
+        real, 0.0, 0.0, wholes={"stage_probleem": 0.99, **low}, clauses=passing))
+    assert {s.category for s in detect(text)} >= {"stage_probleem", "druk_omgeving"}
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(
+        real, 0.0, 0.0, wholes={"stage_probleem": 0.99, **low},
+        clauses={"druk_omgeving": alarm["druk_omgeving"] - 0.01}))
+    assert "druk_omgeving" not in {s.category for s in detect(text)}
+    quiet = "op mijn stage help ik bij de kassa, en thuis willen ze dat ik stop"
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(
+        real, 0.0, 0.0, wholes=low, clauses=passing))
+    assert "druk_omgeving" not in {s.category for s in detect(quiet)}
 
 
 def test_the_clauses_of_ordinary_answers_are_learned_as_negatives() -> None:

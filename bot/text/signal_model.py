@@ -510,6 +510,15 @@ class SignalModel:
         index = self.categories.index(category)
         return float(self._proba([prepare(p) for p in parts])[:, index].max())
 
+    def clause_scores(self, text: str) -> dict[str, float]:
+        """Per category the highest score of one clause of `text` (split as in clause_score);
+        empty for a message of one clause."""
+        parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
+        if len(parts) <= 1:
+            return {}
+        best = self._proba([prepare(p) for p in parts]).max(axis=0)
+        return dict(zip(self.categories, (float(b) for b in best), strict=True))
+
     def evidence(self, text: str, category: str) -> str:
         """The sentence of the message that scores highest for `category`: what the mentor
         reads as the words that raised the flag."""
