@@ -787,6 +787,27 @@ def test_the_clause_score_is_the_best_clause() -> None:
     best = max(model.scores(p)["crisis"] for p in ("ik werk bij de bakker",
                                                     "ik zie het niet meer zitten"))
     assert model.clause_score(two, "crisis", model.scores(two)["crisis"]) == pytest.approx(best)
+    assert model.clause_scores(two)["crisis"] == pytest.approx(best)
+    assert model.clause_scores(one) == {}
+
+
+def test_the_stored_model_keeps_no_words_of_the_last_message() -> None:
+    """The model remembers the last message's features and parts between its calls (one
+    message is scored, read clause by clause and sentence by sentence); the copy written to
+    the cache on disk holds none of a student's words."""
+    import pickle
+
+    from bot.text.signal_model import get_model
+
+    model = get_model()
+    assert model is not None
+    text = "ik heet Xandrijn Quispelaar. ik werk bij de bakker, en ik zie het niet meer zitten"
+    model.scores(text)
+    model.clause_scores(text)
+    model.evidence(text, "crisis")
+    assert model.clause_scores(text) == model.clause_scores(text)
+    stored = pickle.dumps(model)
+    assert b"Quispelaar" not in stored and b"quispelaar" not in stored
 
 
 @pytest.mark.parametrize("text", [

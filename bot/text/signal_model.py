@@ -422,6 +422,8 @@ class SignalModel:
         self.denial = self._fit_denial(messages)
         self.__dict__.pop("_fast_scorer", None)  # made while the denial gate was not there yet
         self._last: tuple[str, Any] | None = None
+        self._last_clauses: tuple[str, tuple[list[str], Any]] | None = None
+        self._last_sentences: tuple[str, tuple[list[str], Any]] | None = None
 
     def _fit_denial(self, messages: Sequence[LabelledMessage]):  # noqa: ANN202 - sklearn
         """The denial gate: real concerns (0) against denied ones and stories about someone
@@ -451,7 +453,8 @@ class SignalModel:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for the cache without the last message it saw (a student's words) and
         without the fast scorer (made again from the fitted pipeline)."""
-        state = {**self.__dict__, "_last": None}
+        state = {**self.__dict__, "_last": None, "_last_clauses": None,
+                 "_last_sentences": None}
         state.pop("_fast_scorer", None)
         return state
 
@@ -498,36 +501,49 @@ class SignalModel:
         probabilities = self._classify(self._features(text))[0]
         return dict(zip(self.categories, (float(p) for p in probabilities), strict=True))
 
+    def _parts_proba(self, text: str, sentences: bool = False
+                     ) -> tuple[list[str], np.ndarray | None]:
+        """The parts of `text` and the categories' probabilities of each: its clauses (split
+        at punctuation and at "en", "maar", "want", ...) or its sentences; no probabilities
+        for a message of one part. Kept for the last text: the crisis check, the reading for a
+        second concern and the evidence of each flag look at the same parts."""
+        slot = "_last_sentences" if sentences else "_last_clauses"
+        last = self.__dict__.get(slot)
+        if last is not None and last[0] == text:
+            return last[1]
+        if sentences:
+            parts = [p.strip() for p in _split_sentences(text) if p.strip()]
+        else:
+            parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
+        proba = self._proba([prepare(p) for p in parts]) if len(parts) > 1 else None
+        self.__dict__[slot] = (text, (parts, proba))  # one assignment: safe between threads
+        return parts, proba
+
     def clause_score(self, text: str, category: str, whole: float) -> float:
-        """The highest score of one clause of `text` (split at punctuation and at "en",
-        "maar", "want", ...): a concern is said in one clause. A long ordinary answer can
-        gather a middling score for the whole from many small, unrelated words; its
-        clauses do not. A message of one clause keeps `whole`, its score as a whole (the
-        caller has it: no second prediction)."""
-        parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
-        if len(parts) <= 1:
+        """The highest score of one clause of `text`: a concern is said in one clause. A long
+        ordinary answer can gather a middling score for the whole from many small, unrelated
+        words; its clauses do not. A message of one clause keeps `whole`, its score as a whole
+        (the caller has it: no second prediction)."""
+        proba = self._parts_proba(text)[1]
+        if proba is None:
             return whole
-        index = self.categories.index(category)
-        return float(self._proba([prepare(p) for p in parts])[:, index].max())
+        return float(proba[:, self.categories.index(category)].max())
 
     def clause_scores(self, text: str) -> dict[str, float]:
-        """Per category the highest score of one clause of `text` (split as in clause_score);
-        empty for a message of one clause."""
-        parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and len(p.split()) >= 2]
-        if len(parts) <= 1:
+        """Per category the highest score of one clause of `text`; empty for a message of one
+        clause."""
+        proba = self._parts_proba(text)[1]
+        if proba is None:
             return {}
-        best = self._proba([prepare(p) for p in parts]).max(axis=0)
-        return dict(zip(self.categories, (float(b) for b in best), strict=True))
+        return dict(zip(self.categories, (float(b) for b in proba.max(axis=0)), strict=True))
 
     def evidence(self, text: str, category: str) -> str:
         """The sentence of the message that scores highest for `category`: what the mentor
         reads as the words that raised the flag."""
-        parts = [p.strip() for p in _split_sentences(text) if p.strip()]
-        if len(parts) <= 1:
+        parts, proba = self._parts_proba(text, sentences=True)
+        if proba is None:
             return text.strip()[:200]
-        index = self.categories.index(category)
-        probabilities = self._proba([prepare(p) for p in parts])[:, index]
-        return parts[int(np.argmax(probabilities))][:200]
+        return parts[int(np.argmax(proba[:, self.categories.index(category)]))][:200]
 
 
 def _split_sentences(text: str) -> list[str]:
