@@ -700,8 +700,8 @@ def test_a_second_concern_said_in_passing_is_read_from_its_clause(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A message with one concern is read clause by clause for the others: "thuis willen ze
     dat ik stop" scores low for the whole message about the internship, but its clause reaches
-    the alarm threshold. Without a first concern the same clause adds nothing (an ordinary
-    answer is not read clause by clause)."""
+    the alarm threshold. Without a first concern, or beside a crisis alone, the same clause
+    adds nothing (an ordinary answer is not read clause by clause)."""
     from bot.text import signal_model
 
     real = signal_model.get_model()
@@ -722,6 +722,10 @@ def test_a_second_concern_said_in_passing_is_read_from_its_clause(
     monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(
         real, 0.0, 0.0, wholes=low, clauses=passing))
     assert "druk_omgeving" not in {s.category for s in detect(quiet)}
+    # Beside a crisis alone the crisis reply already brings the mentor: no clause reading.
+    monkeypatch.setattr(signal_model, "get_model", lambda: FixedModel(
+        real, 0.99, 0.99, wholes=low, clauses=passing))
+    assert [s.category for s in detect(quiet)] == ["crisis"]
 
 
 def test_the_clauses_of_ordinary_answers_are_learned_as_negatives() -> None:
