@@ -453,10 +453,8 @@ class SignalModel:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for the cache without the last message it saw (a student's words) and
         without the fast scorer (made again from the fitted pipeline)."""
-        state = {**self.__dict__, "_last": None, "_last_clauses": None,
-                 "_last_sentences": None}
-        state.pop("_fast_scorer", None)
-        return state
+        return {key: None if key.startswith("_last") else value  # every memo of a message
+                for key, value in self.__dict__.items() if key != "_fast_scorer"}
 
     def _transform(self, prepared: list[str]):  # noqa: ANN202 - a sparse matrix
         """The feature union's transform without its joblib dispatch (for one short message
@@ -524,10 +522,7 @@ class SignalModel:
         ordinary answer can gather a middling score for the whole from many small, unrelated
         words; its clauses do not. A message of one clause keeps `whole`, its score as a whole
         (the caller has it: no second prediction)."""
-        proba = self._parts_proba(text)[1]
-        if proba is None:
-            return whole
-        return float(proba[:, self.categories.index(category)].max())
+        return self.clause_scores(text).get(category, whole)
 
     def clause_scores(self, text: str) -> dict[str, float]:
         """Per category the highest score of one clause of `text`; empty for a message of one
